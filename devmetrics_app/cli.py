@@ -1,0 +1,167 @@
+"""`devmetrics serve | worker | migrate | replay | embedded stop`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from devmetrics_app.config import ConfigError
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from devmetrics_app.services import InProcessWorker, boot, enqueue_deliveries
+    from devmetrics_app.web.app import create_app
+
+    services = boot()
+    embedded = not (services.settings.database_url and services.settings.redis_url)
+    run_worker = embedded if args.worker is None else args.worker
+    worker = InProcessWorker(services) if run_worker else None
+    if worker:
+        worker.start()
+    app = create_app(services.settings, database_url=services.endpoints.database_url,
+                     redis_url=services.endpoints.redis_url, enqueue=enqueue_deliveries)
+    try:
+        _use_uvloop()
+        web.run_app(app, host=args.host, port=args.port, access_log=None,
+                    print=lambda _: None)
+    finally:
+        if worker:
+            worker.stop()
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from devmetrics_app.services import InProcessWorker, boot
+
+    services = boot()
+    worker = InProcessWorker(services, threads=args.threads)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    worker.start()
+    stop.wait()
+    worker.stop()
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from devmetrics_app.services import apply_migrations, boot
+
+    services = boot(run_migrations=False)
+    applied = asyncio.run(apply_migrations(services.endpoints.database_url))
+    print(f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else ""))
+    return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from devmetrics_app.replay import ReplayError, load_delivery
+    from devmetrics_app.services import boot, enqueue_deliveries
+
+    try:
+        batch = [load_delivery(Path(p), event=args.event) for p in args.files]
+    except ReplayError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    services = boot()
+    fresh = asyncio.run(_store_and_process(services, batch, inline=args.inline))
+    if not args.inline and fresh:
+        enqueue_deliveries(sorted(fresh))
+    print(f"{len(batch)} file(s): {len(fresh)} new, {len(batch) - len(fresh)} already stored"
+          + ("; processed inline" if args.inline else "; queued for the workers"))
+    return 0
+
+
+async def _store_and_process(services, batch, *, inline: bool) -> set[str]:
+    from devmetrics_app.db import create_pool
+    from devmetrics_app.events import router
+    from devmetrics_app.events.dispatch import process_delivery
+    from devmetrics_app.store.deliveries import insert_batch
+
+    pool = await create_pool(services.endpoints.database_url, max_size=2)
+    try:
+        async with pool.acquire() as conn:
+            fresh = await insert_batch(conn, batch)
+            if inline:
+                for delivery in batch:
+                    outcome = await process_delivery(
+                        conn, router, delivery.delivery_id,
+                        max_attempts=services.settings.delivery_max_attempts)
+                    status = outcome.status if outcome else "already processed"
+                    print(f"{delivery.delivery_id} {delivery.event}: {status}")
+    finally:
+        await pool.close()
+    return fresh
+
+
+def _embedded_stop(args: argparse.Namespace) -> int:
+    from devmetrics_app import embedded
+    from devmetrics_app.config import load_settings
+
+    data_dir = load_settings().data_dir
+    stopped = [name for name, stop in (("PostgreSQL", embedded.stop_postgres),
+                                       ("Redis", embedded.stop_redis)) if stop(data_dir)]
+    print("stopped " + (", ".join(stopped) if stopped else "nothing (none running)"))
+    return 0
+
+
+def _use_uvloop() -> None:
+    try:
+        import uvloop
+    except ImportError:
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="devmetrics", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the web app (webhooks, API, dashboard)")
+    serve.add_argument("--host", default=DEFAULT_HOST)
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT)
+    serve.add_argument("--worker", dest="worker", action="store_true", default=None,
+                       help="also run workers in this process (default with embedded servers)")
+    serve.add_argument("--no-worker", dest="worker", action="store_false")
+    serve.set_defaults(func=_serve)
+
+    worker = commands.add_parser("worker", help="run the Dramatiq workers and the sweeper")
+    worker.add_argument("--threads", type=int, default=None)
+    worker.set_defaults(func=_worker)
+
+    migrate = commands.add_parser("migrate", help="apply pending sql/NNN_*.sql migrations")
+    migrate.set_defaults(func=_migrate)
+
+    replay = commands.add_parser("replay", help="feed stored payload files through the pipeline")
+    replay.add_argument("files", nargs="+", metavar="FILE")
+    replay.add_argument("--event", help="event name, when the file does not say")
+    replay.add_argument("--inline", action="store_true",
+                        help="process here and now instead of queueing for the workers")
+    replay.set_defaults(func=_replay)
+
+    emb = commands.add_parser("embedded", help="manage the embedded PostgreSQL and Redis")
+    emb_commands = emb.add_subparsers(dest="embedded_command", required=True)
+    emb_stop = emb_commands.add_parser("stop", help="stop the embedded servers")
+    emb_stop.set_defaults(func=_embedded_stop)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,7 @@
+"""Webhook handlers: one module per event family, each with its own router, combined here."""
+
+from gidgethub.routing import Router
+
+from devmetrics_app.events import pull_request, push
+
+router = Router(pull_request.router, push.router)

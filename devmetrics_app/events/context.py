@@ -1,0 +1,34 @@
+"""What a webhook handler gets besides the event."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+from gidgethub.sansio import Event
+
+
+class Unprocessable(Exception):
+    """The delivery can never be processed (say, it names no installation): do not retry it."""
+
+
+@dataclass
+class Context:
+    """Handlers write through `conn`, inside the transaction that marks the delivery processed,
+    so a delivery's rows and its 'processed' mark commit together or not at all."""
+
+    conn: asyncpg.Connection
+    delivery_id: str
+    received_at: datetime
+    # Jobs to enqueue once the transaction has committed: (actor name, keyword arguments).
+    followups: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+
+def installation_id(event: Event) -> int:
+    installation = event.data.get("installation")
+    if not isinstance(installation, Mapping) or installation.get("id") is None:
+        raise Unprocessable(f"{event.event} delivery names no installation")
+    return int(installation["id"])

@@ -1,0 +1,109 @@
+"""Process one stored delivery: route it to its handlers and mark it done, in one transaction."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+from urllib.parse import parse_qs
+
+import asyncpg
+import orjson
+from gidgethub.routing import Router
+from gidgethub.sansio import Event
+
+from devmetrics_app.events.context import Context, Unprocessable
+from devmetrics_app.logs import delivery_id_var
+from devmetrics_app.store import deliveries
+from devmetrics_app.store.deliveries import StoredDelivery
+from devmetrics_app.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+RETRY_BASE_SECONDS = 30.0
+RETRY_MAX_SECONDS = 3600.0
+
+
+def decode_payload(content_type: str, body: bytes) -> dict:
+    """The JSON object GitHub sent, from either content type it may use."""
+    if content_type == FORM_CONTENT_TYPE:
+        values = parse_qs(body.decode("utf-8"), strict_parsing=True).get("payload")
+        if not values:
+            raise ValueError("form body has no payload field")
+        body = values[0].encode()
+    data = orjson.loads(body)
+    if not isinstance(data, dict):
+        raise ValueError("payload is not a JSON object")
+    return data
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Exponential back-off for a delivery that failed `attempts` times."""
+    return timedelta(seconds=min(RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0), RETRY_MAX_SECONDS))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # processed, ignored, retrying, failed
+    # Jobs the handlers asked for, to enqueue now that their rows are committed.
+    followups: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+
+async def process_delivery(
+    conn: asyncpg.Connection, router: Router, delivery_id: str, *, max_attempts: int
+) -> Outcome | None:
+    """Process one delivery; None when it is already done or another worker holds it."""
+    token = delivery_id_var.set(delivery_id)
+    try:
+        async with conn.transaction():
+            stored = await deliveries.claim(conn, delivery_id)
+            if stored is None:
+                return None
+            followups: list[tuple[str, dict[str, Any]]] = []
+            status = await _run_handlers(conn, router, stored, followups, max_attempts=max_attempts)
+        return Outcome(status, followups if status == "processed" else [])
+    finally:
+        delivery_id_var.reset(token)
+
+
+async def _run_handlers(
+    conn: asyncpg.Connection,
+    router: Router,
+    stored: StoredDelivery,
+    followups: list[tuple[str, dict[str, Any]]],
+    *,
+    max_attempts: int,
+) -> str:
+    try:
+        event = Event(decode_payload(stored.content_type, stored.body), event=stored.event,
+                      delivery_id=stored.delivery_id)
+    except ValueError as exc:
+        await deliveries.record_failure(conn, stored.delivery_id, error=f"bad payload: {exc}",
+                                        retry_at=None)
+        log.warning("delivery payload cannot be decoded", extra={"error": str(exc)})
+        return "failed"
+    if not router.fetch(event):
+        await deliveries.mark_done(conn, stored.delivery_id, status="ignored")
+        return "ignored"
+    ctx = Context(conn=conn, delivery_id=stored.delivery_id, received_at=utcnow(),
+                  followups=followups)
+    try:
+        async with conn.transaction():  # a savepoint: a failing handler leaves no partial rows
+            await router.dispatch(event, ctx)
+    except Unprocessable as exc:
+        await deliveries.record_failure(conn, stored.delivery_id, error=str(exc), retry_at=None)
+        log.warning("delivery cannot be processed: %s", exc)
+        return "failed"
+    except Exception as exc:
+        attempts = stored.attempts + 1
+        give_up = attempts >= max_attempts
+        retry_at = None if give_up else utcnow() + retry_delay(attempts)
+        await deliveries.record_failure(conn, stored.delivery_id,
+                                        error=f"{type(exc).__name__}: {exc}", retry_at=retry_at)
+        log.exception("handler failed (attempt %d of %d)", attempts, max_attempts,
+                      extra={"event": stored.event, "action": stored.action})
+        return "failed" if give_up else "retrying"
+    await deliveries.mark_done(conn, stored.delivery_id, status="processed")
+    return "processed"

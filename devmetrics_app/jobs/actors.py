@@ -1,0 +1,39 @@
+"""Every Dramatiq actor, thin: each calls into the module that does the work."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import dramatiq
+
+from devmetrics_app.events import router
+from devmetrics_app.events.dispatch import process_delivery
+from devmetrics_app.jobs import resources
+
+log = logging.getLogger(__name__)
+
+# If the actor itself fails (database unreachable), Dramatiq retries the whole message with
+# exponential back-off; per-delivery handler failures are retried by the sweeper instead.
+DELIVERY_MAX_RETRIES = 20
+DELIVERY_MIN_BACKOFF_MS = 1_000
+DELIVERY_MAX_BACKOFF_MS = 5 * 60_000
+
+
+@dramatiq.actor(queue_name="deliveries", max_retries=DELIVERY_MAX_RETRIES,
+                min_backoff=DELIVERY_MIN_BACKOFF_MS, max_backoff=DELIVERY_MAX_BACKOFF_MS)
+async def process_deliveries(delivery_ids: list[str]) -> None:
+    res = resources.current()
+    pool = await res.pool()
+    for delivery_id in delivery_ids:
+        async with pool.acquire() as conn:
+            outcome = await process_delivery(conn, router, delivery_id,
+                                             max_attempts=res.settings.delivery_max_attempts)
+        if outcome and outcome.followups:
+            await asyncio.to_thread(enqueue_followups, outcome.followups)
+
+
+def enqueue_followups(followups: list[tuple[str, dict]]) -> None:
+    broker = dramatiq.get_broker()
+    for name, kwargs in followups:
+        broker.get_actor(name).send_with_options(kwargs=kwargs)

@@ -1,0 +1,74 @@
+"""Re-enqueue deliveries that were stored but never processed.
+
+Covers a web process killed between commit and enqueue, Redis down while webhooks arrived,
+and handler failures waiting for their retry time. Runs in every worker process; the lease
+taken in SQL keeps concurrent sweepers from enqueuing the same delivery twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+
+import asyncpg
+
+from devmetrics_app.db import create_pool
+from devmetrics_app.store.deliveries import lease_overdue
+
+log = logging.getLogger(__name__)
+
+SWEEP_BATCH = 500
+ENQUEUE_CHUNK = 50
+
+
+async def sweep_once(
+    pool: asyncpg.Pool, enqueue: Callable[[list[str]], None], *, grace_seconds: float
+) -> int:
+    """Enqueue every overdue delivery; return how many."""
+    total = 0
+    while True:
+        async with pool.acquire() as conn:
+            ids = await lease_overdue(conn, grace_seconds=grace_seconds, limit=SWEEP_BATCH)
+        for start in range(0, len(ids), ENQUEUE_CHUNK):
+            await asyncio.to_thread(enqueue, ids[start:start + ENQUEUE_CHUNK])
+        total += len(ids)
+        if len(ids) < SWEEP_BATCH:
+            break
+    if total:
+        log.info("sweeper re-enqueued %d deliveries", total)
+    return total
+
+
+class SweeperThread(threading.Thread):
+    """Runs `sweep_once` every `interval` seconds on its own event loop until stopped."""
+
+    def __init__(self, database_url: str, enqueue: Callable[[list[str]], None], *,
+                 interval: float, grace_seconds: float) -> None:
+        super().__init__(name="delivery-sweeper", daemon=True)
+        self._database_url = database_url
+        self._enqueue = enqueue
+        self._interval = interval
+        self._grace = grace_seconds
+        self._stop_event = threading.Event()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+
+    def run(self) -> None:
+        asyncio.run(self._loop())
+
+    async def _loop(self) -> None:
+        pool = None
+        while not self._stop_event.is_set():
+            try:
+                if pool is None:
+                    pool = await create_pool(self._database_url, min_size=1, max_size=1)
+                await sweep_once(pool, self._enqueue, grace_seconds=self._grace)
+            except Exception:
+                # Redis or PostgreSQL unreachable: the leases expire and the next tick retries.
+                log.exception("delivery sweep failed")
+            await asyncio.to_thread(self._stop_event.wait, self._interval)
+        if pool is not None:
+            await pool.close()

@@ -1,0 +1,1 @@
+"""SQL for each aggregate: pypika-built, parameterised, one module per aggregate."""

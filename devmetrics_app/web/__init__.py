@@ -1,0 +1,1 @@
+"""The aiohttp application: webhook endpoint, health, and (later) auth, API and pages."""

