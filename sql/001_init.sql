@@ -163,6 +163,7 @@ CREATE TABLE commits (
     repository_id     bigint NOT NULL REFERENCES repositories (id),
     sha               text NOT NULL,
     installation_id   bigint NOT NULL,
+    -- NULL for pushed commits (push payloads carry a login, not an id): join users on login.
     author_id         bigint,
     author_login      text,
     author_name       text,
@@ -175,14 +176,14 @@ CREATE TABLE commits (
     additions         integer,
     deletions         integer,
     changed_files     integer,
-    -- The branch the commit was first seen on (push ref or import); not rewritten later.
-    branch            text,
+    -- Every branch the commit was pushed to (a set, sorted, so delivery order does not matter).
+    branches          text[] NOT NULL DEFAULT '{}',
     is_merge          boolean NOT NULL DEFAULT false,
     created_at        timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (repository_id, sha)
 );
 CREATE INDEX commits_installation_time_idx ON commits (installation_id, committed_at);
-CREATE INDEX commits_author_idx ON commits (author_id, committed_at);
+CREATE INDEX commits_author_login_idx ON commits (lower(author_login), committed_at);
 
 CREATE TABLE pull_requests (
     id                     bigint PRIMARY KEY,
@@ -266,6 +267,8 @@ CREATE TABLE pull_request_reviews (
     -- The pull request's updated_at in the delivery that carried this review: a per-PR clock
     -- that orders review edits and dismissals arriving out of order.
     version_at        timestamptz NOT NULL,
+    -- Breaks ties on version_at: submitted (0) < edited (1) < dismissed (2).
+    version_rank      smallint NOT NULL DEFAULT 0,
     created_at        timestamptz NOT NULL DEFAULT now(),
     updated_at        timestamptz NOT NULL DEFAULT now()
 );

@@ -80,7 +80,7 @@ async def on_review(event: Event, ctx: Context) -> None:
     # The PR's updated_at moves with every review change: a per-PR clock for newest-wins.
     version_at = parse_ts(event.data["pull_request"]["updated_at"])
     await pull_requests.upsert_review(ctx.conn, inst, repo_id, pr_id, event.data["review"],
-                                      version_at=version_at)
+                                      version_at=version_at, action=event.data.get("action", ""))
 
 
 @router.register("pull_request_review_comment")

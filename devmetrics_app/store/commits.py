@@ -9,19 +9,21 @@ import asyncpg
 
 from devmetrics_app.timeutil import parse_ts
 
-# Commits never change; the first sighting (and its branch) stands.
+# A commit's content never changes; only the set of branches it was pushed to grows.
 INSERT_COMMITS = """
-INSERT INTO commits (repository_id, sha, installation_id, author_id, author_login, author_name,
+INSERT INTO commits AS stored (repository_id, sha, installation_id, author_login, author_name,
                      author_email, committer_name, committer_email, message, authored_at,
-                     committed_at, branch)
-SELECT $1, c.sha, $2, u.id, c.login, c.author_name, c.author_email, c.committer_name,
-       c.committer_email, c.message, c.authored_at, c.committed_at, $3
+                     committed_at, branches)
+SELECT $1, c.sha, $2, c.login, c.author_name, c.author_email, c.committer_name,
+       c.committer_email, c.message, c.authored_at, c.committed_at, ARRAY[$3::text]
 FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
             $11::timestamptz[], $12::timestamptz[])
      AS c (sha, login, author_name, author_email, committer_name, committer_email, message,
            authored_at, committed_at)
-LEFT JOIN users u ON lower(u.login) = lower(c.login)
-ON CONFLICT (repository_id, sha) DO NOTHING
+ON CONFLICT (repository_id, sha) DO UPDATE
+    SET branches = ARRAY(SELECT DISTINCT b FROM unnest(stored.branches || EXCLUDED.branches) AS b
+                         ORDER BY b)
+    WHERE NOT stored.branches @> EXCLUDED.branches
 """
 
 

@@ -18,6 +18,8 @@ COUNT_COLUMNS = ("additions", "deletions", "changed_files", "commits_count", "co
                  "merged_by_id", "author_association")
 
 REVIEW_STATES = {"approved", "changes_requested", "commented", "dismissed", "pending"}
+# Review actions in the order they can happen to one review, for ties on the PR's clock.
+REVIEW_ACTION_RANK = {"submitted": 0, "edited": 1, "dismissed": 2}
 
 
 def pull_request_state(pr: Mapping[str, Any]) -> str:
@@ -126,6 +128,7 @@ async def upsert_review(
     review: Mapping[str, Any],
     *,
     version_at: datetime,
+    action: str = "submitted",
 ) -> str:
     state = str(review.get("state") or "commented").lower()
     if state not in REVIEW_STATES:
@@ -149,8 +152,9 @@ async def upsert_review(
             "html_url": review.get("html_url"),
             "submitted_at": parse_ts(review.get("submitted_at")),
             "version_at": version_at,
+            "version_rank": 2 if state == "dismissed" else REVIEW_ACTION_RANK.get(action, 0),
         },
-        version="version_at",
+        version=("version_at", "version_rank"),
         keep_existing=("submitted_at",),
     )
 
@@ -163,10 +167,10 @@ async def upsert_review_comment(
     *,
     deleted_at: datetime | None = None,
 ) -> None:
-    """Store a review comment and keep the PR's count in step, counting each comment once."""
-    was_deleted = await conn.fetchval(
-        "SELECT deleted_at IS NOT NULL FROM pull_request_review_comments WHERE id = $1", comment["id"]
-    )
+    """Store a review comment; a deletion is final whatever order the deliveries come in.
+
+    The PR's `review_comments_count` comes only from full PR payloads (GitHub's own count at
+    that version): counting here as well would depend on the order deliveries arrive in."""
     user_id = await upsert_user(conn, comment.get("user"))
     await upsert(
         conn,
@@ -180,22 +184,13 @@ async def upsert_review_comment(
             "path": comment.get("path"),
             "github_created_at": parse_ts(comment.get("created_at")),
             "github_updated_at": parse_ts(comment.get("updated_at") or comment.get("created_at")),
-            "deleted_at": deleted_at,
         },
         version="github_updated_at",
-        keep_existing=("deleted_at",),  # a deletion is final, whatever arrives after it
         touch=False,
     )
-    if was_deleted is None:  # first sight of this comment
-        delta = 0 if deleted_at else 1
-    elif was_deleted is False and deleted_at is not None:
-        delta = -1
-    else:
-        delta = 0
-    if delta:
+    if deleted_at is not None:
         await conn.execute(
-            """UPDATE pull_requests
-               SET review_comments_count = GREATEST(review_comments_count + $2, 0)
+            """UPDATE pull_request_review_comments SET deleted_at = COALESCE(deleted_at, $2)
                WHERE id = $1""",
-            pull_request_id, delta,
+            comment["id"], deleted_at,
         )

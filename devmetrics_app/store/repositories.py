@@ -44,7 +44,19 @@ async def upsert_repository(
         "github_updated_at": parse_ts(repo.get("updated_at")),
         "pushed_at": parse_ts(repo.get("pushed_at")),
     }
-    await upsert(conn, "repositories", row, keep_existing=OPTIONAL_COLUMNS)
+    if row["github_updated_at"] is None:
+        # A small object (installation events) has no version: it may create the row but never
+        # overwrites what a full, versioned payload stored.
+        await conn.execute(
+            """INSERT INTO repositories (id, installation_id, owner_login, name, full_name, private,
+                                         node_id)
+               VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING""",
+            row["id"], installation_id, row["owner_login"], row["name"], row["full_name"],
+            row["private"], row["node_id"],
+        )
+    else:
+        await upsert(conn, "repositories", row, version="github_updated_at",
+                     keep_existing=OPTIONAL_COLUMNS, greatest=("pushed_at",))
     return int(repo["id"])
 
 

@@ -13,8 +13,14 @@ from functools import lru_cache
 import asyncpg
 from pypika import Field, Parameter, PostgreSQLQuery, Table
 from pypika.functions import Coalesce, Now
+from pypika.terms import Function, Tuple
 
 EXCLUDED = Table("excluded")
+
+
+class Greatest(Function):
+    def __init__(self, *terms: object) -> None:
+        super().__init__("GREATEST", *terms)
 
 
 @lru_cache(maxsize=512)
@@ -22,9 +28,10 @@ def upsert_sql(
     table: str,
     columns: tuple[str, ...],
     key: tuple[str, ...],
-    version: str | None,
+    version: str | tuple[str, ...] | None,
     keep_existing: frozenset[str],
     touch: bool,
+    greatest: frozenset[str] = frozenset(),
 ) -> str:
     target = Table(table)
     query = (
@@ -38,7 +45,10 @@ def upsert_sql(
         return query.do_nothing().get_sql()
     for column in updatable:
         incoming = Field(column, table=EXCLUDED)
-        if column in keep_existing:
+        if column in greatest:
+            # Monotonic facts (a repository's pushed_at) only move forward.
+            query = query.do_update(column, Greatest(incoming, Field(column, table=target)))
+        elif column in keep_existing:
             # Partial payloads (a repository in installation_repositories has no default_branch)
             # must not blank out what a fuller payload stored earlier.
             query = query.do_update(column, Coalesce(incoming, Field(column, table=target)))
@@ -46,8 +56,14 @@ def upsert_sql(
             query = query.do_update(column, incoming)
     if touch:
         query = query.do_update("updated_at", Now())
-    if version is not None:
-        query = query.where(Field(version, table=target) <= Field(version, table=EXCLUDED))
+    if isinstance(version, str):
+        stored = Field(version, table=target)
+        query = query.where(stored.isnull() | (stored <= Field(version, table=EXCLUDED)))
+    elif version:
+        # Several columns compare as a row: (version_at, rank) breaks ties between actions.
+        stored_row = Tuple(*(Field(c, table=target) for c in version))
+        incoming_row = Tuple(*(Field(c, table=EXCLUDED) for c in version))
+        query = query.where(Field(version[0], table=target).isnull() | (stored_row <= incoming_row))
     return query.get_sql() + " RETURNING (xmax = 0) AS inserted"
 
 
@@ -57,13 +73,15 @@ async def upsert(
     row: Mapping[str, object],
     *,
     key: Iterable[str] = ("id",),
-    version: str | None = None,
+    version: str | tuple[str, ...] | None = None,
     keep_existing: Iterable[str] = (),
+    greatest: Iterable[str] = (),
     touch: bool = True,
 ) -> str:
     """Insert or update `row`; return 'inserted', 'updated' or 'stale' (older than stored)."""
     columns = tuple(row)
-    sql = upsert_sql(table, columns, tuple(key), version, frozenset(keep_existing), touch)
+    sql = upsert_sql(table, columns, tuple(key), version, frozenset(keep_existing), touch,
+                     frozenset(greatest))
     if "RETURNING" not in sql:
         status = await conn.execute(sql, *row.values())
         return "inserted" if status.endswith(" 1") else "stale"

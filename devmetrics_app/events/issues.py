@@ -1,0 +1,73 @@
+"""issues and milestone events: the raw material of velocity and burndown."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from gidgethub import routing
+from gidgethub.sansio import Event
+
+from devmetrics_app.events.context import Context, Unprocessable, installation_id
+from devmetrics_app.store import issues
+from devmetrics_app.store.repositories import upsert_repository
+
+router = routing.Router()
+
+API_REPOS_PREFIX = "/repos/"
+
+
+def _object(event: Event, key: str) -> Mapping[str, Any]:
+    """A required top-level object; without it the delivery can never be processed."""
+    value = event.data.get(key)
+    if not isinstance(value, Mapping) or value.get("id") is None:
+        raise Unprocessable(f"{event.event} delivery has no {key}")
+    return value
+
+
+async def _store_repository(event: Event, ctx: Context) -> tuple[int, int]:
+    inst = installation_id(event)
+    repo_id = await upsert_repository(ctx.conn, inst, _object(event, "repository"))
+    return inst, repo_id
+
+
+def _transfer_target(event: Event) -> str:
+    """The repository the issue moved to: changes.new_repository, else the new issue's URL."""
+    changes = event.data.get("changes") or {}
+    full_name = (changes.get("new_repository") or {}).get("full_name")
+    if full_name:
+        return str(full_name)
+    repository_url = str((changes.get("new_issue") or {}).get("repository_url") or "")
+    if API_REPOS_PREFIX in repository_url:
+        return repository_url.split(API_REPOS_PREFIX, 1)[1]
+    raise Unprocessable("issues.transferred names no new repository")
+
+
+@router.register("issues")
+async def on_issues(event: Event, ctx: Context) -> None:
+    """Every action carries the whole issue: store it (newest wins); deleted and transferred
+    also record their terminal fact, which no later delivery can undo."""
+    inst, repo_id = await _store_repository(event, ctx)
+    issue = _object(event, "issue")
+    if issue.get("pull_request"):
+        return  # the issue side of a pull request: the pull_request handlers own PRs
+    milestone = issue.get("milestone")
+    if milestone:
+        await issues.upsert_milestone(ctx.conn, inst, repo_id, milestone)
+    await issues.upsert_issue(ctx.conn, inst, repo_id, issue)
+    action = event.data.get("action")
+    if action == "deleted":
+        # The payload holds the issue as it was; GitHub gives no deletion time.
+        await issues.mark_issue_deleted(ctx.conn, int(issue["id"]), at=ctx.received_at)
+    elif action == "transferred":
+        await issues.mark_issue_transferred(ctx.conn, int(issue["id"]), to=_transfer_target(event))
+
+
+@router.register("milestone")
+async def on_milestone(event: Event, ctx: Context) -> None:
+    """created/edited/closed/opened carry the whole milestone; deleted also flags the row."""
+    inst, repo_id = await _store_repository(event, ctx)
+    milestone = _object(event, "milestone")
+    await issues.upsert_milestone(ctx.conn, inst, repo_id, milestone)
+    if event.data.get("action") == "deleted":
+        await issues.mark_milestone_deleted(ctx.conn, int(milestone["id"]), at=ctx.received_at)
