@@ -36,7 +36,7 @@ WEBHOOK_SECRET = "test-webhook-secret"
 KEEP_TABLES = {"schema_migrations"}
 
 
-def _with_database(url: str, name: str) -> str:
+def with_database(url: str, name: str) -> str:
     parts = urlsplit(url)
     return urlunsplit(parts._replace(path="/" + name))
 
@@ -63,7 +63,7 @@ def database_url(data_dir: Path) -> Iterator[str]:
         admin = await asyncpg.connect(admin_url)
         await admin.execute(f'CREATE DATABASE "{name}"')
         await admin.close()
-        conn = await asyncpg.connect(_with_database(admin_url, name))
+        conn = await asyncpg.connect(with_database(admin_url, name))
         await migrate(conn)
         await conn.close()
 
@@ -73,7 +73,7 @@ def database_url(data_dir: Path) -> Iterator[str]:
         await admin.close()
 
     asyncio.run(create())
-    yield _with_database(admin_url, name)
+    yield with_database(admin_url, name)
     asyncio.run(drop())
     if not configured:
         embedded.stop_postgres(data_dir)

@@ -10,6 +10,8 @@ from conftest import deliver
 
 # Our own bookkeeping columns differ between runs by nature.
 VOLATILE_COLUMNS = {"created_at", "updated_at"}
+# GitHub does not date deletions: we record when the delivery arrived, so compare the fact only.
+OBSERVED_AT_COLUMNS = {"deleted_at"}
 ENTITY_TABLES = [
     "organizations", "installations", "users", "memberships", "teams", "team_members",
     "repositories", "commits", "pull_requests", "pull_request_events", "pull_request_reviews",
@@ -23,14 +25,15 @@ async def snapshot(pool) -> dict[str, list[tuple]]:
     for table in ENTITY_TABLES:
         rows = await pool.fetch(f"SELECT * FROM {table}")  # noqa: S608 - fixed table names
         tables[table] = sorted(
-            (tuple((k, v) for k, v in dict(r).items() if k not in VOLATILE_COLUMNS) for r in rows),
+            (tuple((k, v is not None if k in OBSERVED_AT_COLUMNS else v)
+                   for k, v in dict(r).items() if k not in VOLATILE_COLUMNS) for r in rows),
             key=repr,
         )
     return tables
 
 
 async def reset(pool) -> None:
-    await pool.execute("TRUNCATE " + ", ".join(ENTITY_TABLES + ["webhook_deliveries"]))
+    await pool.execute("TRUNCATE " + ", ".join([*ENTITY_TABLES, "webhook_deliveries"]))
 
 
 async def deliver_all(pool, samples) -> dict[str, str | None]:

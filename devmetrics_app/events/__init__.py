@@ -2,6 +2,6 @@
 
 from gidgethub.routing import Router
 
-from devmetrics_app.events import pull_request, push
+from devmetrics_app.events import ci, deployments, issues, pull_request, push
 
-router = Router(pull_request.router, push.router)
+router = Router(pull_request.router, push.router, issues.router, ci.router, deployments.router)

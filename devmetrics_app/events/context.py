@@ -22,6 +22,8 @@ class Context:
 
     conn: asyncpg.Connection
     delivery_id: str
+    # When GitHub's delivery reached us: the best clock for facts a payload does not date
+    # (a deletion, say).
     received_at: datetime
     # Jobs to enqueue once the transaction has committed: (actor name, keyword arguments).
     followups: list[tuple[str, dict[str, Any]]] = field(default_factory=list)

@@ -87,7 +87,7 @@ async def _run_handlers(
     if not router.fetch(event):
         await deliveries.mark_done(conn, stored.delivery_id, status="ignored")
         return "ignored"
-    ctx = Context(conn=conn, delivery_id=stored.delivery_id, received_at=utcnow(),
+    ctx = Context(conn=conn, delivery_id=stored.delivery_id, received_at=stored.received_at,
                   followups=followups)
     try:
         async with conn.transaction():  # a savepoint: a failing handler leaves no partial rows

@@ -22,7 +22,7 @@ RETURNING delivery_id
 """
 
 CLAIM = """
-SELECT delivery_id, event, action, installation_id, content_type, body, attempts
+SELECT delivery_id, event, action, installation_id, content_type, body, attempts, received_at
 FROM webhook_deliveries
 WHERE delivery_id = $1 AND status = 'received'
 FOR UPDATE SKIP LOCKED
@@ -79,6 +79,7 @@ class StoredDelivery:
     content_type: str
     body: bytes
     attempts: int
+    received_at: datetime
 
 
 async def insert_batch(conn: asyncpg.Connection, batch: list[IncomingDelivery]) -> set[str]:
