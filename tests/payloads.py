@@ -1930,9 +1930,14 @@ def _installation_samples() -> list[Sample]:
         (
             "repository",
             "archived",
-            repository_event("archived", repo={**REPO_LEGACY, "archived": True}),
+            # Archiving bumps updated_at; the deletion afterwards carries the archived state.
+            repository_event("archived", repo={**REPO_LEGACY, "archived": True, "updated_at": at(5)}),
         ),
-        ("repository", "deleted", repository_event("deleted", repo=REPO_LEGACY)),
+        (
+            "repository",
+            "deleted",
+            repository_event("deleted", repo={**REPO_LEGACY, "archived": True, "updated_at": at(6)}),
+        ),
         ("ping", "app-hook", ping_event()),
         ("github_app_authorization", "revoked", github_app_authorization_event("revoked")),
     ]

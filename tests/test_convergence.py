@@ -10,8 +10,9 @@ from conftest import deliver
 
 # Our own bookkeeping columns differ between runs by nature.
 VOLATILE_COLUMNS = {"created_at", "updated_at"}
-# GitHub does not date deletions: we record when the delivery arrived, so compare the fact only.
-OBSERVED_AT_COLUMNS = {"deleted_at"}
+# GitHub does not date deletions, removals or revocations: we record when the delivery arrived,
+# so compare the fact only.
+OBSERVED_AT_COLUMNS = {"deleted_at", "removed_at", "app_revoked_at"}
 ENTITY_TABLES = [
     "organizations", "installations", "users", "memberships", "teams", "team_members",
     "repositories", "commits", "pull_requests", "pull_request_events", "pull_request_reviews",

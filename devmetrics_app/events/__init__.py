@@ -2,6 +2,13 @@
 
 from gidgethub.routing import Router
 
-from devmetrics_app.events import ci, deployments, issues, pull_request, push
+from devmetrics_app.events import ci, deployments, installation, issues, pull_request, push
 
-router = Router(pull_request.router, push.router, issues.router, ci.router, deployments.router)
+router = Router(
+    installation.router,
+    pull_request.router,
+    push.router,
+    issues.router,
+    ci.router,
+    deployments.router,
+)

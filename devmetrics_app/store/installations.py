@@ -137,8 +137,19 @@ async def upsert_installation(
         state_stamp(installation),
     )
     if row is None:
+        if installed_by_id is not None:
+            await _fill_installed_by(conn, int(installation["id"]), installed_by_id)
         return "stale"
     return "inserted" if row["inserted"] else "updated"
+
+
+async def _fill_installed_by(conn: asyncpg.Connection, inst_id: int, user_id: int) -> None:
+    """Who installed the app never changes, so a late `created` still supplies it."""
+    await conn.execute(
+        """UPDATE installations SET installed_by_id = $2, updated_at = now()
+           WHERE id = $1 AND installed_by_id IS NULL""",
+        inst_id, user_id,
+    )
 
 
 async def mark_installation_deleted(
@@ -156,119 +167,6 @@ async def mark_installation_deleted(
 async def is_deleted(conn: asyncpg.Connection, installation_id: int) -> bool:
     return bool(await conn.fetchval(
         "SELECT deleted_at IS NOT NULL FROM installations WHERE id = $1", installation_id))
-
-
-# --------------------------------------------------------------------------- repositories
-# Repository SQL that the installation events need beyond store.repositories: version-guarded
-# and terminal-aware writes. Candidates to move into store/repositories.py.
-
-REPOSITORY_OPTIONAL = ("owner_id", "node_id", "fork", "archived", "default_branch", "language",
-                       "html_url", "github_created_at", "pushed_at")
-
-UPSERT_FULL_REPOSITORY = """
-INSERT INTO repositories
-    (id, installation_id, owner_id, owner_login, name, full_name, node_id, private, fork, archived,
-     default_branch, language, html_url, github_created_at, github_updated_at, pushed_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-ON CONFLICT (id) DO UPDATE SET
-    installation_id = EXCLUDED.installation_id,
-    owner_login = EXCLUDED.owner_login,
-    name = EXCLUDED.name,
-    full_name = EXCLUDED.full_name,
-    private = EXCLUDED.private,
-    github_updated_at = EXCLUDED.github_updated_at,
-    {optional},
-    updated_at = now()
-WHERE repositories.github_updated_at IS NULL
-   OR repositories.github_updated_at <= EXCLUDED.github_updated_at
-RETURNING (xmax = 0) AS inserted
-""".replace("{optional}", ",\n    ".join(
-    f"{c} = COALESCE(EXCLUDED.{c}, repositories.{c})" for c in REPOSITORY_OPTIONAL))
-
-# The five-field repository of installation events has no updated_at. It only creates rows, or
-# adopts a repository from another (older) installation of the same account; a repository this
-# installation already has is left to the versioned `repository` events and to removals.
-ADOPT_SMALL_REPOSITORY = """
-INSERT INTO repositories (id, installation_id, owner_login, name, full_name, node_id, private)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
-ON CONFLICT (id) DO UPDATE SET
-    installation_id = EXCLUDED.installation_id,
-    owner_login = EXCLUDED.owner_login,
-    name = EXCLUDED.name,
-    full_name = EXCLUDED.full_name,
-    node_id = COALESCE(EXCLUDED.node_id, repositories.node_id),
-    private = EXCLUDED.private,
-    removed_at = NULL,
-    updated_at = now()
-WHERE repositories.installation_id <> EXCLUDED.installation_id
-"""
-
-
-def _owner_login(repo: Mapping[str, Any]) -> str:
-    owner = repo.get("owner") or {}
-    return owner.get("login") or str(repo["full_name"]).split("/", 1)[0]
-
-
-async def upsert_full_repository(
-    conn: asyncpg.Connection, installation_id: int, repo: Mapping[str, Any]
-) -> str:
-    """Store a full repository object (repository events); newest `updated_at` wins."""
-    owner = repo.get("owner") or {}
-    row = await conn.fetchrow(
-        UPSERT_FULL_REPOSITORY,
-        repo["id"], installation_id, owner.get("id"), _owner_login(repo), repo["name"],
-        repo["full_name"], repo.get("node_id"), bool(repo.get("private", False)), repo.get("fork"),
-        repo.get("archived"), repo.get("default_branch"), repo.get("language"), repo.get("html_url"),
-        parse_ts(repo.get("created_at")), parse_ts(repo.get("updated_at")),
-        parse_ts(repo.get("pushed_at")),
-    )
-    if row is None:
-        return "stale"
-    return "inserted" if row["inserted"] else "updated"
-
-
-async def adopt_repositories(
-    conn: asyncpg.Connection, installation_id: int, repos: list[Mapping[str, Any]]
-) -> None:
-    """installation.created: record the repositories it grants, without undoing newer removals."""
-    for repo in repos:
-        await conn.execute(
-            ADOPT_SMALL_REPOSITORY, repo["id"], installation_id, _owner_login(repo), repo["name"],
-            repo["full_name"], repo.get("node_id"), bool(repo.get("private", False)),
-        )
-
-
-async def add_repositories(
-    conn: asyncpg.Connection, installation_id: int, repos: list[Mapping[str, Any]]
-) -> None:
-    """installation_repositories.added: the repositories are (again) part of the installation."""
-    await adopt_repositories(conn, installation_id, repos)
-    await conn.execute(
-        """UPDATE repositories SET removed_at = NULL, updated_at = now()
-           WHERE installation_id = $1 AND id = ANY($2::bigint[]) AND removed_at IS NOT NULL""",
-        installation_id, [int(repo["id"]) for repo in repos],
-    )
-
-
-async def remove_repositories(
-    conn: asyncpg.Connection, installation_id: int, repository_ids: list[int] | None, *, at: datetime
-) -> None:
-    """Mark repositories removed (all of the installation's when ids is None); first sighting wins,
-    so a replay does not move the moment."""
-    await conn.execute(
-        """UPDATE repositories SET removed_at = $3, updated_at = now()
-           WHERE installation_id = $1 AND removed_at IS NULL
-             AND ($2::bigint[] IS NULL OR id = ANY($2::bigint[]))""",
-        installation_id, repository_ids, at,
-    )
-
-
-async def mark_repository_deleted(conn: asyncpg.Connection, repository_id: int, *, at: datetime) -> None:
-    await conn.execute(
-        """UPDATE repositories SET removed_at = $2, updated_at = now()
-           WHERE id = $1 AND removed_at IS NULL""",
-        repository_id, at,
-    )
 
 
 # --------------------------------------------------------------------------- marketplace

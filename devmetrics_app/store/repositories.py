@@ -16,6 +16,25 @@ OPTIONAL_COLUMNS = ("owner_id", "node_id", "fork", "archived", "default_branch",
                     "html_url", "github_created_at", "github_updated_at", "pushed_at")
 
 
+# The five-field repository of installation events has no updated_at. It only creates rows, or
+# adopts a repository from another (older) installation of the same account; a repository this
+# installation already has is left to the versioned `repository` events and to removals.
+ADOPT_SMALL_REPOSITORY = """
+INSERT INTO repositories (id, installation_id, owner_login, name, full_name, node_id, private)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (id) DO UPDATE SET
+    installation_id = EXCLUDED.installation_id,
+    owner_login = EXCLUDED.owner_login,
+    name = EXCLUDED.name,
+    full_name = EXCLUDED.full_name,
+    node_id = COALESCE(EXCLUDED.node_id, repositories.node_id),
+    private = EXCLUDED.private,
+    removed_at = NULL,
+    updated_at = now()
+WHERE repositories.installation_id <> EXCLUDED.installation_id
+"""
+
+
 def _owner_login(repo: Mapping[str, Any]) -> str:
     owner = repo.get("owner") or {}
     return owner.get("login") or repo["full_name"].split("/", 1)[0]
@@ -24,7 +43,8 @@ def _owner_login(repo: Mapping[str, Any]) -> str:
 async def upsert_repository(
     conn: asyncpg.Connection, installation_id: int, repo: Mapping[str, Any]
 ) -> int:
-    """Store a repository object from any payload shape (full, or the small installation one)."""
+    """Store a repository object from any payload shape. A full object (it has `updated_at`)
+    is versioned: the newest wins. The small installation-event object only creates rows."""
     owner = repo.get("owner") or {}
     row: dict[str, Any] = {
         "id": repo["id"],
@@ -45,34 +65,56 @@ async def upsert_repository(
         "pushed_at": parse_ts(repo.get("pushed_at")),
     }
     if row["github_updated_at"] is None:
-        # A small object (installation events) has no version: it may create the row but never
-        # overwrites what a full, versioned payload stored.
-        await conn.execute(
-            """INSERT INTO repositories (id, installation_id, owner_login, name, full_name, private,
-                                         node_id)
-               VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING""",
-            row["id"], installation_id, row["owner_login"], row["name"], row["full_name"],
-            row["private"], row["node_id"],
-        )
+        await _adopt(conn, installation_id, repo)
     else:
         await upsert(conn, "repositories", row, version="github_updated_at",
                      keep_existing=OPTIONAL_COLUMNS, greatest=("pushed_at",))
     return int(repo["id"])
 
 
-async def mark_added(conn: asyncpg.Connection, installation_id: int, repository_ids: list[int]) -> None:
+async def _adopt(conn: asyncpg.Connection, installation_id: int, repo: Mapping[str, Any]) -> None:
     await conn.execute(
-        """UPDATE repositories SET removed_at = NULL, installation_id = $1, updated_at = now()
-           WHERE id = ANY($2::bigint[])""",
-        installation_id, repository_ids,
+        ADOPT_SMALL_REPOSITORY, repo["id"], installation_id, _owner_login(repo), repo["name"],
+        repo["full_name"], repo.get("node_id"), bool(repo.get("private", False)),
     )
 
 
-async def mark_removed(
-    conn: asyncpg.Connection, installation_id: int, repository_ids: list[int], *, at: datetime
+async def adopt_repositories(
+    conn: asyncpg.Connection, installation_id: int, repos: list[Mapping[str, Any]]
 ) -> None:
+    """installation.created: record the repositories it grants, without undoing newer removals."""
+    for repo in repos:
+        await _adopt(conn, installation_id, repo)
+
+
+async def add_repositories(
+    conn: asyncpg.Connection, installation_id: int, repos: list[Mapping[str, Any]]
+) -> None:
+    """installation_repositories.added: the repositories are (again) part of the installation."""
+    await adopt_repositories(conn, installation_id, repos)
+    await conn.execute(
+        """UPDATE repositories SET removed_at = NULL, updated_at = now()
+           WHERE installation_id = $1 AND id = ANY($2::bigint[]) AND removed_at IS NOT NULL""",
+        installation_id, [int(repo["id"]) for repo in repos],
+    )
+
+
+async def remove_repositories(
+    conn: asyncpg.Connection, installation_id: int, repository_ids: list[int] | None, *, at: datetime
+) -> None:
+    """Mark repositories removed (all of the installation's when ids is None); first sighting wins,
+    so a replay does not move the moment."""
     await conn.execute(
         """UPDATE repositories SET removed_at = $3, updated_at = now()
-           WHERE installation_id = $1 AND id = ANY($2::bigint[])""",
+           WHERE installation_id = $1 AND removed_at IS NULL
+             AND ($2::bigint[] IS NULL OR id = ANY($2::bigint[]))""",
         installation_id, repository_ids, at,
+    )
+
+
+async def mark_repository_deleted(conn: asyncpg.Connection, repository_id: int, *, at: datetime) -> None:
+    await conn.execute(
+        """UPDATE repositories SET removed_at = $2, updated_at = now()
+           WHERE id = $1 AND removed_at IS NULL""",
+        repository_id, at,
     )
