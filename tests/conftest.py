@@ -219,3 +219,23 @@ async def deliver(pool: asyncpg.Pool, event: str, payload: dict[str, Any], *,
         await insert_batch(conn, [delivery])
         outcome = await process_delivery(conn, router or app_router, delivery_id, max_attempts=3)
     return outcome.status if outcome else None
+
+
+@pytest.fixture
+async def fake_github(aiohttp_server, private_key_pem: str):
+    """A fake GitHub on loopback. Returns (state, base_url); the app's GITHUB_API_URL and
+    GITHUB_URL both point at base_url."""
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+    from fakes.github import create_fake_github
+    from fakes.github.state import FakeGitHubState
+
+    public_key = load_pem_private_key(private_key_pem.encode(), password=None).public_key()
+    state = FakeGitHubState(
+        app={"id": 12345, "slug": "devmetrics-test", "name": "DevMetrics Test",
+             "owner": {"login": "acme", "id": 9001, "type": "Organization"}},
+        app_public_key_pem=public_key.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode(),
+        webhook_secret=WEBHOOK_SECRET,
+    )
+    server = await aiohttp_server(create_fake_github(state))
+    return state, str(server.make_url("")).rstrip("/")
