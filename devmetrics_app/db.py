@@ -16,9 +16,11 @@ from pathlib import Path
 import asyncpg
 import orjson
 
+from devmetrics_app.project_files import project_path
+
 log = logging.getLogger(__name__)
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+
 MIGRATION_FILE = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 MIGRATION_LOCK_ID = 0x6465766D  # "devm": any constant shared by every process of the app
 DEFAULT_POOL_MAX = 10
@@ -49,7 +51,8 @@ async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = DEFAULT_PO
     return await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection)
 
 
-def load_migrations(sql_dir: Path = SQL_DIR) -> list[Migration]:
+def load_migrations(sql_dir: Path | None = None) -> list[Migration]:
+    sql_dir = sql_dir or project_path("sql")
     migrations = []
     for path in sorted(sql_dir.glob("*.sql")):
         match = MIGRATION_FILE.match(path.name)

@@ -612,6 +612,9 @@ CREATE TABLE api_tokens (
     name              text NOT NULL,
     token_hash        text NOT NULL UNIQUE,
     role              text CHECK (role IN ('ADMIN', 'MANAGER', 'DEVELOPER', 'VIEWER')),
+    -- Minted by an operator (`devmetrics token create`): grants its installation and role by
+    -- itself. A user's own token is always capped by what the user may see.
+    grants_access     boolean NOT NULL DEFAULT false,
     created_at        timestamptz NOT NULL DEFAULT now(),
     expires_at        timestamptz,
     last_used_at      timestamptz,

@@ -239,3 +239,21 @@ async def fake_github(aiohttp_server, private_key_pem: str):
     )
     server = await aiohttp_server(create_fake_github(state))
     return state, str(server.make_url("")).rstrip("/")
+
+
+@pytest.fixture
+async def github_client(aiohttp_client, settings: Settings, pool, broker, fake_github):
+    """The app wired to the fake GitHub (API, OAuth) over real HTTP. Returns (client, state)."""
+    import dataclasses
+
+    from devmetrics_app.config import Secret
+    from devmetrics_app.services import enqueue_deliveries
+
+    state, base_url = fake_github
+    wired = dataclasses.replace(settings, github_api_url=base_url, github_url=base_url,
+                                github_client_id=state.client_id,
+                                github_client_secret=Secret(state.client_secret))
+    app = create_app(wired, database_url=wired.database_url.get(),
+                     redis_url=wired.redis_url.get(), enqueue=enqueue_deliveries)
+    client = await aiohttp_client(app)
+    return client, state

@@ -3,37 +3,76 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator
 
+import aiohttp
+import aiohttp_jinja2
+import dramatiq
+import jinja2
 import redis.asyncio as aioredis
 from aiohttp import web
 
 from devmetrics_app.config import Settings
+from devmetrics_app.crypto import SecretBox
 from devmetrics_app.db import create_pool
+from devmetrics_app.github.oauth import OAuthClient
+from devmetrics_app.github.provider import CredentialsProvider
+from devmetrics_app.project_files import project_path
 from devmetrics_app.store.delivery_writer import DeliveryWriter
-from devmetrics_app.web import health, webhook
-from devmetrics_app.web.keys import POOL, REDIS, SETTINGS, WRITER, Enqueue
+from devmetrics_app.web import auth, health, pages, setup, webhook
+from devmetrics_app.web.api import installations, repositories
+from devmetrics_app.web.enqueue import CoalescingEnqueuer
+from devmetrics_app.web.identity import identity_middleware
+from devmetrics_app.web.keys import (
+    BOX,
+    CREDENTIALS,
+    HTTP,
+    OAUTH,
+    POOL,
+    REDIS,
+    SEND,
+    SESSIONS,
+    SETTINGS,
+    WRITER,
+    Enqueue,
+)
+from devmetrics_app.web.sessions import SessionStore
 
 log = logging.getLogger(__name__)
 
 WEB_POOL_MAX = 10
+OUTBOUND_TIMEOUT = aiohttp.ClientTimeout(total=30)
 
 
 def create_app(
     settings: Settings, *, database_url: str, redis_url: str, enqueue: Enqueue | None = None
 ) -> web.Application:
-    """`enqueue(delivery_ids)` hands stored deliveries to the workers; it is called from a
-    thread so a slow or absent Redis never delays a webhook's answer."""
-    app = web.Application(client_max_size=settings.webhook_max_bytes)
+    """`enqueue(delivery_ids)` hands stored deliveries to the workers (see web/enqueue.py: it
+    runs on a thread, so a slow or absent Redis never delays a webhook's answer)."""
+    app = web.Application(client_max_size=settings.webhook_max_bytes,
+                          middlewares=[identity_middleware])
     app[SETTINGS] = settings
+    app[BOX] = SecretBox(settings.secret_key.get())
+    aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(project_path("templates")),
+                         autoescape=jinja2.select_autoescape(default=True))
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         pool = await create_pool(database_url, max_size=WEB_POOL_MAX)
         app[POOL] = pool
         app[REDIS] = aioredis.from_url(redis_url)
-        app[WRITER] = DeliveryWriter(pool, on_stored=_background(enqueue) if enqueue else None)
+        app[HTTP] = aiohttp.ClientSession(timeout=OUTBOUND_TIMEOUT)
+        app[SESSIONS] = SessionStore(app[REDIS], settings.secret_key.get())
+        app[CREDENTIALS] = CredentialsProvider(settings, pool, app[BOX])
+        app[OAUTH] = _oauth_factory(app)
+        app[SEND] = _send_actor
+        enqueuer = CoalescingEnqueuer(enqueue) if enqueue else None
+        app[WRITER] = DeliveryWriter(pool, on_stored=enqueuer)
         yield
+        if enqueuer is not None:
+            await enqueuer.close()
+        await app[HTTP].close()
         await app[REDIS].aclose()
         await pool.close()
 
@@ -41,18 +80,33 @@ def create_app(
     app.router.add_post("/api/webhooks/github", webhook.receive)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
+    app.router.add_routes(auth.routes)
+    app.router.add_routes(setup.routes)
+    app.router.add_routes(pages.routes)
+    app.router.add_routes(installations.routes)
+    app.router.add_routes(repositories.routes)
+    app.router.add_static("/static", project_path("templates") / "static")
     return app
 
 
-def _background(enqueue: Enqueue):
-    def schedule(delivery_ids: list[str]) -> None:
-        future = asyncio.get_running_loop().run_in_executor(None, enqueue, delivery_ids)
-        future.add_done_callback(_log_enqueue_failure)
-    return schedule
+def _oauth_factory(app: web.Application):
+    settings = app[SETTINGS]
+
+    async def oauth() -> OAuthClient | None:
+        creds = await app[CREDENTIALS]()
+        client_id = settings.github_client_id or (creds.client_id if creds else "")
+        client_secret = (settings.github_client_secret.get()
+                         or (creds.client_secret.get() if creds else ""))
+        if not client_id or not client_secret:
+            return None
+        return OAuthClient(session=app[HTTP], github_url=settings.github_url,
+                           api_url=settings.github_api_url, client_id=client_id,
+                           client_secret=client_secret)
+    return oauth
 
 
-def _log_enqueue_failure(future: asyncio.Future) -> None:
-    if future.cancelled() or future.exception() is None:
-        return
-    log.warning("enqueue failed (%s); the sweeper will enqueue these deliveries",
-                future.exception())
+async def _send_actor(actor_name: str, **kwargs: object) -> None:
+    """Enqueue a Dramatiq actor by name (its Redis client is synchronous: use a thread)."""
+    actor = dramatiq.get_broker().get_actor(actor_name)
+    await asyncio.get_running_loop().run_in_executor(
+        None, functools.partial(actor.send_with_options, kwargs=kwargs))

@@ -45,6 +45,9 @@ class FakeGitHubState:
     user_installations: dict[str, list[int]] = field(default_factory=dict)
     # Users by login (GET /user with their token).
     users: dict[str, Json] = field(default_factory=dict)
+    # Who the fake consent page signs in when the request does not say (?login=).
+    default_login: str = "alice"
+    user_token_seconds: int = 8 * 3600
 
     # Repositories by "owner/name"; per-repository lists of GitHub objects.
     repositories: dict[str, Json] = field(default_factory=dict)

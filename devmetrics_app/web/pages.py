@@ -1,0 +1,25 @@
+"""Server-rendered pages. (The dashboard pages arrive with the dashboard; this is the landing.)"""
+
+from __future__ import annotations
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from devmetrics_app.web.identity import principal_of
+from devmetrics_app.web.keys import CREDENTIALS, SETTINGS
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/")
+async def landing(request: web.Request) -> web.Response:
+    creds = await request.app[CREDENTIALS]()
+    if creds is None:
+        raise web.HTTPFound("/setup")
+    principal = principal_of(request)
+    settings = request.app[SETTINGS]
+    return aiohttp_jinja2.render_template("landing.html", request, {
+        "user": {"login": principal.login} if principal else None,
+        "csrf_token": principal.session.csrf_token if principal and principal.session else "",
+        "install_url": f"{settings.github_url}/apps/{creds.slug}/installations/new" if creds.slug else None,
+    })

@@ -1,0 +1,146 @@
+"""Which installations a caller may see, and with which role.
+
+A user sees an installation only when GitHub lists it for them (`GET /user/installations`,
+cached briefly) AND our own records still allow it: the installation is not deleted or
+suspended, their membership was not removed, and they have not revoked the app. GitHub's list
+may lag a minute; our records cut access the moment the webhook arrives.
+
+An installation the caller may not see is answered 404, never 403: its existence is not theirs
+to learn.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import orjson
+from aiohttp import web
+
+from devmetrics_app.crypto import SecretBox
+from devmetrics_app.github.oauth import OAuthClient, OAuthError
+from devmetrics_app.store.auth import load_oauth_tokens, save_oauth_tokens
+from devmetrics_app.timeutil import utcnow
+from devmetrics_app.web.identity import Principal, require_principal
+from devmetrics_app.web.keys import BOX, OAUTH, POOL, REDIS
+
+log = logging.getLogger(__name__)
+
+ROLES = ("VIEWER", "DEVELOPER", "MANAGER", "ADMIN")  # increasing power
+DEFAULT_MEMBER_ROLE = "DEVELOPER"
+GITHUB_LIST_CACHE_SECONDS = 60
+REFRESH_MARGIN_SECONDS = 120
+VISIBLE = "visible_installations"
+
+
+def role_at_least(role: str, minimum: str) -> bool:
+    return ROLES.index(role) >= ROLES.index(minimum)
+
+
+async def _user_token(request: web.Request, user_id: int, oauth: OAuthClient) -> str | None:
+    """The user's access token, refreshed when about to expire; None if unusable."""
+    box: SecretBox = request.app[BOX]
+    tokens = await load_oauth_tokens(request.app[POOL], box, user_id)
+    if tokens is None:
+        return None
+    expiring = tokens.expires_at is not None and (
+        tokens.expires_at - utcnow()).total_seconds() < REFRESH_MARGIN_SECONDS
+    if not expiring:
+        return tokens.access_token
+    if not tokens.refresh_token:
+        return None
+    try:
+        fresh = await oauth.refresh(tokens.refresh_token)
+    except OAuthError as exc:
+        log.info("user token refresh failed: %s", exc, extra={"user_id": user_id})
+        return None
+    await save_oauth_tokens(request.app[POOL], box, user_id, fresh)
+    return fresh.access_token
+
+
+async def github_installation_ids(request: web.Request, principal: Principal) -> set[int]:
+    cache_key = f"devmetrics:user-installations:{principal.user_id}"
+    cached = await request.app[REDIS].get(cache_key)
+    if cached is not None:
+        return set(orjson.loads(cached))
+    oauth = await request.app[OAUTH]()
+    if oauth is None:
+        return set()
+    token = await _user_token(request, principal.user_id, oauth)
+    if token is None:
+        return set()
+    try:
+        ids = await oauth.installation_ids(token)
+    except OAuthError:
+        return set()
+    await request.app[REDIS].set(cache_key, orjson.dumps(sorted(ids)), ex=GITHUB_LIST_CACHE_SECONDS)
+    return ids
+
+
+async def forget_github_list(redis, user_id: int) -> None:
+    await redis.delete(f"devmetrics:user-installations:{user_id}")
+
+
+ACTIVE_INSTALLATIONS = """
+SELECT i.id, i.account_login, i.account_type,
+       CASE
+           WHEN m.role IS NOT NULL THEN m.role
+           WHEN i.installed_by_id = $1 THEN 'ADMIN'
+           WHEN i.account_type = 'User' AND i.account_id = $1 THEN 'ADMIN'
+           ELSE $3
+       END AS role
+FROM installations i
+JOIN users u ON u.id = $1
+LEFT JOIN memberships m ON m.installation_id = i.id AND m.user_id = $1
+WHERE i.id = ANY($2::bigint[])
+  AND i.deleted_at IS NULL AND i.suspended_at IS NULL
+  AND u.app_revoked_at IS NULL
+  AND (m.removed_at IS NULL)
+"""
+
+
+def weaker(role: str, other: str | None) -> str:
+    if other is None:
+        return role
+    return role if ROLES.index(role) <= ROLES.index(other) else other
+
+
+async def visible_installations(request: web.Request) -> dict[int, str]:
+    """installation id → role, for the calling principal (computed once per request)."""
+    if VISIBLE in request:
+        return request[VISIBLE]
+    principal = require_principal(request)
+    if principal.token_grants and principal.token_installation is not None:
+        candidates = {principal.token_installation}
+    else:
+        candidates = await github_installation_ids(request, principal)
+        if principal.token_installation is not None:
+            candidates &= {principal.token_installation}
+    rows = await request.app[POOL].fetch(ACTIVE_INSTALLATIONS, principal.user_id,
+                                         sorted(candidates), DEFAULT_MEMBER_ROLE)
+    visible = {}
+    for row in rows:
+        if principal.token_grants:
+            visible[row["id"]] = principal.token_role or "VIEWER"
+        else:
+            visible[row["id"]] = weaker(row["role"], principal.token_role)
+    request[VISIBLE] = visible
+    return visible
+
+
+def not_found() -> web.HTTPNotFound:
+    return web.HTTPNotFound(text='{"error": {"code": "not_found", "message": "not found"}}',
+                            content_type="application/json")
+
+
+async def require_installation(request: web.Request, installation_id: int, *,
+                               minimum_role: str = "VIEWER") -> str:
+    """The caller's role on `installation_id`; 404 if they cannot see it, 403 if too weak."""
+    role = (await visible_installations(request)).get(installation_id)
+    if role is None:
+        raise not_found()
+    if not role_at_least(role, minimum_role):
+        raise web.HTTPForbidden(
+            text=orjson.dumps({"error": {"code": "forbidden",
+                                         "message": f"needs the {minimum_role} role"}}).decode(),
+            content_type="application/json")
+    return role
