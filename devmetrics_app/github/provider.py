@@ -6,10 +6,10 @@ from __future__ import annotations
 import time
 
 import asyncpg
-from devmetrics_app.github.credentials import AppCredentials, from_settings
 
 from devmetrics_app.config import Secret, Settings
 from devmetrics_app.crypto import SecretBox
+from devmetrics_app.github.credentials import AppCredentials, from_settings
 from devmetrics_app.store import app_credentials
 
 CACHE_SECONDS = 60.0

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs
 
 import simdjson
-
 from aiohttp import web
 
 from devmetrics_app.events.dispatch import FORM_CONTENT_TYPE
