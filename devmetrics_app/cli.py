@@ -1,4 +1,4 @@
-"""`devmetrics serve | worker | migrate | replay | embedded stop`."""
+"""`devmetrics serve | worker | migrate | replay | import | token create | embedded stop`."""
 
 from __future__ import annotations
 
@@ -102,6 +102,22 @@ async def _store_and_process(services, batch, *, inline: bool) -> set[str]:
     return fresh
 
 
+def _token_create(args: argparse.Namespace) -> int:
+    from devmetrics_app.operator_tokens import TokenError, mint_operator_token
+    from devmetrics_app.services import boot
+
+    services = boot()
+    try:
+        secret = asyncio.run(mint_operator_token(
+            services.endpoints.database_url, login=args.login, installation_id=args.installation,
+            role=args.role, days=args.days))
+    except TokenError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(secret)
+    return 0
+
+
 def _embedded_stop(args: argparse.Namespace) -> int:
     from devmetrics_app import embedded
     from devmetrics_app.config import load_settings
@@ -146,6 +162,17 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--inline", action="store_true",
                         help="process here and now instead of queueing for the workers")
     replay.set_defaults(func=_replay)
+
+    token = commands.add_parser("token", help="API tokens for automation")
+    token_commands = token.add_subparsers(dest="token_command", required=True)
+    create = token_commands.add_parser(
+        "create", help="print a token granting LOGIN the installation with ROLE")
+    create.add_argument("--login", required=True)
+    create.add_argument("--installation", type=int, required=True)
+    create.add_argument("--role", default="VIEWER",
+                        choices=["VIEWER", "DEVELOPER", "MANAGER", "ADMIN"])
+    create.add_argument("--days", type=int, default=30)
+    create.set_defaults(func=_token_create)
 
     emb = commands.add_parser("embedded", help="manage the embedded PostgreSQL and Redis")
     emb_commands = emb.add_subparsers(dest="embedded_command", required=True)
