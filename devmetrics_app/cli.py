@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import signal
 import sys
 import threading
 from pathlib import Path
 
 from devmetrics_app.config import ConfigError
+
+log = logging.getLogger("devmetrics")
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -31,6 +34,8 @@ def _serve(args: argparse.Namespace) -> int:
                      redis_url=services.endpoints.redis_url, enqueue=enqueue_deliveries)
     try:
         _use_uvloop()
+        log.info("DevMetrics listening on http://%s:%d (public URL %s)%s", args.host, args.port,
+                 services.settings.public_url, " with in-process workers" if worker else "")
         web.run_app(app, host=args.host, port=args.port, access_log=None,
                     print=lambda _: None)
     finally:
