@@ -36,13 +36,18 @@ def _file_lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def start_postgres(data_dir: Path, *, database: str = DATABASE_NAME) -> str:
-    """Start (or join) the embedded PostgreSQL and return a URL for `database`."""
+def _import_pgserver():
+    """Imported lazily: only machines without DATABASE_URL need it."""
     with warnings.catch_warnings():  # platformdirs warns about XDG_RUNTIME_DIR on servers
         warnings.simplefilter("ignore")
-        import pgserver  # imported lazily: only machines without DATABASE_URL need it
+        import pgserver
     logging.getLogger("pgserver").setLevel(logging.WARNING)  # it logs every command at INFO
+    return pgserver
 
+
+def start_postgres(data_dir: Path, *, database: str = DATABASE_NAME) -> str:
+    """Start (or join) the embedded PostgreSQL and return a URL for `database`."""
+    pgserver = _import_pgserver()
     pgdata = data_dir / POSTGRES_DIR
     with _file_lock(data_dir / "postgres.lock"):
         server = pgserver.get_server(pgdata, cleanup_mode=None)
@@ -58,7 +63,7 @@ def stop_postgres(data_dir: Path) -> bool:
     pgdata = data_dir / POSTGRES_DIR
     if not (pgdata / "postmaster.pid").exists():
         return False
-    import pgserver
+    pgserver = _import_pgserver()
 
     ctl = Path(pgserver.__file__).parent / "pginstall" / "bin" / "pg_ctl"
     subprocess.run([str(ctl), "-D", str(pgdata), "-m", "fast", "stop"], check=False,
