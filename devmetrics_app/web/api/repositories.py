@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from devmetrics_app.importer import progress_for
 from devmetrics_app.web import responses
 from devmetrics_app.web.api.params import path_id
 from devmetrics_app.web.keys import POOL, SEND
@@ -30,23 +31,12 @@ async def visible_repository(request: web.Request, *, minimum_role: str = "VIEWE
     return row
 
 
-async def import_progress(pool, repository_id: int) -> dict:
-    rows = await pool.fetch(
-        """SELECT kind, items, done, error, started_at, updated_at FROM import_cursors
-           WHERE repository_id = $1 ORDER BY kind""", repository_id)
-    kinds = {r["kind"]: {"items": r["items"], "done": r["done"], "error": r["error"],
-                         "updated_at": r["updated_at"]} for r in rows}
-    state = "not_started" if not rows else (
-        "failed" if any(r["error"] for r in rows) else
-        "done" if all(r["done"] for r in rows) else "running")
-    return {"state": state, "kinds": kinds}
-
-
 @routes.get("/api/repositories/{repository_id}")
 async def get_repository(request: web.Request) -> web.Response:
     row = await visible_repository(request)
-    return responses.json({**dict(row),
-                           "import": await import_progress(request.app[POOL], row["id"])})
+    async with request.app[POOL].acquire() as conn:
+        progress = await progress_for(conn, row["id"])
+    return responses.json({**dict(row), "import": progress})
 
 
 @routes.post("/api/repositories/{repository_id}/import")
