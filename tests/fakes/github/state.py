@@ -71,6 +71,9 @@ class FakeGitHubState:
     oauth_codes: dict[str, str] = field(default_factory=dict)
     manifest_codes: dict[str, Json] = field(default_factory=dict)
 
+    # Deliveries of the app's hook (GET /app/hook/deliveries), newest first.
+    hook_deliveries: list[Json] = field(default_factory=list)
+
     # Things the app created (check runs, comments) by repo.
     check_runs: dict[str, list[Json]] = field(default_factory=dict)
     comments: dict[tuple[str, int], list[Json]] = field(default_factory=dict)
