@@ -107,6 +107,20 @@ async def _store_and_process(services, batch, *, inline: bool) -> set[str]:
     return fresh
 
 
+def _import(args: argparse.Namespace) -> int:
+    from devmetrics_app.import_command import ImportCommandError, run_import
+    from devmetrics_app.services import boot
+
+    services = boot()
+    try:
+        items = asyncio.run(run_import(services, args.repository, days=args.days))
+    except ImportCommandError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(", ".join(f"{kind}: {count}" for kind, count in items.items()))
+    return 0
+
+
 def _token_create(args: argparse.Namespace) -> int:
     from devmetrics_app.operator_tokens import TokenError, mint_operator_token
     from devmetrics_app.services import boot
@@ -167,6 +181,11 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--inline", action="store_true",
                         help="process here and now instead of queueing for the workers")
     replay.set_defaults(func=_replay)
+
+    history = commands.add_parser("import", help="import a repository's history from GitHub")
+    history.add_argument("repository", metavar="OWNER/REPO")
+    history.add_argument("--days", type=int, default=90)
+    history.set_defaults(func=_import)
 
     token = commands.add_parser("token", help="API tokens for automation")
     token_commands = token.add_subparsers(dest="token_command", required=True)

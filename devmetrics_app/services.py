@@ -56,7 +56,8 @@ class InProcessWorker:
 
     def __init__(self, services: Services, *, threads: int | None = None) -> None:
         settings = services.settings
-        resources.install(resources.WorkerResources(settings, services.endpoints.database_url))
+        resources.install(resources.WorkerResources(settings, services.endpoints.database_url,
+                                                    redis_url=services.endpoints.redis_url))
         self.worker = dramatiq.Worker(dramatiq.get_broker(),
                                       worker_threads=threads or settings.worker_threads)
         self.sweeper = SweeperThread(services.endpoints.database_url, enqueue_deliveries,

@@ -135,6 +135,15 @@ async def clean_database(request: pytest.FixtureRequest) -> None:
         "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
         if r["tablename"] not in KEEP_TABLES]
     await pool.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY")
+    # The app's own Redis keys (sessions, tokens, caches) go too; Dramatiq's queues live under
+    # the test broker's namespace and are left alone.
+    import redis.asyncio as aioredis
+
+    client = aioredis.from_url(request.getfixturevalue("redis_url"))
+    keys = [key async for key in client.scan_iter(match="devmetrics:*", count=1000)]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
 
 
 @pytest.fixture(scope="session")
@@ -242,17 +251,35 @@ async def fake_github(aiohttp_server, private_key_pem: str):
 
 
 @pytest.fixture
-async def github_client(aiohttp_client, settings: Settings, pool, broker, fake_github):
-    """The app wired to the fake GitHub (API, OAuth) over real HTTP. Returns (client, state)."""
+def wired_settings(settings: Settings, fake_github) -> Settings:
+    """Settings whose GitHub endpoints and OAuth client are the fake GitHub's."""
     import dataclasses
 
     from devmetrics_app.config import Secret
-    from devmetrics_app.services import enqueue_deliveries
 
     state, base_url = fake_github
-    wired = dataclasses.replace(settings, github_api_url=base_url, github_url=base_url,
-                                github_client_id=state.client_id,
-                                github_client_secret=Secret(state.client_secret))
+    return dataclasses.replace(settings, github_api_url=base_url, github_url=base_url,
+                               github_client_id=state.client_id,
+                               github_client_secret=Secret(state.client_secret))
+
+
+@pytest.fixture
+def github_worker(wired_settings: Settings, broker: dramatiq.Broker) -> Iterator[dramatiq.Worker]:
+    """A real Dramatiq worker whose GitHub is the fake one."""
+    resources.install(resources.WorkerResources(wired_settings, wired_settings.database_url.get()))
+    worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=100)
+    worker.start()
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+async def github_client(aiohttp_client, wired_settings: Settings, pool, broker, fake_github):
+    """The app wired to the fake GitHub (API, OAuth) over real HTTP. Returns (client, state)."""
+    from devmetrics_app.services import enqueue_deliveries
+
+    state, _ = fake_github
+    wired = wired_settings
     app = create_app(wired, database_url=wired.database_url.get(),
                      redis_url=wired.redis_url.get(), enqueue=enqueue_deliveries)
     client = await aiohttp_client(app)

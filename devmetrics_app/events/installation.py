@@ -55,6 +55,8 @@ async def on_installation(event: Event, ctx: Context) -> None:
         await repositories.remove_repositories(ctx.conn, inst_id, None, at=ctx.received_at)
     elif action == "created" and not await store.is_deleted(ctx.conn, inst_id):
         await repositories.adopt_repositories(ctx.conn, inst_id, event.data.get("repositories") or [])
+        # Fill the dashboards with history: the last 90 days of every granted repository.
+        ctx.followups.append(("import_installation_job", {"installation_id": inst_id}))
 
 
 @router.register("installation_repositories")
@@ -70,6 +72,9 @@ async def on_installation_repositories(event: Event, ctx: Context) -> None:
     removed = event.data.get("repositories_removed") or []
     if added:
         await repositories.add_repositories(ctx.conn, inst_id, added)
+        ctx.followups.extend(("import_repository_job", {"installation_id": inst_id,
+                                                        "repository_id": int(repo["id"])})
+                             for repo in added)
     if removed:
         await repositories.remove_repositories(ctx.conn, inst_id, [int(r["id"]) for r in removed],
                                         at=ctx.received_at)

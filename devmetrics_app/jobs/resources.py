@@ -1,38 +1,62 @@
-"""What actors share inside a worker process: settings and a database pool.
+"""What actors share inside a worker process: settings, a database pool, Redis and the GitHub
+client factory.
 
-Async actors run on Dramatiq's event-loop thread, so the pool is created lazily, on that loop,
-by the first actor that needs it.
+Async actors run on Dramatiq's event-loop thread, so everything is created lazily, on that
+loop, by the first actor that needs it.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import aiohttp
 import asyncpg
+import redis.asyncio as aioredis
 
 from devmetrics_app.config import Settings
+from devmetrics_app.crypto import SecretBox
 from devmetrics_app.db import create_pool
+from devmetrics_app.github.client import GitHubClients
+from devmetrics_app.github.provider import CredentialsProvider
+
+OUTBOUND_TIMEOUT = aiohttp.ClientTimeout(total=60)
 
 
 @dataclass
 class WorkerResources:
     settings: Settings
     database_url: str
+    redis_url: str = ""
     _pool: asyncpg.Pool | None = None
-    _lock: asyncio.Lock | None = None
+    _github: GitHubClients | None = None
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def pool(self) -> asyncpg.Pool:
         if self._pool is None:
-            if self._lock is None:
-                self._lock = asyncio.Lock()
             async with self._lock:
                 if self._pool is None:
                     self._pool = await create_pool(self.database_url,
                                                    max_size=self.settings.worker_threads + 2)
         return self._pool
 
+    async def github(self) -> GitHubClients:
+        if self._github is None:
+            pool = await self.pool()
+            async with self._lock:
+                if self._github is None:
+                    box = SecretBox(self.settings.secret_key.get())
+                    self._github = GitHubClients(
+                        session=aiohttp.ClientSession(timeout=OUTBOUND_TIMEOUT),
+                        redis=aioredis.from_url(self.redis_url or self.settings.redis_url.get()),
+                        settings=self.settings,
+                        credentials=CredentialsProvider(self.settings, pool, box))
+        return self._github
+
     async def close(self) -> None:
+        if self._github is not None:
+            await self._github.session.close()
+            self._github = None
         if self._pool is not None:
             await self._pool.close()
             self._pool = None

@@ -17,6 +17,7 @@ from aiohttp import web
 from devmetrics_app.config import Settings
 from devmetrics_app.crypto import SecretBox
 from devmetrics_app.db import create_pool
+from devmetrics_app.github.client import GitHubClients
 from devmetrics_app.github.oauth import OAuthClient
 from devmetrics_app.github.provider import CredentialsProvider
 from devmetrics_app.project_files import project_path
@@ -28,6 +29,7 @@ from devmetrics_app.web.identity import identity_middleware
 from devmetrics_app.web.keys import (
     BOX,
     CREDENTIALS,
+    GITHUB,
     HTTP,
     OAUTH,
     POOL,
@@ -66,6 +68,8 @@ def create_app(
         app[SESSIONS] = SessionStore(app[REDIS], settings.secret_key.get())
         app[CREDENTIALS] = CredentialsProvider(settings, pool, app[BOX])
         app[OAUTH] = _oauth_factory(app)
+        app[GITHUB] = GitHubClients(session=app[HTTP], redis=app[REDIS], settings=settings,
+                                    credentials=app[CREDENTIALS])
         app[SEND] = _send_actor
         enqueuer = CoalescingEnqueuer(enqueue) if enqueue else None
         app[WRITER] = DeliveryWriter(pool, on_stored=enqueuer)

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from devmetrics_app.config import Settings
 from devmetrics_app.crypto import SecretBox
+from devmetrics_app.github.client import GitHubClients
 from devmetrics_app.github.oauth import OAuthClient
 from devmetrics_app.github.provider import CredentialsProvider
 from devmetrics_app.store.delivery_writer import DeliveryWriter
@@ -30,3 +31,4 @@ CREDENTIALS = web.AppKey("credentials", CredentialsProvider)
 SEND = web.AppKey("send", Callable[..., Awaitable[None]])
 # The OAuth client for sign-in, or None while the app has no client id/secret.
 OAUTH = web.AppKey("oauth", Callable[[], Awaitable[OAuthClient | None]])
+GITHUB = web.AppKey("github", GitHubClients)

@@ -45,7 +45,7 @@ async def start_import(request: web.Request) -> web.Response:
     days = request.query.get("days", "90")
     if not days.isdigit() or not 1 <= int(days) <= 730:
         return responses.error(400, "invalid", "days: 1-730", field="days")
-    await request.app[SEND]("import_repository", installation_id=row["installation_id"],
+    await request.app[SEND]("import_repository_job", installation_id=row["installation_id"],
                             repository_id=row["id"], days=int(days))
     return responses.json({"repository": row["id"], "import": "queued", "days": int(days)},
                           status=202)
