@@ -18,7 +18,7 @@ from dotenv import load_dotenv
 
 APP_NAME = "devmetrics"
 GITHUB_WEBHOOK_MAX_BYTES = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB.
-DEFAULT_ANTHROPIC_MODEL = "claude-sonnet-4-5"
+DEFAULT_ANTHROPIC_MODEL = "claude-sonnet-4-6"
 # Credentials that only make sense together: one without the others is a configuration error.
 GITHUB_APP_GROUP = ("GITHUB_APP_ID", "GITHUB_PRIVATE_KEY", "GITHUB_WEBHOOK_SECRET")
 

@@ -1,0 +1,719 @@
+"""Webhook ingest: durable throughput and latency of POST /api/webhooks/github, against baselines.
+
+Fires signed ~22 KB `pull_request.opened` deliveries over loopback at three servers, each started
+as its own subprocess, one after the other:
+
+* bare  -- an aiohttp handler that reads the body, checks X-Hub-Signature-256 and answers 202.
+           The ceiling: nothing durable happens.
+* real  -- `python -m devmetrics_app.cli serve --no-worker`, the app itself: every 202 means the
+           delivery is committed in webhook_deliveries (checked afterwards by counting rows).
+* naive -- one INSERT of the body as jsonb per request, each in its own transaction (asyncpg,
+           a pool of the same size as the app's). Context for what group commit buys.
+
+For each server two phases run from separate load-generator processes (aiohttp client,
+keep-alive connections):
+
+* throughput: closed loop, `--concurrency` connections, `--warmup` s then `--duration` s;
+  reported as the median of the per-second counts of 202s;
+* latency: open loop at a fixed `--rate` requests/s on a fixed timetable; latency is measured
+  from each request's *scheduled* send time to its response, so a stalled server is charged
+  for the requests it held up (no coordinated omission).
+
+Any answer other than 202 (or a client error) is counted and reported as an error.
+
+PostgreSQL and Redis: DATABASE_URL / REDIS_URL from the environment when set -- then a scratch
+database `devmetrics_bench` is created beside the given one (the app migrates it on start) and
+our Redis messages are removed afterwards -- else the app's embedded servers under a temporary
+data directory, stopped and deleted at the end.
+
+The machine's cores are shared by the server under test, the load generator and PostgreSQL:
+compare the rows with each other, not with other machines.
+
+    python benchmarks/ingest.py [--duration 10] [--concurrency 64] [--rate 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+ROOT = Path(__file__).resolve().parent.parent
+WEBHOOK_PATH = "/api/webhooks/github"
+HOST = "127.0.0.1"
+BENCH_DATABASE = "devmetrics_bench"
+NAIVE_TABLE = "bench_naive_deliveries"
+NAIVE_POOL_MAX = 10  # the app's WEB_POOL_MAX, so the naive baseline gets the same connections
+REDIS_NAMESPACE = "devmetrics"  # devmetrics_app.jobs.broker.DEFAULT_NAMESPACE
+STARTUP_TIMEOUT_SECONDS = 120.0  # a first embedded start runs initdb and all migrations
+STOP_TIMEOUT_SECONDS = 15.0
+CLIENT_TIMEOUT_SECONDS = 30.0
+LATENCY_WARMUP_SECONDS = 2.0
+LATENCY_CONNECTIONS = 64  # connections per client process in the open-loop phase
+MAX_CLIENTS = 8
+
+
+def _use_uvloop() -> bool:
+    """Same choice as devmetrics_app.cli._use_uvloop, so every server runs on the same loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return False
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    return True
+
+
+def _sign(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+# --------------------------------------------------------------------------- baseline servers
+
+
+def _headers_ok(request) -> bool:
+    return bool(request.headers.get("X-GitHub-Delivery")) and bool(
+        request.headers.get("X-GitHub-Event"))
+
+
+def run_bare_server(port: int) -> None:
+    """Read the body, verify the HMAC in constant time, answer 202. Nothing else."""
+    from aiohttp import web
+
+    secret = os.environ["GITHUB_WEBHOOK_SECRET"].encode()
+
+    async def receive(request: web.Request) -> web.Response:
+        body = await request.read()
+        expected = ("sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()).encode()
+        given = request.headers.get("X-Hub-Signature-256", "").strip().encode()
+        if not hmac.compare_digest(expected, given):
+            return web.json_response({"error": "bad_signature"}, status=401)
+        if not _headers_ok(request):
+            return web.json_response({"error": "bad_header"}, status=400)
+        return web.json_response({"delivery": request.headers["X-GitHub-Delivery"]}, status=202)
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    app = web.Application(client_max_size=25 * 1024 * 1024)
+    app.router.add_post(WEBHOOK_PATH, receive)
+    app.router.add_get("/healthz", healthz)
+    _use_uvloop()
+    web.run_app(app, host=HOST, port=port, access_log=None, print=lambda _: None)
+
+
+def run_naive_server(port: int) -> None:
+    """Verify, then INSERT the body as jsonb, one transaction per request."""
+    import asyncpg
+    from aiohttp import web
+
+    secret = os.environ["GITHUB_WEBHOOK_SECRET"].encode()
+    dsn = os.environ["BENCH_DATABASE_URL"]
+    insert = (f"INSERT INTO {NAIVE_TABLE} (delivery_id, event, action, installation_id, "  # noqa: S608
+              "payload) VALUES ($1, $2, $3, $4, $5::jsonb)")
+
+    async def receive(request: web.Request) -> web.Response:
+        body = await request.read()
+        expected = ("sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()).encode()
+        given = request.headers.get("X-Hub-Signature-256", "").strip().encode()
+        if not hmac.compare_digest(expected, given):
+            return web.json_response({"error": "bad_signature"}, status=401)
+        if not _headers_ok(request):
+            return web.json_response({"error": "bad_header"}, status=400)
+        payload = json.loads(body)
+        installation = payload.get("installation") or {}
+        await request.app["pool"].execute(
+            insert, request.headers["X-GitHub-Delivery"], request.headers["X-GitHub-Event"],
+            payload.get("action"), installation.get("id"), body.decode())
+        return web.json_response({"delivery": request.headers["X-GitHub-Delivery"]}, status=202)
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def pool_ctx(app: web.Application):
+        app["pool"] = await asyncpg.create_pool(dsn, min_size=1, max_size=NAIVE_POOL_MAX)
+        yield
+        await app["pool"].close()
+
+    app = web.Application(client_max_size=25 * 1024 * 1024)
+    app.cleanup_ctx.append(pool_ctx)
+    app.router.add_post(WEBHOOK_PATH, receive)
+    app.router.add_get("/healthz", healthz)
+    _use_uvloop()
+    web.run_app(app, host=HOST, port=port, access_log=None, print=lambda _: None)
+
+
+# --------------------------------------------------------------------------- payload
+
+
+def build_payload(target_kb: float) -> bytes:
+    """A real-shaped pull_request.opened payload, padded with a long PR description."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    import payloads as p
+
+    def render(description: str) -> bytes:
+        pr = p.pull_request(42, title="Rework the session store", body=description,
+                            labels=[p.label("enhancement")], requested_reviewers=[p.BOB],
+                            additions=812, deletions=311, changed_files=23, commits=7)
+        event = p.pull_request_event("opened", pr)
+        return json.dumps(event, separators=(",", ":")).encode()
+
+    target = int(target_kb * 1024)
+    paragraph = ("## Why\n\nSessions were kept in process memory, so a deploy logged every user "
+                 "out and two web processes disagreed about who was signed in. This moves them "
+                 "to PostgreSQL with a TTL index.\n\n- [x] migration\n- [x] tests\n- [ ] docs\n\n")
+    base = len(render(""))
+    description = ""
+    while base + len(json.dumps(description)) - 2 < target:
+        description += paragraph
+    while description and base + len(json.dumps(description)) - 2 > target:
+        description = description[:-1]
+    return render(description)
+
+
+# --------------------------------------------------------------------------- load generator
+# These run in spawned processes, so they take plain arguments and return plain dicts.
+
+
+def _client_headers(sig: str) -> dict[str, str]:
+    return {"Content-Type": "application/json", "X-GitHub-Event": "pull_request",
+            "X-Hub-Signature-256": sig, "X-GitHub-Hook-ID": "480001",
+            "User-Agent": "GitHub-Hookshot/bench"}
+
+
+def _record_error(errors: dict[str, int], key: str) -> None:
+    errors[key] = errors.get(key, 0) + 1
+
+
+class RawConnection:
+    """One keep-alive HTTP/1.1 connection speaking just enough of the protocol.
+
+    The load generator shares the machine's two cores with the server and PostgreSQL, so it
+    must be cheap: a request is a pre-built header block plus the body, and a response is its
+    status line, headers and Content-Length bytes. An aiohttp client costs several times more
+    CPU per request, which the servers under test would pay for in stolen cycles.
+    """
+
+    def __init__(self, port: int, body: bytes, sig: str) -> None:
+        self._port = port
+        self._body = body
+        self._head = (f"POST {WEBHOOK_PATH} HTTP/1.1\r\nHost: {HOST}:{port}\r\n"
+                      "Content-Type: application/json\r\nX-GitHub-Event: pull_request\r\n"
+                      f"X-Hub-Signature-256: {sig}\r\nX-GitHub-Hook-ID: 480001\r\n"
+                      "User-Agent: GitHub-Hookshot/bench\r\n"
+                      f"Content-Length: {len(body)}\r\n").encode()
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    async def post(self, delivery_id: str) -> int:
+        if self._writer is None:
+            self._reader, self._writer = await asyncio.open_connection(HOST, self._port)
+        assert self._reader is not None
+        self._writer.write(self._head + f"X-GitHub-Delivery: {delivery_id}\r\n\r\n".encode()
+                           + self._body)
+        try:
+            head = await self._reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, ConnectionError):
+            self.close()
+            raise
+        status = int(head[9:12])
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+        if length:
+            await self._reader.readexactly(length)
+        if b"connection: close" in head.lower():
+            self.close()
+        return status
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        self._reader = self._writer = None
+
+
+def closed_loop_client(port: int, body: bytes, sig: str, prefix: str, connections: int,
+                       t_start: float, warmup: float, duration: float) -> dict:
+    """`connections` keep-alive connections, each sending back to back until the end."""
+    _use_uvloop()
+    t_measure = t_start + warmup
+    t_end = t_measure + duration
+    per_second = [0] * int(duration + 1)
+    errors: dict[str, int] = {}
+    total_ok = 0
+    counter = 0
+
+    async def connection() -> None:
+        nonlocal total_ok, counter
+        conn = RawConnection(port, body, sig)
+        while time.monotonic() < t_end:
+            counter += 1
+            try:
+                status = await asyncio.wait_for(conn.post(f"{prefix}{counter}"),
+                                                CLIENT_TIMEOUT_SECONDS)
+            except Exception as exc:
+                _record_error(errors, type(exc).__name__)
+                conn.close()
+                await asyncio.sleep(0.01)
+                continue
+            now = time.monotonic()
+            if status != 202:
+                _record_error(errors, str(status))
+                continue
+            total_ok += 1
+            if t_measure <= now < t_end:
+                per_second[int(now - t_measure)] += 1
+        conn.close()
+
+    async def main() -> None:
+        await asyncio.sleep(max(0.0, t_start - time.monotonic()))
+        await asyncio.gather(*(connection() for _ in range(connections)))
+
+    asyncio.run(main())
+    return {"per_second": per_second[: int(duration)], "ok": total_ok, "errors": errors}
+
+
+def open_loop_client(port: int, body: bytes, sig: str, prefix: str, rate: float, offset: float,
+                     t_start: float, warmup: float, duration: float) -> dict:
+    """Send on a fixed timetable (every 1/rate s from t_start + offset) whatever the answers.
+
+    Requests wait for a free connection in a queue; their latency still counts from the
+    scheduled moment, so a server that stalls is charged for everything it held up."""
+    _use_uvloop()
+    t_measure = t_start + warmup
+    count = int(rate * (warmup + duration))
+    latencies: list[float] = []
+    send_lag: list[float] = []
+    errors: dict[str, int] = {}
+    total_ok = 0
+
+    async def worker(queue: asyncio.Queue) -> None:
+        nonlocal total_ok
+        conn = RawConnection(port, body, sig)
+        while True:
+            item = await queue.get()
+            if item is None:
+                conn.close()
+                return
+            i, scheduled = item
+            lag = time.monotonic() - scheduled
+            try:
+                status = await asyncio.wait_for(conn.post(f"{prefix}{i}"), CLIENT_TIMEOUT_SECONDS)
+            except Exception as exc:
+                _record_error(errors, type(exc).__name__)
+                conn.close()
+                continue
+            done = time.monotonic()
+            if status != 202:
+                _record_error(errors, str(status))
+                continue
+            total_ok += 1
+            if scheduled >= t_measure:
+                latencies.append(done - scheduled)
+                send_lag.append(lag)
+
+    async def main() -> None:
+        queue: asyncio.Queue = asyncio.Queue()
+        workers = [asyncio.create_task(worker(queue)) for _ in range(LATENCY_CONNECTIONS)]
+        first = t_start + offset
+        for i in range(count):
+            scheduled = first + i / rate
+            delay = scheduled - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            queue.put_nowait((i, scheduled))
+        for _ in workers:
+            queue.put_nowait(None)
+        await asyncio.gather(*workers)
+
+    asyncio.run(main())
+    return {"latencies": latencies, "send_lag": send_lag, "ok": total_ok, "errors": errors,
+            "sent": count}
+
+
+def _merge_errors(results: list[dict]) -> dict[str, int]:
+    merged: dict[str, int] = {}
+    for result in results:
+        for key, n in result["errors"].items():
+            merged[key] = merged.get(key, 0) + n
+    return merged
+
+
+def _percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    index = min(len(sorted_values) - 1, max(0, round(q / 100 * len(sorted_values)) - 1))
+    return sorted_values[index]
+
+
+def run_phases(pool: ProcessPoolExecutor, args: argparse.Namespace, port: int, body: bytes,
+               sig: str, prefix: str) -> dict:
+    clients = args.clients
+    lead = 1.0  # time for the spawned clients to be ready before the common start
+    # Throughput: split the connections over the client processes.
+    t_start = time.monotonic() + lead
+    shares = [args.concurrency // clients + (1 if i < args.concurrency % clients else 0)
+              for i in range(clients)]
+    futures = [pool.submit(closed_loop_client, port, body, sig, f"{prefix}t{i}-", n, t_start,
+                           args.warmup, args.duration) for i, n in enumerate(shares) if n]
+    tp = [f.result() for f in futures]
+    per_second = [sum(r["per_second"][s] for r in tp) for s in range(int(args.duration))]
+    # Latency: each client sends every clients/rate s, staggered, so together they keep `rate`.
+    t_start = time.monotonic() + lead
+    futures = [pool.submit(open_loop_client, port, body, sig, f"{prefix}l{i}-", args.rate / clients,
+                           i / args.rate, t_start, LATENCY_WARMUP_SECONDS, args.duration)
+               for i in range(clients)]
+    lat = [f.result() for f in futures]
+    latencies = sorted(x for r in lat for x in r["latencies"])
+    lag = sorted(x for r in lat for x in r["send_lag"])
+    return {
+        "accepted_per_s": statistics.median(per_second) if per_second else 0.0,
+        "per_second": per_second,
+        "p50_ms": _percentile(latencies, 50) * 1000,
+        "p99_ms": _percentile(latencies, 99) * 1000,
+        "max_ms": (latencies[-1] * 1000) if latencies else float("nan"),
+        "send_lag_p99_ms": _percentile(lag, 99) * 1000,
+        "latency_samples": len(latencies),
+        "accepted_total": sum(r["ok"] for r in tp) + sum(r["ok"] for r in lat),
+        "sent_latency": sum(r["sent"] for r in lat),
+        "errors": _merge_errors(tp + lat),
+    }
+
+
+# --------------------------------------------------------------------------- orchestration
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def _wait_healthy(proc: subprocess.Popen, port: int, name: str) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} server exited with {proc.returncode} before it answered")
+        try:
+            with urllib.request.urlopen(f"http://{HOST}:{port}/healthz", timeout=1) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{name} server did not answer /healthz within {STARTUP_TIMEOUT_SECONDS} s")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGINT)  # aiohttp's run_app shuts down cleanly on SIGINT
+    try:
+        proc.wait(timeout=STOP_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _with_database(url: str, database: str) -> str:
+    parts = urlparse(url)
+    return urlunparse(parts._replace(path="/" + database))
+
+
+async def _scratch_database(admin_url: str, database: str, *, create: bool) -> None:
+    """Drop our scratch database (and create it afresh): migrations then always match sql/."""
+    import asyncpg
+
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        if create:
+            await conn.execute(f'CREATE DATABASE "{database}"')
+    finally:
+        await conn.close()
+
+
+async def _sql(url: str, *statements: str) -> list:
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        return [await conn.fetchrow(s) for s in statements]
+    finally:
+        await conn.close()
+
+
+def _redis_snapshot(redis_url: str) -> set[bytes]:
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    return set(client.zrange(f"{REDIS_NAMESPACE}:__heartbeats__", 0, -1))
+
+
+def _redis_remove_ours(redis_url: str, run_id: str, heartbeats_before: set[bytes]) -> int:
+    """Remove only the Dramatiq messages that carry this run's delivery ids."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    marker = run_id.encode()
+    removed = 0
+    for key in client.scan_iter(match=f"{REDIS_NAMESPACE}:*.msgs"):
+        queue = key[: -len(b".msgs")]
+        ours = [mid for mid, data in client.hscan_iter(key) if marker in data]
+        for i in range(0, len(ours), 500):
+            chunk = ours[i:i + 500]
+            pipe = client.pipeline()
+            pipe.hdel(key, *chunk)
+            for mid in chunk:
+                pipe.lrem(queue, 0, mid)
+            pipe.execute()
+        removed += len(ours)
+    heartbeats = f"{REDIS_NAMESPACE}:__heartbeats__"
+    for member in set(client.zrange(heartbeats, 0, -1)) - heartbeats_before:
+        acks = f"{REDIS_NAMESPACE}:__acks__.".encode() + member + b"*"
+        if not any(True for _ in client.scan_iter(match=acks, count=1000)):
+            client.zrem(heartbeats, member)  # the benchmark app's broker, gone now
+    return removed
+
+
+def _private_key_pem() -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
+
+
+def _fmt_ms(value: float) -> str:
+    return "-" if value != value else f"{value:.1f} ms"  # NaN check
+
+
+def _combine(rounds: list[dict]) -> dict:
+    """Median of each figure over the rounds (max: the worst); errors summed."""
+    if len(rounds) == 1:
+        return rounds[0]
+    out = {key: statistics.median(r[key] for r in rounds)
+           for key in ("accepted_per_s", "p50_ms", "p99_ms", "send_lag_p99_ms")}
+    out["max_ms"] = max(r["max_ms"] for r in rounds)
+    out["latency_samples"] = sum(r["latency_samples"] for r in rounds)
+    out["errors"] = _merge_errors(rounds)
+    return out
+
+
+def _loadavg() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "?"
+
+
+def _print_table(rows: list[tuple[str, dict]], args: argparse.Namespace, *,
+                 header: bool = True) -> None:
+    title = (f"{'server':<7} | {'accepted/s':>10} | {f'p50 @{args.rate:g}/s':>13} | "
+              f"{f'p99 @{args.rate:g}/s':>13} | {f'max @{args.rate:g}/s':>13} | errors")
+    if header:
+        print(title)
+        print("-" * len(title))
+    for name, r in rows:
+        errors = ", ".join(f"{k}: {v}" for k, v in sorted(r["errors"].items())) or "0"
+        print(f"{name:<7} | {r['accepted_per_s']:>10.0f} | {_fmt_ms(r['p50_ms']):>13} | "
+              f"{_fmt_ms(r['p99_ms']):>13} | {_fmt_ms(r['max_ms']):>13} | {errors}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=10.0, help="measured seconds per phase")
+    parser.add_argument("--warmup", type=float, default=2.0, help="throughput warm-up seconds")
+    parser.add_argument("--concurrency", type=int, default=64,
+                        help="connections in the throughput phase")
+    parser.add_argument("--rate", type=float, default=1000.0, help="requests/s in the latency phase")
+    parser.add_argument("--payload-kb", type=float, default=22.0)
+    parser.add_argument("--clients", type=int, default=2,
+                        help=f"load-generator processes (1-{MAX_CLIENTS})")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="repeat the servers in turn; report each figure's median")
+    parser.add_argument("--skip-naive", action="store_true", help="skip the naive jsonb baseline")
+    parser.add_argument("--only", choices=["bare", "real", "naive"], action="append",
+                        help="run only these servers (repeatable)")
+    parser.add_argument("--bare-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    parser.add_argument("--naive-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.bare_server:
+        run_bare_server(args.bare_server)
+        return 0
+    if args.naive_server:
+        run_naive_server(args.naive_server)
+        return 0
+    if (not (1 <= args.clients <= MAX_CLIENTS) or not 0 < args.duration <= 600
+            or not 1 <= args.rounds <= 20 or not 0 < args.rate <= 100_000):
+        parser.error("--clients must be 1-8, --duration 0-600 s, --rounds 1-20, --rate 0-100000")
+
+    servers = args.only or ["bare", "real"] + ([] if args.skip_naive else ["naive"])
+    secret = secrets.token_hex(20)
+    body = build_payload(args.payload_kb)
+    sig = _sign(secret, body)
+    run_id = uuid.uuid4().hex[:10]
+
+    given_db = os.environ.get("DATABASE_URL", "").strip()
+    given_redis = os.environ.get("REDIS_URL", "").strip()
+    data_dir = Path(tempfile.mkdtemp(prefix="dmb-", dir="/tmp"))
+    embedded = not (given_db and given_redis)
+    if given_db:
+        bench_db_url = _with_database(given_db, BENCH_DATABASE)
+        asyncio.run(_scratch_database(given_db, BENCH_DATABASE, create=True))
+    else:
+        bench_db_url = f"postgresql://postgres@/devmetrics?host={data_dir}/postgres"
+
+    print(f"payload: pull_request.opened, {len(body):,} bytes; run {run_id}")
+    db_where = (f"scratch database {BENCH_DATABASE} beside DATABASE_URL" if given_db
+                else f"embedded PostgreSQL under {data_dir}")
+    redis_where = "REDIS_URL" if given_redis else f"embedded Redis under {data_dir}"
+    print(f"database: {db_where}; redis: {redis_where}")
+    print(f"load: {args.clients} client process(es); throughput {args.concurrency} connections, "
+          f"{args.warmup:g} s warm-up + {args.duration:g} s; latency open loop at {args.rate:g}/s "
+          f"for {LATENCY_WARMUP_SECONDS:g} s + {args.duration:g} s; {os.cpu_count()} CPUs shared "
+          f"by server, load generator and PostgreSQL; load average before: {_loadavg()}\n")
+
+    base_env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    base_env.update({
+        "GITHUB_WEBHOOK_SECRET": secret,
+        "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    })
+    app_env = {
+        **base_env,
+        "DEVMETRICS_ENV": "production",
+        "SECRET_KEY": secrets.token_urlsafe(32),
+        "GITHUB_APP_ID": "123456",
+        "GITHUB_PRIVATE_KEY": _private_key_pem(),
+        "LOG_LEVEL": "WARNING",
+        "DEVMETRICS_DATA_DIR": str(data_dir),
+        # Empty but present, so a stray .env cannot point the benchmark at real data.
+        "DATABASE_URL": bench_db_url if given_db else "",
+        "REDIS_URL": given_redis,
+    }
+    heartbeats_before = _redis_snapshot(given_redis) if given_redis else set()
+
+    results: list[tuple[str, dict]] = []
+    durability: list[str] = []
+    failures = 0
+    ctx = get_context("spawn")
+    try:
+        with ProcessPoolExecutor(max_workers=args.clients, mp_context=ctx) as pool:
+            for rnd, name in [(r, n) for r in range(args.rounds) for n in servers]:
+                port = _free_port()
+                prefix = f"bench-{run_id}-{name}{rnd}-"
+                if name == "bare":
+                    cmd = [sys.executable, str(Path(__file__).resolve()), "--bare-server", str(port)]
+                    env = base_env
+                elif name == "real":
+                    cmd = [sys.executable, "-m", "devmetrics_app.cli", "serve", "--no-worker",
+                           "--host", HOST, "--port", str(port)]
+                    env = app_env
+                else:
+                    # The naive table lives in the database the app migrated (so `real` runs first).
+                    asyncio.run(_sql(bench_db_url, f"DROP TABLE IF EXISTS {NAIVE_TABLE}",
+                                     f"CREATE TABLE {NAIVE_TABLE} (delivery_id text PRIMARY KEY, "
+                                     "event text NOT NULL, action text, installation_id bigint, "
+                                     "payload jsonb NOT NULL, received_at timestamptz NOT NULL "
+                                     "DEFAULT now())"))
+                    cmd = [sys.executable, str(Path(__file__).resolve()), "--naive-server", str(port)]
+                    env = {**base_env, "BENCH_DATABASE_URL": bench_db_url}
+                print(f"[{name} #{rnd + 1}] starting on {HOST}:{port} ...", flush=True)
+                proc = subprocess.Popen(cmd, env=env, cwd=ROOT)
+                try:
+                    _wait_healthy(proc, port, name)
+                    if name == "real":
+                        asyncio.run(_sql(bench_db_url, "TRUNCATE webhook_deliveries"))
+                    result = run_phases(pool, args, port, body, sig, prefix)
+                    results.append((name, result))
+                    _print_table([(name, result)], args, header=False)
+                    print(f"[{name} #{rnd + 1}] accepted/s per second: {result['per_second']}", flush=True)
+                    if name in ("real", "naive"):
+                        table, column = (("webhook_deliveries", "body") if name == "real"
+                                         else (NAIVE_TABLE, "payload::text"))
+                        row, = asyncio.run(_sql(
+                            bench_db_url,
+                            f"SELECT count(*) AS n, count(*) FILTER (WHERE octet_length({column}) "  # noqa: S608
+                            f"<> {len(body)}) AS wrong FROM {table} WHERE delivery_id LIKE "
+                            f"'{prefix}%'"))
+                        ok = row["n"] == result["accepted_total"]
+                        line = (f"{name}: {result['accepted_total']:,} answered 202, "
+                                f"{row['n']:,} rows stored" +
+                                (f", {row['wrong']} with a body of the wrong size"
+                                 if name == "real" else "") +
+                                (" -- every 202 durable" if ok else " -- MISMATCH"))
+                        durability.append(f"round {rnd + 1} {line}")
+                        print(f"[{name} #{rnd + 1}] {line}", flush=True)
+                        if not ok or (name == "real" and row["wrong"]):
+                            failures += 1
+                finally:
+                    _stop(proc)
+    finally:
+        # Clean up whatever this run stored.
+        try:
+            if "real" in servers:
+                asyncio.run(_sql(bench_db_url, "TRUNCATE webhook_deliveries"))
+            if "naive" in servers:
+                asyncio.run(_sql(bench_db_url, f"DROP TABLE IF EXISTS {NAIVE_TABLE}"))
+        except Exception as exc:
+            print(f"cleanup: could not clear the benchmark rows: {exc}", file=sys.stderr)
+        if given_db:
+            try:
+                asyncio.run(_scratch_database(given_db, BENCH_DATABASE, create=False))
+            except Exception as exc:
+                print(f"cleanup: could not drop {BENCH_DATABASE}: {exc}", file=sys.stderr)
+        if given_redis:
+            removed = _redis_remove_ours(given_redis, run_id, heartbeats_before)
+            print(f"cleanup: removed {removed} queued Dramatiq message(s) of this run from REDIS_URL")
+        if embedded:
+            subprocess.run([sys.executable, "-m", "devmetrics_app.cli", "embedded", "stop"],
+                           env=app_env, cwd=ROOT, check=False, stdout=subprocess.DEVNULL)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+    by_name = {name: _combine([r for n, r in results if n == name]) for name in servers
+               if any(n == name for n, _ in results)}
+    print(f"\nload average after: {_loadavg()}")
+    print(f"\nmedian of {args.rounds} round(s):" if args.rounds > 1 else "")
+    _print_table(list(by_name.items()), args)
+    if "bare" in by_name and "real" in by_name:
+        bare, real = by_name["bare"], by_name["real"]
+        ratio = real["accepted_per_s"] / bare["accepted_per_s"] if bare["accepted_per_s"] else 0
+        print(f"\nreal/bare throughput: {ratio:.2f} (target >= 0.50)"
+              f"  {'MET' if ratio >= 0.5 else 'MISSED'}")
+        print(f"real p99 at {args.rate:g}/s: {real['p99_ms']:.1f} ms (target < 20 ms)"
+              f"  {'MET' if real['p99_ms'] < 20 else 'MISSED'}")
+    if "bare" in by_name and "naive" in by_name and by_name["bare"]["accepted_per_s"]:
+        print(f"naive/bare throughput: "
+              f"{by_name['naive']['accepted_per_s'] / by_name['bare']['accepted_per_s']:.2f}")
+    for name, r in by_name.items():
+        print(f"{name}: load generator send lag p99 {r['send_lag_p99_ms']:.1f} ms "
+              f"({r['latency_samples']:,} latency samples)")
+    for line in durability:
+        print("durability: " + line)
+    errors = sum(sum(r["errors"].values()) for _, r in results)
+    return 1 if failures or errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
