@@ -18,7 +18,7 @@ from aiohttp import web
 from fakes.github.state import FakeGitHubState, Json, RecordedRequest
 
 STATE = web.AppKey("state", FakeGitHubState)
-ROUTE_MODULES = ("apps", "oauth", "repos", "graphql")
+ROUTE_MODULES = ("apps", "oauth", "repos", "graphql", "checks")
 DEFAULT_PER_PAGE = 30
 MAX_PER_PAGE = 100
 
