@@ -136,7 +136,8 @@ CREATE INDEX repositories_installation_idx ON repositories (installation_id);
 CREATE INDEX repositories_full_name_idx ON repositories (lower(full_name));
 
 -- Every webhook delivery, stored before it is acknowledged. The body is the raw bytes GitHub
--- signed (bytea, not jsonb: parsing on the hot path is wasted work and the raw form replays exactly).
+-- signed (bytea, not jsonb: parsing on the hot path is wasted work and the raw form replays
+-- exactly), lz4-compressed when large (store/body_codec.py).
 CREATE TABLE webhook_deliveries (
     delivery_id       text PRIMARY KEY,
     event             text NOT NULL,
@@ -145,6 +146,8 @@ CREATE TABLE webhook_deliveries (
     hook_id           bigint,
     content_type      text NOT NULL DEFAULT 'application/json',
     body              bytea NOT NULL,
+    -- 'lz4' (store/body_codec.py) or 'identity'; decode before use.
+    body_encoding     text NOT NULL DEFAULT 'identity' CHECK (body_encoding IN ('identity', 'lz4')),
     status            text NOT NULL DEFAULT 'received'
                       CHECK (status IN ('received', 'processed', 'ignored', 'failed')),
     attempts          integer NOT NULL DEFAULT 0,
@@ -153,7 +156,7 @@ CREATE TABLE webhook_deliveries (
     received_at       timestamptz NOT NULL DEFAULT now(),
     processed_at      timestamptz
 );
--- Raw bodies are already compact JSON; skipping TOAST compression saves CPU on ingest.
+-- Bodies arrive compressed already: PostgreSQL need not try again.
 ALTER TABLE webhook_deliveries ALTER COLUMN body SET STORAGE EXTERNAL;
 CREATE INDEX webhook_deliveries_pending_idx ON webhook_deliveries (received_at)
     WHERE status = 'received';

@@ -8,6 +8,8 @@ from urllib.parse import urlencode
 import orjson
 from conftest import WEBHOOK_SECRET, post_webhook, signed_headers
 
+from devmetrics_app.store import body_codec
+
 PR_PAYLOAD = {
     "action": "opened",
     "number": 1,
@@ -32,7 +34,7 @@ async def test_signed_json_delivery_is_stored_before_202(client, pool) -> None:
     assert row["installation_id"] == 4242
     assert row["hook_id"] == 424242
     assert row["status"] == "received"
-    assert orjson.loads(row["body"]) == PR_PAYLOAD
+    assert orjson.loads(body_codec.decode(row["body"], row["body_encoding"])) == PR_PAYLOAD
 
 
 async def test_form_encoded_payload_is_accepted(client, pool) -> None:

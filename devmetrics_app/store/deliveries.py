@@ -7,14 +7,17 @@ from datetime import datetime
 
 import asyncpg
 
+from devmetrics_app.store import body_codec
+
 INSERT_BATCH = """
 INSERT INTO webhook_deliveries
-    (delivery_id, event, action, installation_id, hook_id, content_type, body)
+    (delivery_id, event, action, installation_id, hook_id, content_type, body, body_encoding)
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[],
-                     $7::bytea[])
+                     $7::bytea[], $8::text[])
 ON CONFLICT (delivery_id) DO UPDATE
     SET status = 'received', attempts = 0, next_attempt_at = NULL, last_error = NULL,
-        body = EXCLUDED.body, content_type = EXCLUDED.content_type, received_at = now()
+        body = EXCLUDED.body, body_encoding = EXCLUDED.body_encoding,
+        content_type = EXCLUDED.content_type, received_at = now()
     -- A redelivery of a delivery we gave up on is a request to try again; anything else is a
     -- duplicate and is left alone.
     WHERE webhook_deliveries.status = 'failed'
@@ -22,7 +25,8 @@ RETURNING delivery_id
 """
 
 CLAIM = """
-SELECT delivery_id, event, action, installation_id, content_type, body, attempts, received_at
+SELECT delivery_id, event, action, installation_id, content_type, body, body_encoding, attempts,
+       received_at
 FROM webhook_deliveries
 WHERE delivery_id = $1 AND status = 'received'
 FOR UPDATE SKIP LOCKED
@@ -84,6 +88,7 @@ class StoredDelivery:
 
 async def insert_batch(conn: asyncpg.Connection, batch: list[IncomingDelivery]) -> set[str]:
     """Store deliveries in one statement; return the ids that now need processing."""
+    encoded = [body_codec.encode(d.body) for d in batch]
     rows = await conn.fetch(
         INSERT_BATCH,
         [d.delivery_id for d in batch],
@@ -92,7 +97,8 @@ async def insert_batch(conn: asyncpg.Connection, batch: list[IncomingDelivery]) 
         [d.installation_id for d in batch],
         [d.hook_id for d in batch],
         [d.content_type for d in batch],
-        [d.body for d in batch],
+        [body for body, _ in encoded],
+        [encoding for _, encoding in encoded],
     )
     return {row["delivery_id"] for row in rows}
 
@@ -100,7 +106,11 @@ async def insert_batch(conn: asyncpg.Connection, batch: list[IncomingDelivery]) 
 async def claim(conn: asyncpg.Connection, delivery_id: str) -> StoredDelivery | None:
     """Lock a pending delivery for this transaction; None if done or held by another worker."""
     row = await conn.fetchrow(CLAIM, delivery_id)
-    return StoredDelivery(**dict(row)) if row else None
+    if row is None:
+        return None
+    fields = dict(row)
+    fields["body"] = body_codec.decode(fields["body"], fields.pop("body_encoding"))
+    return StoredDelivery(**fields)
 
 
 async def mark_done(conn: asyncpg.Connection, delivery_id: str, *, status: str) -> None:
