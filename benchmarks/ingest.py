@@ -467,8 +467,17 @@ def _count_real_rows(url: str, prefix: str, body_length: int) -> dict:
     sys.path.insert(0, str(ROOT))
     from devmetrics_app.store import body_codec
 
-    rows = asyncio.run(_sql(url, "SELECT body, body_encoding FROM webhook_deliveries "  # noqa: S608
-                                 f"WHERE delivery_id LIKE '{prefix}%'"))
+    async def fetch() -> list:
+        import asyncpg
+
+        conn = await asyncpg.connect(url)
+        try:
+            return await conn.fetch("SELECT body, body_encoding FROM webhook_deliveries "
+                                    "WHERE delivery_id LIKE $1", prefix + "%")
+        finally:
+            await conn.close()
+
+    rows = asyncio.run(fetch())
     wrong = sum(1 for r in rows
                 if len(body_codec.decode(r["body"], r["body_encoding"])) != body_length)
     return {"n": len(rows), "wrong": wrong}
