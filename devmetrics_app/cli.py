@@ -21,7 +21,7 @@ DEFAULT_PORT = 8000
 def _serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
-    from devmetrics_app.services import InProcessWorker, boot, enqueue_deliveries
+    from devmetrics_app.services import InProcessWorker, boot
     from devmetrics_app.web.app import create_app
 
     services = boot()
@@ -31,7 +31,7 @@ def _serve(args: argparse.Namespace) -> int:
     if worker:
         worker.start()
     app = create_app(services.settings, database_url=services.endpoints.database_url,
-                     redis_url=services.endpoints.redis_url, enqueue=enqueue_deliveries)
+                     redis_url=services.endpoints.redis_url)
     try:
         _use_uvloop()
         log.info("DevMetrics listening on http://%s:%d (public URL %s)%s", args.host, args.port,
@@ -69,7 +69,7 @@ def _migrate(args: argparse.Namespace) -> int:
 
 def _replay(args: argparse.Namespace) -> int:
     from devmetrics_app.replay import ReplayError, load_delivery
-    from devmetrics_app.services import boot, enqueue_deliveries
+    from devmetrics_app.services import boot
 
     try:
         batch = [load_delivery(Path(p), event=args.event) for p in args.files]
@@ -77,9 +77,8 @@ def _replay(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     services = boot()
+    # Stored deliveries reach the workers like webhooks do: through the dispatcher's LISTEN.
     fresh = asyncio.run(_store_and_process(services, batch, inline=args.inline))
-    if not args.inline and fresh:
-        enqueue_deliveries(sorted(fresh))
     print(f"{len(batch)} file(s): {len(fresh)} new, {len(batch) - len(fresh)} already stored"
           + ("; processed inline" if args.inline else "; queued for the workers"))
     return 0

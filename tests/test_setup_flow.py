@@ -12,7 +12,6 @@ import pytest
 from conftest import post_webhook
 
 from devmetrics_app.config import Secret
-from devmetrics_app.services import enqueue_deliveries
 from devmetrics_app.web.app import create_app
 
 
@@ -24,8 +23,7 @@ async def unconfigured(aiohttp_client, settings, pool, broker, fake_github, priv
                                github_webhook_secret=Secret(""), github_client_id="",
                                github_client_secret=Secret(""), github_api_url=base_url,
                                github_url=base_url)
-    app = create_app(bare, database_url=bare.database_url.get(), redis_url=bare.redis_url.get(),
-                     enqueue=enqueue_deliveries)
+    app = create_app(bare, database_url=bare.database_url.get(), redis_url=bare.redis_url.get())
     state.manifest_codes["code-123"] = {
         "id": 777, "slug": "devmetrics-acme", "node_id": "A_1", "name": "DevMetrics (acme)",
         "owner": {"login": "acme", "id": 9001, "type": "Organization"},

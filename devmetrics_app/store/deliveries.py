@@ -9,7 +9,12 @@ import asyncpg
 
 from devmetrics_app.store import body_codec
 
+# Workers LISTEN on this channel: a notification says "new deliveries are stored", so they are
+# handed to Dramatiq at once without the web process touching Redis (jobs/dispatcher.py).
+DELIVERY_CHANNEL = "devmetrics_deliveries"
+
 INSERT_BATCH = """
+WITH stored AS (
 INSERT INTO webhook_deliveries
     (delivery_id, event, action, installation_id, hook_id, content_type, body, body_encoding)
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[],
@@ -22,6 +27,11 @@ ON CONFLICT (delivery_id) DO UPDATE
     -- duplicate and is left alone.
     WHERE webhook_deliveries.status = 'failed'
 RETURNING delivery_id
+), signal AS (
+    -- One row whatever happens; the notification is delivered when the statement commits.
+    SELECT CASE WHEN count(*) > 0 THEN pg_notify($9, count(*)::text) END FROM stored
+)
+SELECT stored.delivery_id FROM stored CROSS JOIN signal
 """
 
 CLAIM = """
@@ -44,6 +54,22 @@ UPDATE webhook_deliveries
 SET attempts = attempts + 1, last_error = $2, next_attempt_at = $3,
     status = CASE WHEN $4 THEN 'failed' ELSE 'received' END
 WHERE delivery_id = $1
+"""
+
+# Take a lease on deliveries never handed to a worker yet: the dispatcher's query. The lease
+# keeps another dispatcher from taking them too, and if the enqueue fails the sweeper retries
+# once the lease has run out.
+LEASE_FRESH = """
+UPDATE webhook_deliveries
+SET next_attempt_at = now() + make_interval(secs => $2)
+WHERE delivery_id IN (
+    SELECT delivery_id FROM webhook_deliveries
+    WHERE status = 'received' AND next_attempt_at IS NULL
+    ORDER BY received_at
+    LIMIT $1
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING delivery_id
 """
 
 # Take a lease on overdue deliveries so that concurrent sweepers, or a sweeper running again
@@ -99,6 +125,7 @@ async def insert_batch(conn: asyncpg.Connection, batch: list[IncomingDelivery]) 
         [d.content_type for d in batch],
         [body for body, _ in encoded],
         [encoding for _, encoding in encoded],
+        DELIVERY_CHANNEL,
     )
     return {row["delivery_id"] for row in rows}
 
@@ -125,4 +152,9 @@ async def record_failure(
 
 async def lease_overdue(conn: asyncpg.Connection, *, grace_seconds: float, limit: int) -> list[str]:
     rows = await conn.fetch(LEASE_OVERDUE, limit, grace_seconds)
+    return [row["delivery_id"] for row in rows]
+
+
+async def lease_fresh(conn: asyncpg.Connection, *, lease_seconds: float, limit: int) -> list[str]:
+    rows = await conn.fetch(LEASE_FRESH, limit, lease_seconds)
     return [row["delivery_id"] for row in rows]

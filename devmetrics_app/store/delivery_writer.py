@@ -9,27 +9,18 @@ written at once (no timer, no added latency); under heavy load batches grow by t
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections.abc import Callable
 
 import asyncpg
 
 from devmetrics_app.store.deliveries import IncomingDelivery, insert_batch
 
-log = logging.getLogger(__name__)
-
 MAX_BATCH = 500
 # Two writes in flight lets one batch fill while the other commits.
 MAX_CONCURRENT_WRITES = 2
 
-# Called with the ids that need processing once they are committed; must not block.
-OnStored = Callable[[list[str]], None]
-
-
 class DeliveryWriter:
-    def __init__(self, pool: asyncpg.Pool, *, on_stored: OnStored | None = None) -> None:
+    def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
-        self._on_stored = on_stored
         self._pending: list[tuple[IncomingDelivery, asyncio.Future[bool]]] = []
         self._writers = 0
 
@@ -67,9 +58,3 @@ class DeliveryWriter:
             claimed.add(delivery.delivery_id)
             if not future.done():
                 future.set_result(is_new)
-        if fresh and self._on_stored is not None:
-            try:
-                self._on_stored(sorted(fresh))
-            except Exception:
-                # The sweeper enqueues anything stored but not processed: nothing is lost.
-                log.exception("could not enqueue stored deliveries; the sweeper will")

@@ -24,7 +24,6 @@ from devmetrics_app.project_files import project_path
 from devmetrics_app.store.delivery_writer import DeliveryWriter
 from devmetrics_app.web import auth, health, pages, setup, webhook
 from devmetrics_app.web.api import installations, repositories
-from devmetrics_app.web.enqueue import CoalescingEnqueuer
 from devmetrics_app.web.identity import identity_middleware
 from devmetrics_app.web.keys import (
     BOX,
@@ -38,7 +37,6 @@ from devmetrics_app.web.keys import (
     SESSIONS,
     SETTINGS,
     WRITER,
-    Enqueue,
 )
 from devmetrics_app.web.sessions import SessionStore
 
@@ -48,11 +46,9 @@ WEB_POOL_MAX = 10
 OUTBOUND_TIMEOUT = aiohttp.ClientTimeout(total=30)
 
 
-def create_app(
-    settings: Settings, *, database_url: str, redis_url: str, enqueue: Enqueue | None = None
-) -> web.Application:
-    """`enqueue(delivery_ids)` hands stored deliveries to the workers (see web/enqueue.py: it
-    runs on a thread, so a slow or absent Redis never delays a webhook's answer)."""
+def create_app(settings: Settings, *, database_url: str, redis_url: str) -> web.Application:
+    """The web process stores webhooks; workers learn of them from PostgreSQL (jobs/dispatcher.py),
+    so no Redis call sits on the webhook path."""
     app = web.Application(client_max_size=settings.webhook_max_bytes,
                           middlewares=[identity_middleware])
     app[SETTINGS] = settings
@@ -71,11 +67,8 @@ def create_app(
         app[GITHUB] = GitHubClients(session=app[HTTP], redis=app[REDIS], settings=settings,
                                     credentials=app[CREDENTIALS])
         app[SEND] = _send_actor
-        enqueuer = CoalescingEnqueuer(enqueue) if enqueue else None
-        app[WRITER] = DeliveryWriter(pool, on_stored=enqueuer)
+        app[WRITER] = DeliveryWriter(pool)
         yield
-        if enqueuer is not None:
-            await enqueuer.close()
         await app[HTTP].close()
         await app[REDIS].aclose()
         await pool.close()

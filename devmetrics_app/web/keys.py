@@ -17,8 +17,6 @@ from devmetrics_app.github.provider import CredentialsProvider
 from devmetrics_app.store.delivery_writer import DeliveryWriter
 from devmetrics_app.web.sessions import SessionStore
 
-Enqueue = Callable[[list[str]], None]
-
 SETTINGS = web.AppKey("settings", Settings)
 POOL = web.AppKey("pool", asyncpg.Pool)
 REDIS = web.AppKey("redis", aioredis.Redis)

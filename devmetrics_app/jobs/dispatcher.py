@@ -1,0 +1,85 @@
+"""Hand newly stored deliveries to Dramatiq the moment PostgreSQL says they exist.
+
+The web process only verifies and stores a webhook; its INSERT also sends a NOTIFY. Every
+worker process LISTENs, and on a notification leases the deliveries no worker has taken yet
+(SKIP LOCKED: each is taken once, whichever worker wins) and enqueues them. So Redis is not on
+the webhook path at all: a webhook is acknowledged as soon as it is committed, Redis being down
+delays processing but loses nothing, and the web process never blocks on a Redis client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+
+import asyncpg
+
+from devmetrics_app.store.deliveries import DELIVERY_CHANNEL, lease_fresh
+
+log = logging.getLogger(__name__)
+
+LEASE_LIMIT = 500
+ENQUEUE_CHUNK = 100
+# Without a notification (a missed one, a reconnect) look anyway this often.
+FALLBACK_POLL_SECONDS = 2.0
+RECONNECT_DELAY_SECONDS = 1.0
+
+
+async def dispatch_fresh(conn: asyncpg.Connection, enqueue: Callable[[list[str]], None], *,
+                         lease_seconds: float) -> int:
+    """Lease and enqueue every delivery not yet handed out; return how many."""
+    total = 0
+    while True:
+        ids = await lease_fresh(conn, lease_seconds=lease_seconds, limit=LEASE_LIMIT)
+        for start in range(0, len(ids), ENQUEUE_CHUNK):
+            await asyncio.to_thread(enqueue, ids[start:start + ENQUEUE_CHUNK])
+        total += len(ids)
+        if len(ids) < LEASE_LIMIT:
+            return total
+
+
+def _waker(event: asyncio.Event) -> Callable[..., None]:
+    def wake(*_: object) -> None:
+        event.set()
+    return wake
+
+
+class DispatcherThread(threading.Thread):
+    def __init__(self, database_url: str, enqueue: Callable[[list[str]], None], *,
+                 lease_seconds: float) -> None:
+        super().__init__(name="delivery-dispatcher", daemon=True)
+        self._database_url = database_url
+        self._enqueue = enqueue
+        self._lease_seconds = lease_seconds
+        self._stop_event = threading.Event()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+
+    def run(self) -> None:
+        asyncio.run(self._loop())
+
+    async def _loop(self) -> None:
+        while not self._stop_event.is_set():
+            conn: asyncpg.Connection | None = None
+            try:
+                conn = await asyncpg.connect(self._database_url)
+                woken = asyncio.Event()
+                await conn.add_listener(DELIVERY_CHANNEL, _waker(woken))
+                while not self._stop_event.is_set():
+                    woken.clear()
+                    await dispatch_fresh(conn, self._enqueue, lease_seconds=self._lease_seconds)
+                    try:
+                        await asyncio.wait_for(woken.wait(), FALLBACK_POLL_SECONDS)
+                    except TimeoutError:
+                        pass
+            except Exception:
+                # Redis down (enqueue failed: the leases expire and the sweeper retries them)
+                # or PostgreSQL gone: reconnect after a pause.
+                log.exception("delivery dispatch failed; retrying")
+                await asyncio.sleep(RECONNECT_DELAY_SECONDS)
+            finally:
+                if conn is not None:
+                    await conn.close()
