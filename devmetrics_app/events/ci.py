@@ -3,46 +3,34 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from gidgethub import routing
 from gidgethub.sansio import Event
 
-from devmetrics_app.events.context import Context, Unprocessable, installation_id
+from devmetrics_app.events.context import (
+    Context,
+    Unprocessable,
+    required_object,
+    store_repository,
+)
 from devmetrics_app.store import ci
-from devmetrics_app.store.repositories import upsert_repository
 from devmetrics_app.timeutil import parse_ts
 
 router = routing.Router()
 
 
-def _object(event: Event, key: str) -> Mapping[str, Any]:
-    """A required top-level object; without it the delivery can never be processed."""
-    value = event.data.get(key)
-    if not isinstance(value, Mapping) or value.get("id") is None:
-        raise Unprocessable(f"{event.event} delivery has no {key}")
-    return value
-
-
-async def _store_repository(event: Event, ctx: Context) -> tuple[int, int]:
-    # The top-level repository is the full object; workflow_run.repository is a url-only one.
-    inst = installation_id(event)
-    repo_id = await upsert_repository(ctx.conn, inst, _object(event, "repository"))
-    return inst, repo_id
-
-
 @router.register("workflow_run")
 async def on_workflow_run(event: Event, ctx: Context) -> None:
     """requested / in_progress / completed all carry the whole run: newest updated_at wins."""
-    inst, repo_id = await _store_repository(event, ctx)
-    await ci.upsert_workflow_run(ctx.conn, inst, repo_id, _object(event, "workflow_run"))
+    inst, repo_id = await store_repository(event, ctx)
+    await ci.upsert_workflow_run(ctx.conn, inst, repo_id, required_object(event, "workflow_run"))
 
 
 @router.register("check_suite")
 async def on_check_suite(event: Event, ctx: Context) -> None:
     """requested / rerequested / completed: store the suite, newest updated_at wins."""
-    inst, repo_id = await _store_repository(event, ctx)
-    await ci.upsert_check_suite(ctx.conn, inst, repo_id, _object(event, "check_suite"))
+    inst, repo_id = await store_repository(event, ctx)
+    await ci.upsert_check_suite(ctx.conn, inst, repo_id, required_object(event, "check_suite"))
 
 
 @router.register("check_run")
@@ -52,8 +40,8 @@ async def on_check_run(event: Event, ctx: Context) -> None:
     The nested suite is stored too (newest wins), so a run never points at an unknown suite
     when its check_suite delivery is late or was never subscribed to.
     """
-    inst, repo_id = await _store_repository(event, ctx)
-    run = _object(event, "check_run")
+    inst, repo_id = await store_repository(event, ctx)
+    run = required_object(event, "check_run")
     suite = run.get("check_suite")
     if isinstance(suite, Mapping) and suite.get("id") is not None:
         await ci.upsert_check_suite(ctx.conn, inst, repo_id, suite)

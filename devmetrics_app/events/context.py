@@ -10,6 +10,8 @@ from typing import Any
 import asyncpg
 from gidgethub.sansio import Event
 
+from devmetrics_app.store.repositories import upsert_repository
+
 
 class Unprocessable(Exception):
     """The delivery can never be processed (say, it names no installation): do not retry it."""
@@ -34,3 +36,17 @@ def installation_id(event: Event) -> int:
     if not isinstance(installation, Mapping) or installation.get("id") is None:
         raise Unprocessable(f"{event.event} delivery names no installation")
     return int(installation["id"])
+
+
+def required_object(event: Event, key: str) -> Mapping[str, Any]:
+    """A top-level object the handler cannot do without (it must have an id)."""
+    value = event.data.get(key)
+    if not isinstance(value, Mapping) or value.get("id") is None:
+        raise Unprocessable(f"{event.event} delivery has no {key}")
+    return value
+
+
+async def store_repository(event: Event, ctx: Context) -> tuple[int, int]:
+    """(installation id, repository id) after upserting the event's top-level repository."""
+    inst = installation_id(event)
+    return inst, await upsert_repository(ctx.conn, inst, required_object(event, "repository"))

@@ -2,32 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from gidgethub import routing
 from gidgethub.sansio import Event
 
-from devmetrics_app.events.context import Context, Unprocessable, installation_id
+from devmetrics_app.events.context import Context, required_object, store_repository
 from devmetrics_app.store import deployments
-from devmetrics_app.store.repositories import upsert_repository
 
 router = routing.Router()
 
 
-def _object(event: Event, key: str) -> Mapping[str, Any]:
-    """A required top-level object; without it the delivery can never be processed."""
-    value = event.data.get(key)
-    if not isinstance(value, Mapping) or value.get("id") is None:
-        raise Unprocessable(f"{event.event} delivery has no {key}")
-    return value
-
-
 async def _store_deployment(event: Event, ctx: Context) -> tuple[int, int, int]:
     """Upsert the repository and the deployment carried by either event."""
-    inst = installation_id(event)
-    repo_id = await upsert_repository(ctx.conn, inst, _object(event, "repository"))
-    deployment = _object(event, "deployment")
+    inst, repo_id = await store_repository(event, ctx)
+    deployment = required_object(event, "deployment")
     await deployments.upsert_deployment(ctx.conn, inst, repo_id, deployment)
     return inst, repo_id, int(deployment["id"])
 
@@ -43,6 +30,6 @@ async def on_deployment_status(event: Event, ctx: Context) -> None:
     """created: keep every status, and move the deployment's latest state only forward in
     time. The deployment is stored from this payload too: a status can beat its deployment."""
     inst, repo_id, deployment_id = await _store_deployment(event, ctx)
-    status = _object(event, "deployment_status")
+    status = required_object(event, "deployment_status")
     await deployments.upsert_status(ctx.conn, inst, repo_id, deployment_id, status)
     await deployments.refresh_latest_status(ctx.conn, deployment_id)

@@ -2,33 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from gidgethub import routing
 from gidgethub.sansio import Event
 
-from devmetrics_app.events.context import Context, Unprocessable, installation_id
+from devmetrics_app.events.context import (
+    Context,
+    Unprocessable,
+    required_object,
+    store_repository,
+)
 from devmetrics_app.store import issues
-from devmetrics_app.store.repositories import upsert_repository
 
 router = routing.Router()
 
 API_REPOS_PREFIX = "/repos/"
-
-
-def _object(event: Event, key: str) -> Mapping[str, Any]:
-    """A required top-level object; without it the delivery can never be processed."""
-    value = event.data.get(key)
-    if not isinstance(value, Mapping) or value.get("id") is None:
-        raise Unprocessable(f"{event.event} delivery has no {key}")
-    return value
-
-
-async def _store_repository(event: Event, ctx: Context) -> tuple[int, int]:
-    inst = installation_id(event)
-    repo_id = await upsert_repository(ctx.conn, inst, _object(event, "repository"))
-    return inst, repo_id
 
 
 def _transfer_target(event: Event) -> str:
@@ -47,8 +34,8 @@ def _transfer_target(event: Event) -> str:
 async def on_issues(event: Event, ctx: Context) -> None:
     """Every action carries the whole issue: store it (newest wins); deleted and transferred
     also record their terminal fact, which no later delivery can undo."""
-    inst, repo_id = await _store_repository(event, ctx)
-    issue = _object(event, "issue")
+    inst, repo_id = await store_repository(event, ctx)
+    issue = required_object(event, "issue")
     if issue.get("pull_request"):
         return  # the issue side of a pull request: the pull_request handlers own PRs
     milestone = issue.get("milestone")
@@ -66,8 +53,8 @@ async def on_issues(event: Event, ctx: Context) -> None:
 @router.register("milestone")
 async def on_milestone(event: Event, ctx: Context) -> None:
     """created/edited/closed/opened carry the whole milestone; deleted also flags the row."""
-    inst, repo_id = await _store_repository(event, ctx)
-    milestone = _object(event, "milestone")
+    inst, repo_id = await store_repository(event, ctx)
+    milestone = required_object(event, "milestone")
     await issues.upsert_milestone(ctx.conn, inst, repo_id, milestone)
     if event.data.get("action") == "deleted":
         await issues.mark_milestone_deleted(ctx.conn, int(milestone["id"]), at=ctx.received_at)

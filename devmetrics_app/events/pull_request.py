@@ -5,9 +5,8 @@ from __future__ import annotations
 from gidgethub import routing
 from gidgethub.sansio import Event
 
-from devmetrics_app.events.context import Context, installation_id
+from devmetrics_app.events.context import Context, store_repository
 from devmetrics_app.store import pull_requests
-from devmetrics_app.store.repositories import upsert_repository
 from devmetrics_app.timeutil import parse_ts
 
 router = routing.Router()
@@ -21,8 +20,7 @@ TIMELINE_ACTIONS = frozenset({
 
 async def _store_pull_request(event: Event, ctx: Context) -> tuple[int, int, int, str]:
     """Upsert the repository and PR carried by any PR-family event."""
-    inst = installation_id(event)
-    repo_id = await upsert_repository(ctx.conn, inst, event.data["repository"])
+    inst, repo_id = await store_repository(event, ctx)
     pr = event.data["pull_request"]
     result = await pull_requests.upsert_pull_request(ctx.conn, inst, repo_id, pr)
     return inst, repo_id, int(pr["id"]), result

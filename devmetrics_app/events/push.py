@@ -5,9 +5,8 @@ from __future__ import annotations
 from gidgethub import routing
 from gidgethub.sansio import Event
 
-from devmetrics_app.events.context import Context, installation_id
+from devmetrics_app.events.context import Context, store_repository
 from devmetrics_app.store.commits import insert_push_commits
-from devmetrics_app.store.repositories import upsert_repository
 
 router = routing.Router()
 
@@ -17,8 +16,7 @@ BRANCH_PREFIX = "refs/heads/"
 @router.register("push")
 async def on_push(event: Event, ctx: Context) -> None:
     data = event.data
-    inst = installation_id(event)
-    repo_id = await upsert_repository(ctx.conn, inst, data["repository"])
+    inst, repo_id = await store_repository(event, ctx)
     ref = str(data.get("ref") or "")
     # A deleted branch brings no commits; tags are not development work.
     if data.get("deleted") or not ref.startswith(BRANCH_PREFIX):

@@ -23,7 +23,15 @@ from devmetrics_app.github.provider import CredentialsProvider
 from devmetrics_app.project_files import project_path
 from devmetrics_app.store.delivery_writer import DeliveryWriter
 from devmetrics_app.web import auth, health, pages, setup, webhook
-from devmetrics_app.web.api import installations, repositories
+from devmetrics_app.web.api import (
+    analytics,
+    installations,
+    metrics,
+    notifications,
+    openapi,
+    pull_requests,
+    repositories,
+)
 from devmetrics_app.web.identity import identity_middleware
 from devmetrics_app.web.keys import (
     BOX,
@@ -80,8 +88,9 @@ def create_app(settings: Settings, *, database_url: str, redis_url: str) -> web.
     app.router.add_routes(auth.routes)
     app.router.add_routes(setup.routes)
     app.router.add_routes(pages.routes)
-    app.router.add_routes(installations.routes)
-    app.router.add_routes(repositories.routes)
+    for module in (installations, repositories, metrics, pull_requests, analytics, notifications,
+                   openapi):
+        app.router.add_routes(module.routes)
     app.router.add_static("/static", project_path("templates") / "static")
     return app
 

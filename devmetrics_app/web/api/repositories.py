@@ -1,16 +1,40 @@
-"""Repositories: details with history-import progress, and (re)starting an import."""
+"""Repositories: the list, details with history-import progress, (re)starting an import,
+connecting to or disconnecting from metrics, and a repository's summary figures.
+
+A disconnected repository keeps its rows (reconnecting needs no re-import); the metrics service
+leaves it out of figures. Connecting and disconnecting are a MANAGER's decision.
+"""
 
 from __future__ import annotations
+
+import dataclasses
 
 from aiohttp import web
 
 from devmetrics_app.importer import progress_for
+from devmetrics_app.metrics import service
 from devmetrics_app.web import responses
-from devmetrics_app.web.api.params import path_id
+from devmetrics_app.web.api.params import bad_request, path_id
+from devmetrics_app.web.api.query import (
+    computed,
+    decode_cursor,
+    flag,
+    installation_of,
+    limit_of,
+    metric_query,
+    optional_flag,
+    page,
+    parse_id,
+    single,
+)
 from devmetrics_app.web.keys import POOL, SEND
-from devmetrics_app.web.tenancy import require_installation, visible_installations
+from devmetrics_app.web.tenancy import not_found, require_installation, visible_installations
 
 routes = web.RouteTableDef()
+
+CURSOR_KIND = "repositories"
+# The figures GET /api/repositories/{id}/metrics summarises (names of service functions).
+SUMMARY = ("cycle_time", "throughput", "build_success", "deployments")
 
 REPOSITORY_COLUMNS = """id, installation_id, full_name, name, owner_login, private, fork, archived,
     default_branch, language, html_url, connected, removed_at, pushed_at"""
@@ -49,3 +73,62 @@ async def start_import(request: web.Request) -> web.Response:
                             repository_id=row["id"], days=int(days))
     return responses.json({"repository": row["id"], "import": "queued", "days": int(days)},
                           status=202)
+
+
+@routes.get("/api/repositories")
+async def list_repositories(request: web.Request) -> web.Response:
+    """By full name, then id (keyset). Removed repositories only with `removed=true`."""
+    installation_id, _ = await installation_of(request)
+    include_removed = flag(request, "removed")
+    connected = optional_flag(request, "connected")
+    limit = limit_of(request)
+    position = decode_cursor(request, CURSOR_KIND)
+    after_name, after_id = position if position is not None else ("", 0)
+    if not isinstance(after_name, str):
+        raise bad_request("cursor", "invalid position")
+    rows = await request.app[POOL].fetch(
+        f"SELECT {REPOSITORY_COLUMNS} FROM repositories "  # noqa: S608 - constant column list
+        """WHERE installation_id = $1 AND ($2 OR removed_at IS NULL)
+             AND ($3::boolean IS NULL OR connected = $3)
+             AND (full_name, id) > ($4, $5)
+           ORDER BY full_name, id LIMIT $6""",
+        installation_id, include_removed, connected,
+        after_name, after_id, limit + 1)
+    return responses.json(page(request, CURSOR_KIND, [dict(r) for r in rows], limit, "full_name"))
+
+
+async def _set_connected(request: web.Request, connected: bool) -> web.Response:
+    row = await visible_repository(request, minimum_role="MANAGER")
+    await request.app[POOL].execute(
+        "UPDATE repositories SET connected = $1, updated_at = now() WHERE id = $2 AND installation_id = $3",
+        connected, row["id"], row["installation_id"])
+    return responses.json({"repository": row["id"], "connected": connected})
+
+
+@routes.post("/api/repositories/{repository_id}/connect")
+async def connect(request: web.Request) -> web.Response:
+    return await _set_connected(request, True)
+
+
+@routes.post("/api/repositories/{repository_id}/disconnect")
+async def disconnect(request: web.Request) -> web.Response:
+    return await _set_connected(request, False)
+
+
+@routes.get("/api/repositories/{repository_id}/metrics")
+async def repository_metrics(request: web.Request) -> web.Response:
+    """The headline figures of one repository over the period (same rules as /api/metrics/*)."""
+    row = await visible_repository(request)
+    raw = single(request, "installation")
+    if raw is not None and parse_id("installation", raw) != row["installation_id"]:
+        raise not_found()
+    async with request.app[POOL].acquire() as conn:
+        query = await metric_query(request, conn, installation_id=row["installation_id"])
+        scope = dataclasses.replace(query.scope(), repository_ids=(row["id"],))
+        # One connection, one figure at a time: a page of these must not drain the web pool.
+        figures = [await computed(getattr(service, name)(conn, scope, explain=query.explain))
+                   for name in SUMMARY]
+    return responses.json({"repository": row["id"], "full_name": row["full_name"],
+                           "connected": row["connected"],
+                           "query": {**query.echo(), "repository": [row["id"]]},
+                           **dict(zip(SUMMARY, figures, strict=True))})

@@ -1,0 +1,82 @@
+"""GET /api/analytics/*: the team, one person, one repository, and trends over time.
+
+Path ids are checked against the installation before any query parameter is validated: asking
+about another installation's person or repository is 404 whatever else the request says.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+from aiohttp import web
+
+from devmetrics_app.metrics import service
+from devmetrics_app.web.api.metrics import envelope
+from devmetrics_app.web.api.params import path_id
+from devmetrics_app.web.api.query import choice, computed, installation_of, metric_query, parse_id, single
+from devmetrics_app.web.api.repositories import visible_repository
+from devmetrics_app.web.keys import POOL
+from devmetrics_app.web.tenancy import not_found
+
+routes = web.RouteTableDef()
+
+# Someone belongs to an installation when they are a member or left work in it.
+USER_IN_INSTALLATION = """
+SELECT EXISTS (SELECT 1 FROM memberships WHERE installation_id = $1 AND user_id = $2
+                                           AND removed_at IS NULL)
+    OR EXISTS (SELECT 1 FROM pull_requests WHERE installation_id = $1 AND author_id = $2)
+    OR EXISTS (SELECT 1 FROM pull_request_reviews WHERE installation_id = $1 AND reviewer_id = $2)
+    OR EXISTS (SELECT 1 FROM team_members WHERE installation_id = $1 AND user_id = $2)
+"""
+
+
+@routes.get("/api/analytics/team")
+async def team(request: web.Request) -> web.Response:
+    async with request.app[POOL].acquire() as conn:
+        query = await metric_query(request, conn)
+        result = await computed(service.team_analytics(conn, query.scope()))
+    return envelope("team", query, result)
+
+
+async def _known_user(conn: asyncpg.Connection, installation_id: int, user_id: int) -> None:
+    if not await conn.fetchval(USER_IN_INSTALLATION, installation_id, user_id):
+        raise not_found()
+
+
+@routes.get("/api/analytics/individual/{user_id}")
+async def individual(request: web.Request) -> web.Response:
+    user_id = path_id(request, "user_id")
+    async with request.app[POOL].acquire() as conn:
+        installation_id, _ = await installation_of(request)
+        await _known_user(conn, installation_id, user_id)
+        query = await metric_query(request, conn, installation_id=installation_id)
+        result = await computed(service.individual_analytics(conn, query.scope(), user_id))
+    if result is None:
+        raise not_found()
+    return envelope("individual", query, {"user": user_id, **result})
+
+
+@routes.get("/api/analytics/repository/{repository_id}")
+async def repository(request: web.Request) -> web.Response:
+    """Scoped by the repository's own installation; a different `installation` is 404."""
+    repo = await visible_repository(request)
+    raw = single(request, "installation")
+    if raw is not None and parse_id("installation", raw) != repo["installation_id"]:
+        raise not_found()
+    async with request.app[POOL].acquire() as conn:
+        query = await metric_query(request, conn, installation_id=repo["installation_id"])
+        result = await computed(service.repository_analytics(conn, query.scope(), repo["id"]))
+    if result is None:
+        raise not_found()
+    return envelope("repository", query, {"repository": repo["id"], **result})
+
+
+@routes.get("/api/analytics/trends")
+async def trends(request: web.Request) -> web.Response:
+    async with request.app[POOL].acquire() as conn:
+        query = await metric_query(request, conn)
+        # A team's series come from team rollups, which keep fewer columns.
+        allowed = service.TEAM_TREND_METRICS if query.team_id is not None else service.TREND_METRICS
+        metric = choice(request, "metric", allowed, required=True)
+        interval = choice(request, "interval", service.TREND_INTERVALS, default="week")
+        result = await computed(service.trends(conn, query.scope(), metric=metric, interval=interval))
+    return envelope("trends", query, {"metric": metric, "interval": interval, **result})

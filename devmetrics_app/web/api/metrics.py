@@ -1,0 +1,119 @@
+"""GET /api/metrics/*: one figure family per endpoint, computed by metrics/service.py.
+
+Every answer has the same envelope: `metric`, `query` (what it was computed over: installation,
+period, repositories, team) and `result` (the service's figures; with `?explain=true`, the items
+behind each figure and the excluded ones with their reasons). Long explain lists (cycle time,
+deployments) come in pages of the service's EXPLAIN_LIMIT: pass `next_cursor` back as `cursor`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+from aiohttp import web
+
+from devmetrics_app.metrics import service
+from devmetrics_app.web import responses
+from devmetrics_app.web.api.params import bad_request
+from devmetrics_app.web.api.query import (
+    MetricQuery,
+    computed,
+    decode_cursor,
+    encode_cursor,
+    installation_of,
+    metric_query,
+    parse_id,
+    single,
+)
+from devmetrics_app.web.keys import POOL
+from devmetrics_app.web.tenancy import not_found
+
+routes = web.RouteTableDef()
+
+EXPLAIN_CURSOR = "explain:"
+
+Compute = Callable[..., Awaitable[dict[str, Any] | None]]
+
+
+def envelope(name: str, query: MetricQuery, result: Any) -> web.Response:
+    return responses.json({"metric": name, "query": {**query.echo(), "explain": query.explain},
+                           "result": result})
+
+
+def _explain_offset(request: web.Request, name: str, query: MetricQuery) -> dict[str, str]:
+    """The service pages long explain lists by offset; the API hands that out as its usual
+    signed cursor, bound to this metric."""
+    position = decode_cursor(request, EXPLAIN_CURSOR + name)
+    if position is None:
+        return {}
+    offset, _ = position
+    if not query.explain:
+        raise bad_request("cursor", "pages the explained items: only with explain=true")
+    if not isinstance(offset, int) or offset < 0:
+        raise bad_request("cursor", "invalid position")
+    return {"cursor": str(offset)}
+
+
+async def _explained(request: web.Request, name: str, compute: Compute, *,
+                     paged: bool = False) -> web.Response:
+    async with request.app[POOL].acquire() as conn:
+        query = await metric_query(request, conn)
+        extra = _explain_offset(request, name, query) if paged else {}
+        result = await computed(compute(conn, query.scope(), explain=query.explain, **extra))
+    if paged and result.get("next_cursor") is not None:
+        result["next_cursor"] = encode_cursor(request, EXPLAIN_CURSOR + name,
+                                              int(result["next_cursor"]), 0)
+    return envelope(name, query, result)
+
+
+@routes.get("/api/metrics/velocity")
+async def velocity(request: web.Request) -> web.Response:
+    return await _explained(request, "velocity", service.velocity)
+
+
+@routes.get("/api/metrics/cycle-time")
+async def cycle_time(request: web.Request) -> web.Response:
+    return await _explained(request, "cycle-time", service.cycle_time, paged=True)
+
+
+@routes.get("/api/metrics/deployment")
+async def deployment(request: web.Request) -> web.Response:
+    return await _explained(request, "deployment", service.deployments, paged=True)
+
+
+@routes.get("/api/metrics/build-success")
+async def build_success(request: web.Request) -> web.Response:
+    return await _explained(request, "build-success", service.build_success)
+
+
+@routes.get("/api/metrics/dora")
+async def dora(request: web.Request) -> web.Response:
+    return await _explained(request, "dora", service.dora)
+
+
+async def _milestone(request: web.Request, conn: asyncpg.Connection, installation_id: int) -> int:
+    raw = single(request, "milestone")
+    if raw is None:
+        raise bad_request("milestone", "required: the milestone (sprint) id")
+    milestone_id = parse_id("milestone", raw)
+    known = await conn.fetchval(
+        "SELECT 1 FROM milestones WHERE id = $1 AND installation_id = $2 AND deleted_at IS NULL",
+        milestone_id, installation_id)
+    if not known:
+        raise not_found()
+    return milestone_id
+
+
+@routes.get("/api/metrics/burndown")
+async def burndown(request: web.Request) -> web.Response:
+    """Remaining points per day of one milestone against the ideal line."""
+    async with request.app[POOL].acquire() as conn:
+        installation_id, _ = await installation_of(request)
+        milestone_id = await _milestone(request, conn, installation_id)
+        query = await metric_query(request, conn, installation_id=installation_id)
+        result = await computed(service.burndown(conn, query.scope(), milestone_id))
+    if result is None:
+        raise not_found()
+    return envelope("burndown", query, {"milestone": milestone_id, **result})

@@ -1,0 +1,96 @@
+"""The pull request list's SQL, built with pypika because its filters combine freely.
+
+Every user value is a positional parameter ($n); only constants are written into the SQL. Rows
+are ordered newest first by (github_created_at, id) and paged by keyset: a page starts strictly
+after the last (created, id) of the previous one, so rows inserted meanwhile neither repeat nor
+shift the pages (an OFFSET would).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pypika import Order, Parameter, PostgreSQLQuery, Table
+from pypika.functions import Lower
+from pypika.terms import BetweenCriterion, Function, Tuple
+
+# A PR's risk is the score of its latest completed AI review; the bands name its ranges.
+RISK_BANDS: dict[str, tuple[int, int]] = {"low": (0, 39), "medium": (40, 69), "high": (70, 100)}
+STATES = ("open", "closed", "merged")
+LIST_COLUMNS = ("id", "installation_id", "repository_id", "number", "title", "author_id",
+                "author_login", "state", "draft", "labels", "additions", "deletions",
+                "changed_files", "html_url", "github_created_at", "merged_at", "closed_at")
+
+PR = Table("pull_requests").as_("pr")
+REPO = Table("repositories").as_("repo")
+REVIEW = Table("ai_reviews").as_("ar")
+TEAM_MEMBERS = Table("team_members").as_("tm")
+
+
+@dataclass(frozen=True)
+class PullRequestFilters:
+    installation_id: int
+    states: tuple[str, ...] = ()
+    author: str | None = None
+    repository_ids: tuple[int, ...] | None = None
+    team_id: int | None = None
+    risk: str | None = None
+    labels: tuple[str, ...] = ()
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    after: tuple[datetime, int] | None = None
+
+
+class _Args:
+    """Collects values and hands out their $n placeholders in order."""
+
+    def __init__(self) -> None:
+        self.values: list[Any] = []
+
+    def __call__(self, value: Any) -> Parameter:
+        self.values.append(value)
+        return Parameter(f"${len(self.values)}")
+
+
+def _latest_risk():
+    return (PostgreSQLQuery.from_(REVIEW).select(REVIEW.risk_score)
+            .where(REVIEW.pull_request_id == PR.id).where(REVIEW.status == "completed")
+            .orderby(REVIEW.created_at, order=Order.desc).orderby(REVIEW.id, order=Order.desc)
+            .limit(1))
+
+
+def list_sql(filters: PullRequestFilters, limit: int) -> tuple[str, list[Any]]:
+    """(SQL, args) for one page: `limit` + 1 rows, the extra one only signals a next page."""
+    arg = _Args()
+    query = (PostgreSQLQuery.from_(PR).join(REPO).on(REPO.id == PR.repository_id)
+             .select(*(PR.field(c) for c in LIST_COLUMNS), REPO.full_name.as_("repository"),
+                     _latest_risk().as_("risk_score"))
+             .where(PR.installation_id == arg(filters.installation_id)))
+    if filters.states:
+        query = query.where(PR.state == Function("ANY", arg([s.upper() for s in filters.states])))
+    if filters.author is not None:
+        query = query.where(Lower(PR.author_login) == arg(filters.author.lower()))
+    if filters.repository_ids:
+        query = query.where(PR.repository_id == Function("ANY", arg(list(filters.repository_ids))))
+    if filters.team_id is not None:
+        members = (PostgreSQLQuery.from_(TEAM_MEMBERS).select(TEAM_MEMBERS.user_id)
+                   .where(TEAM_MEMBERS.team_id == arg(filters.team_id))
+                   .where(TEAM_MEMBERS.installation_id == arg(filters.installation_id)))
+        query = query.where(PR.author_id.isin(members))
+    if filters.risk is not None:
+        low, high = RISK_BANDS[filters.risk]
+        query = query.where(BetweenCriterion(_latest_risk(), arg(low), arg(high)))
+    for label in filters.labels:
+        query = query.where(arg(label) == Function("ANY", PR.labels))
+    if filters.created_from is not None:
+        query = query.where(PR.github_created_at >= arg(filters.created_from))
+    if filters.created_to is not None:
+        query = query.where(PR.github_created_at < arg(filters.created_to))
+    if filters.after is not None:
+        created, row_id = filters.after
+        query = query.where(Tuple(PR.github_created_at, PR.id) < Tuple(arg(created), arg(row_id)))
+    query = (query.orderby(PR.github_created_at, order=Order.desc).orderby(PR.id, order=Order.desc)
+             .limit(limit + 1))
+    return query.get_sql(), arg.values
