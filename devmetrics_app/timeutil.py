@@ -18,3 +18,13 @@ def parse_ts(value: object) -> datetime | None:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def utc_days(*moments: object) -> list[str]:
+    """The distinct UTC days (ISO dates, sorted) of the given timestamps; None is skipped."""
+    days = set()
+    for moment in moments:
+        parsed = moment if isinstance(moment, datetime) else parse_ts(moment)
+        if parsed is not None:
+            days.add((parsed.astimezone(UTC) if parsed.tzinfo else parsed).date().isoformat())
+    return sorted(days)

@@ -18,6 +18,7 @@ from typing import Any
 import payloads
 import pytest
 from conftest import deliver
+from payloads import sample
 from test_auth import api_sign_in, seed_user
 
 from devmetrics_app.web.app import create_app
@@ -78,8 +79,6 @@ async def api_fixture(aiohttp_client, wired_settings, pool, broker, fake_github)
     return Api(await aiohttp_client(app), state, sent)
 
 
-def sample(event: str, label: str) -> dict:
-    return copy.deepcopy(next(p for e, c, p in payloads.ALL_SAMPLES if (e, c) == (event, label)))
 
 
 async def seed_world(pool, *, rollups: bool = False) -> None:

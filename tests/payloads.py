@@ -2717,6 +2717,14 @@ def _build_samples() -> list[Sample]:
 ALL_SAMPLES: list[Sample] = _build_samples()
 
 
+def sample(event: str, label: str) -> Payload:
+    """A deep copy of one sample by event and label, so a test may change it freely."""
+    for name, case, payload in ALL_SAMPLES:
+        if (name, case) == (event, label):
+            return copy.deepcopy(payload)
+    raise KeyError((event, label))
+
+
 def samples_for(event: str) -> list[Sample]:
     """The samples of one event name, for parametrised handler tests."""
     return [sample for sample in ALL_SAMPLES if sample[0] == event]

@@ -10,6 +10,7 @@ import asyncpg
 import payloads as p
 import pytest
 from conftest import deliver
+from payloads import sample
 
 from devmetrics_app.events import ci
 
@@ -18,11 +19,6 @@ PR7 = p.pull_request(7, repo=p.REPO_API, user=p.ALICE, head_ref="feature/login",
 BOOKKEEPING = ("created_at", "updated_at")
 
 
-def sample(event: str, name: str) -> dict[str, Any]:
-    for ev, sample_name, payload in p.ALL_SAMPLES:
-        if (ev, sample_name) == (event, name):
-            return copy.deepcopy(payload)
-    raise KeyError((event, name))
 
 
 def ts(minutes: float) -> datetime:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import copy
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 import payloads as p
 from conftest import deliver
+from payloads import sample
 
 from devmetrics_app.events import deployments
 
@@ -18,11 +18,6 @@ STAGING = p.deployment(sha_=MERGED_SHA, environment="staging", created_at=p.at(2
                        creator=p.DEPENDABOT)
 
 
-def sample(event: str, name: str) -> dict[str, Any]:
-    for ev, sample_name, payload in p.ALL_SAMPLES:
-        if (ev, sample_name) == (event, name):
-            return copy.deepcopy(payload)
-    raise KeyError((event, name))
 
 
 def ts(minutes: float) -> datetime:

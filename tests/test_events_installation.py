@@ -10,6 +10,7 @@ from typing import Any
 import payloads
 import pytest
 from conftest import deliver
+from payloads import sample
 
 from devmetrics_app.events import installation
 from devmetrics_app.timeutil import parse_ts
@@ -24,11 +25,6 @@ TABLES = ("installations", "organizations", "repositories", "users", "membership
           "team_members", "user_tokens", "api_tokens")
 
 
-def sample(event: str, label: str) -> dict:
-    for name, case, payload in payloads.ALL_SAMPLES:
-        if name == event and case == label:
-            return copy.deepcopy(payload)
-    raise KeyError((event, label))
 
 
 async def send(pool, event: str, payload: dict, **kwargs: Any) -> str | None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import asyncpg
 import payloads as p
 import pytest
 from conftest import deliver
+from payloads import sample
 
 from devmetrics_app.events import issues
 
@@ -19,11 +19,6 @@ BASE = {"repo": p.REPO_WEB, "user": p.CAROL, "created_at": p.at(0)}
 BOOKKEEPING = ("created_at", "updated_at")
 
 
-def sample(event: str, name: str) -> dict[str, Any]:
-    for ev, sample_name, payload in p.ALL_SAMPLES:
-        if (ev, sample_name) == (event, name):
-            return copy.deepcopy(payload)
-    raise KeyError((event, name))
 
 
 async def send(pool: asyncpg.Pool, event: str, payload: dict[str, Any], **kw: Any) -> str | None:

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import payloads
 from conftest import deliver
+from payloads import sample
 
 from devmetrics_app.timeutil import parse_ts
 
 PR7_ID = payloads.pr_id(payloads.REPO_API_ID, 7)
 
 
-def sample(event: str, label: str) -> dict:
-    for name, case, payload in payloads.ALL_SAMPLES:
-        if name == event and case == label:
-            return payload
-    raise KeyError((event, label))
 
 
 async def pr_row(pool, pr_id: int = PR7_ID):

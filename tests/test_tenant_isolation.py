@@ -7,11 +7,11 @@ a route with a path parameter this file does not know fails the test until it is
 
 from __future__ import annotations
 
-import copy
 import re
 
 import payloads
 from conftest import deliver
+from payloads import sample
 from test_auth import api_sign_in, seed_user
 
 B_INSTALLATION = payloads.SOLO_INSTALLATION_ID
@@ -22,8 +22,6 @@ NOT_TENANT_ROUTES = re.compile(r"^/(api/webhooks/|api/auth/(github|callback|logo
                                r"healthz|readyz|$)")
 
 
-def sample(event: str, label: str) -> dict:
-    return copy.deepcopy(next(p for e, c, p in payloads.ALL_SAMPLES if (e, c) == (event, label)))
 
 
 async def seed_two_tenants(pool) -> dict[str, int | str]:

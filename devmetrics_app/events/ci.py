@@ -23,7 +23,10 @@ router = routing.Router()
 async def on_workflow_run(event: Event, ctx: Context) -> None:
     """requested / in_progress / completed all carry the whole run: newest updated_at wins."""
     inst, repo_id = await store_repository(event, ctx)
-    await ci.upsert_workflow_run(ctx.conn, inst, repo_id, required_object(event, "workflow_run"))
+    run = required_object(event, "workflow_run")
+    await ci.upsert_workflow_run(ctx.conn, inst, repo_id, run)
+    if run.get("status") == "completed":
+        ctx.request_rollup(repo_id, run.get("created_at"), run.get("updated_at"))
 
 
 @router.register("check_suite")

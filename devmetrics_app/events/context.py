@@ -11,6 +11,11 @@ import asyncpg
 from gidgethub.sansio import Event
 
 from devmetrics_app.store.repositories import upsert_repository
+from devmetrics_app.timeutil import utc_days
+
+ROLLUP_ACTOR = "recompute_rollups"
+INSTALLATION_ROLLUP_ACTOR = "recompute_installation_rollups"
+FULL_RECOMPUTE_DAYS = 730
 
 
 class Unprocessable(Exception):
@@ -29,6 +34,18 @@ class Context:
     received_at: datetime
     # Jobs to enqueue once the transaction has committed: (actor name, keyword arguments).
     followups: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def request_rollup(self, repository_id: int, *moments: object) -> None:
+        """Recompute the repository's daily rollups for the days these moments fall on (the job
+        is debounced: a burst of events about one repository-day is one recompute)."""
+        days = utc_days(*moments)
+        if days:
+            self.followups.append((ROLLUP_ACTOR, {"repository_id": repository_id, "days": days}))
+
+    def request_installation_rollup(self, installation_id: int) -> None:
+        """The set of repositories changed: recompute the installation's rollups."""
+        self.followups.append((INSTALLATION_ROLLUP_ACTOR, {"installation_id": installation_id,
+                                                           "days": FULL_RECOMPUTE_DAYS}))
 
 
 def installation_id(event: Event) -> int:

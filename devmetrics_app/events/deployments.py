@@ -16,6 +16,7 @@ async def _store_deployment(event: Event, ctx: Context) -> tuple[int, int, int]:
     inst, repo_id = await store_repository(event, ctx)
     deployment = required_object(event, "deployment")
     await deployments.upsert_deployment(ctx.conn, inst, repo_id, deployment)
+    ctx.request_rollup(repo_id, deployment.get("created_at"))
     return inst, repo_id, int(deployment["id"])
 
 
@@ -33,3 +34,4 @@ async def on_deployment_status(event: Event, ctx: Context) -> None:
     status = required_object(event, "deployment_status")
     await deployments.upsert_status(ctx.conn, inst, repo_id, deployment_id, status)
     await deployments.refresh_latest_status(ctx.conn, deployment_id)
+    ctx.request_rollup(repo_id, status.get("created_at"))

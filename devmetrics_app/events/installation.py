@@ -78,6 +78,8 @@ async def on_installation_repositories(event: Event, ctx: Context) -> None:
     if removed:
         await repositories.remove_repositories(ctx.conn, inst_id, [int(r["id"]) for r in removed],
                                         at=ctx.received_at)
+    if added or removed:
+        ctx.request_installation_rollup(inst_id)
 
 
 # --------------------------------------------------------------------------- repository

@@ -42,6 +42,7 @@ async def on_issues(event: Event, ctx: Context) -> None:
     if milestone:
         await issues.upsert_milestone(ctx.conn, inst, repo_id, milestone)
     await issues.upsert_issue(ctx.conn, inst, repo_id, issue)
+    ctx.request_rollup(repo_id, issue.get("created_at"), issue.get("closed_at"), issue.get("updated_at"))
     action = event.data.get("action")
     if action == "deleted":
         # The payload holds the issue as it was; GitHub gives no deletion time.
@@ -56,5 +57,6 @@ async def on_milestone(event: Event, ctx: Context) -> None:
     inst, repo_id = await store_repository(event, ctx)
     milestone = required_object(event, "milestone")
     await issues.upsert_milestone(ctx.conn, inst, repo_id, milestone)
+    ctx.request_rollup(repo_id, milestone.get("updated_at"))
     if event.data.get("action") == "deleted":
         await issues.mark_milestone_deleted(ctx.conn, int(milestone["id"]), at=ctx.received_at)

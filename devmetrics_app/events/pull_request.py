@@ -57,7 +57,10 @@ def _occurred_at(event: Event):
 @router.register("pull_request")
 async def on_pull_request(event: Event, ctx: Context) -> None:
     """Every action carries the whole PR: store it (newest wins) and note the moment."""
-    inst, _repo_id, pr_id, _ = await _store_pull_request(event, ctx)
+    inst, repo_id, pr_id, _ = await _store_pull_request(event, ctx)
+    pr = event.data["pull_request"]
+    ctx.request_rollup(repo_id, pr["created_at"], pr.get("merged_at"), pr.get("closed_at"),
+                       pr["updated_at"])
     action = event.data.get("action")
     if action not in TIMELINE_ACTIONS:
         return
@@ -67,7 +70,6 @@ async def on_pull_request(event: Event, ctx: Context) -> None:
     await pull_requests.record_event(ctx.conn, pull_request_id=pr_id, installation_id=inst,
                                      kind=kind, occurred_at=occurred_at, actor_id=sender_id,
                                      subject=subject, details=details)
-    pr = event.data["pull_request"]
     if (action == "opened" and not pr.get("draft")) or action == "ready_for_review":
         await pull_requests.note_ready_for_review(ctx.conn, pr_id, occurred_at)
 
@@ -79,12 +81,15 @@ async def on_review(event: Event, ctx: Context) -> None:
     version_at = parse_ts(event.data["pull_request"]["updated_at"])
     await pull_requests.upsert_review(ctx.conn, inst, repo_id, pr_id, event.data["review"],
                                       version_at=version_at, action=event.data.get("action", ""))
+    ctx.request_rollup(repo_id, event.data["review"].get("submitted_at"),
+                       event.data["pull_request"].get("merged_at"))
 
 
 @router.register("pull_request_review_comment")
 async def on_review_comment(event: Event, ctx: Context) -> None:
-    inst, _repo_id, pr_id, _ = await _store_pull_request(event, ctx)
+    inst, repo_id, pr_id, _ = await _store_pull_request(event, ctx)
     comment = event.data["comment"]
+    ctx.request_rollup(repo_id, comment.get("created_at"))
     deleted_at = None
     if event.data.get("action") == "deleted":
         deleted_at = parse_ts(event.data["pull_request"]["updated_at"]) or ctx.received_at

@@ -21,6 +21,7 @@ async def on_push(event: Event, ctx: Context) -> None:
     # A deleted branch brings no commits; tags are not development work.
     if data.get("deleted") or not ref.startswith(BRANCH_PREFIX):
         return
+    commits = data.get("commits") or []
     await insert_push_commits(ctx.conn, installation_id=inst, repository_id=repo_id,
-                              branch=ref.removeprefix(BRANCH_PREFIX),
-                              commits=data.get("commits") or [])
+                              branch=ref.removeprefix(BRANCH_PREFIX), commits=commits)
+    ctx.request_rollup(repo_id, *(commit.get("timestamp") for commit in commits))

@@ -18,6 +18,7 @@ import redis.asyncio as aioredis
 
 from devmetrics_app.jobs import resources
 from devmetrics_app.metrics import rollups
+from devmetrics_app.timeutil import utc_days
 
 log = logging.getLogger(__name__)
 
@@ -98,16 +99,8 @@ async def recompute_installation_rollups(installation_id: int, days: int = NIGHT
         )
 
 
-def days_of(*moments: datetime | str | None) -> list[str]:
-    """UTC days of the given moments, for a follow-up's `days` argument."""
-    out: set[str] = set()
-    for moment in moments:
-        if moment is None:
-            continue
-        if isinstance(moment, str):
-            moment = datetime.fromisoformat(moment.replace("Z", "+00:00"))
-        out.add(moment.astimezone(UTC).date().isoformat() if moment.tzinfo else moment.date().isoformat())
-    return sorted(out)
+# Kept under its old name for callers that think of rollup days.
+days_of = utc_days
 
 
 __all__ = [
