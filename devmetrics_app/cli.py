@@ -1,4 +1,4 @@
-"""`devmetrics serve | worker | migrate | replay | import | token create | embedded stop`."""
+"""`devmetrics serve | worker | scheduler | migrate | replay | import | token create | embedded stop`."""
 
 from __future__ import annotations
 
@@ -55,6 +55,15 @@ def _worker(args: argparse.Namespace) -> int:
     worker.start()
     stop.wait()
     worker.stop()
+    return 0
+
+
+def _scheduler(args: argparse.Namespace) -> int:
+    from devmetrics_app.notify.scheduler import run_scheduler
+    from devmetrics_app.services import boot
+
+    services = boot()
+    run_scheduler(services.settings)
     return 0
 
 
@@ -170,6 +179,10 @@ def build_parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", help="run the Dramatiq workers and the sweeper")
     worker.add_argument("--threads", type=int, default=None)
     worker.set_defaults(func=_worker)
+
+    scheduler = commands.add_parser(
+        "scheduler", help="time-based jobs: notification rules every minute, nightly rollups")
+    scheduler.set_defaults(func=_scheduler)
 
     migrate = commands.add_parser("migrate", help="apply pending sql/NNN_*.sql migrations")
     migrate.set_defaults(func=_migrate)

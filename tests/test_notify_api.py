@@ -12,7 +12,6 @@ from conftest import deliver
 from test_auth import api_sign_in, seed_user
 
 from devmetrics_app.config import Secret
-from devmetrics_app.web.api import notifications
 from devmetrics_app.web.app import create_app
 
 INST = payloads.ORG_INSTALLATION_ID
@@ -25,13 +24,6 @@ GOOD = {"name": "Slow reviews", "type": "pr_review_required",
         "discord_webhook_url": DISCORD, "labels": ["security"]}
 
 
-def mount(app) -> None:
-    """Until web/app.py registers these routes itself (then this does nothing)."""
-    paths = {r.resource.canonical for r in app.router.routes() if r.resource is not None}
-    if "/api/notifications/rules" not in paths:
-        app.router.add_routes(notifications.routes)
-
-
 @pytest.fixture
 async def api(aiohttp_client, settings, pool, broker, fake_github):
     state, base_url = fake_github
@@ -39,7 +31,6 @@ async def api(aiohttp_client, settings, pool, broker, fake_github):
                                 github_client_id=state.client_id,
                                 github_client_secret=Secret(state.client_secret))
     app = create_app(wired, database_url=wired.database_url.get(), redis_url=wired.redis_url.get())
-    mount(app)
     client = await aiohttp_client(app)
     for label in ("created-org", "created-user-account"):
         sample = next(p for e, c, p in payloads.ALL_SAMPLES if (e, c) == ("installation", label))

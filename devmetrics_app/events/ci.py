@@ -27,6 +27,7 @@ async def on_workflow_run(event: Event, ctx: Context) -> None:
     await ci.upsert_workflow_run(ctx.conn, inst, repo_id, run)
     if run.get("status") == "completed":
         ctx.request_rollup(repo_id, run.get("created_at"), run.get("updated_at"))
+        ctx.request_notifications(inst, "workflow_run.completed", int(run["id"]))
 
 
 @router.register("check_suite")

@@ -16,6 +16,7 @@ from devmetrics_app.timeutil import utc_days
 ROLLUP_ACTOR = "recompute_rollups"
 INSTALLATION_ROLLUP_ACTOR = "recompute_installation_rollups"
 FULL_RECOMPUTE_DAYS = 730
+NOTIFY_ACTOR = "notify_event"
 
 
 class Unprocessable(Exception):
@@ -41,6 +42,11 @@ class Context:
         days = utc_days(*moments)
         if days:
             self.followups.append((ROLLUP_ACTOR, {"repository_id": repository_id, "days": days}))
+
+    def request_notifications(self, installation_id: int, event: str, subject_id: int) -> None:
+        """Evaluate the event-driven notification rules once this delivery is committed."""
+        self.followups.append((NOTIFY_ACTOR, {"installation_id": installation_id, "event": event,
+                                              "subject_id": subject_id}))
 
     def request_installation_rollup(self, installation_id: int) -> None:
         """The set of repositories changed: recompute the installation's rollups."""

@@ -35,3 +35,4 @@ async def on_deployment_status(event: Event, ctx: Context) -> None:
     await deployments.upsert_status(ctx.conn, inst, repo_id, deployment_id, status)
     await deployments.refresh_latest_status(ctx.conn, deployment_id)
     ctx.request_rollup(repo_id, status.get("created_at"))
+    ctx.request_notifications(inst, "deployment_status.created", int(status["id"]))

@@ -11,6 +11,8 @@ from devmetrics_app.timeutil import parse_ts
 
 router = routing.Router()
 
+# Actions that event-driven notification rules look at (pr_opened, merged without review...).
+NOTIFYING_ACTIONS = frozenset({"opened", "ready_for_review", "closed"})
 # Actions whose moment is worth keeping on the PR's timeline (for cycle-time stages).
 TIMELINE_ACTIONS = frozenset({
     "opened", "reopened", "closed", "ready_for_review", "converted_to_draft",
@@ -72,6 +74,8 @@ async def on_pull_request(event: Event, ctx: Context) -> None:
                                      subject=subject, details=details)
     if (action == "opened" and not pr.get("draft")) or action == "ready_for_review":
         await pull_requests.note_ready_for_review(ctx.conn, pr_id, occurred_at)
+    if action in NOTIFYING_ACTIONS:
+        ctx.request_notifications(inst, f"pull_request.{action}", pr_id)
 
 
 @router.register("pull_request_review")

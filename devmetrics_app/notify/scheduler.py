@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 TICK_ACTOR = "scheduler_tick"
 TICK_CRON_SECOND = 0  # every minute, on the minute
+NIGHTLY_ROLLUP_HOUR = 2
 TICK_MISFIRE_GRACE_SECONDS = 30
 TIMELINE_KINDS = ["opened", "ready_for_review", "converted_to_draft", "review_requested"]
 
@@ -168,6 +169,10 @@ def send_tick() -> None:
     dramatiq.get_broker().get_actor(TICK_ACTOR).send_with_options(kwargs={"at": stamp})
 
 
+def send_nightly_rollups() -> None:
+    dramatiq.get_broker().get_actor("nightly_rollups").send()
+
+
 def run_scheduler(settings: Settings) -> None:
     """Block, sending a tick every minute until SIGINT/SIGTERM. The broker must be configured."""
     from apscheduler.schedulers.blocking import BlockingScheduler
@@ -177,12 +182,17 @@ def run_scheduler(settings: Settings) -> None:
     scheduler.add_job(send_tick, CronTrigger(second=TICK_CRON_SECOND, timezone=UTC),
                       id="notifications-tick", coalesce=True, max_instances=1,
                       misfire_grace_time=TICK_MISFIRE_GRACE_SECONDS, replace_existing=True)
+    # Webhook-driven rollups cover what changed; the nightly pass recomputes the last days in
+    # full (late and out-of-order deliveries, settings changes).
+    scheduler.add_job(send_nightly_rollups, CronTrigger(hour=NIGHTLY_ROLLUP_HOUR, timezone=UTC),
+                      id="nightly-rollups", coalesce=True, max_instances=1,
+                      misfire_grace_time=3600, replace_existing=True)
 
     def stop(*_: object) -> None:
         scheduler.shutdown(wait=False)
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, stop)
-    log.info("scheduler started: a notifications tick every minute (public URL %s)",
-             settings.public_url)
+    log.info("scheduler started: a notifications tick every minute, rollups nightly at %02d:00 UTC "
+             "(public URL %s)", NIGHTLY_ROLLUP_HOUR, settings.public_url)
     scheduler.start()
