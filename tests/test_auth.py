@@ -249,3 +249,19 @@ async def test_setup_pages_refuse_once_configured(github_client) -> None:
     assert (await client.get("/setup", allow_redirects=False)).status == 302
     assert (await client.get("/setup/callback?code=abc&state=x")).status == 409
     assert (await client.post("/setup/existing", data={"app_id": "1"})).status == 409
+
+
+async def test_organisation_owners_are_admins(github_client, pool) -> None:
+    client, state = github_client
+    seed_user(state, "bob")
+    await install(pool)  # installed by carol
+    state.org_roles[("acme", "bob")] = "admin"
+    bob = {"Authorization": f"Bearer {await api_sign_in(client, state, 'bob')}"}
+    listed = await (await client.get("/api/installations", headers=bob)).json()
+    assert listed["installations"][0]["role"] == "ADMIN"
+    row = await pool.fetchrow("SELECT role, github_role, source FROM memberships WHERE user_id = $1",
+                              payloads.BOB["id"])
+    assert dict(row) == {"role": "ADMIN", "github_role": "admin", "source": "github"}
+    # Remembered: GitHub is asked once.
+    await client.get("/api/installations", headers=bob)
+    assert len(state.requests_to("GET", "/orgs/acme/memberships/bob")) == 1

@@ -13,15 +13,19 @@ from __future__ import annotations
 
 import logging
 
+import aiohttp
 import orjson
 from aiohttp import web
+from gidgethub import GitHubException
 
 from devmetrics_app.crypto import SecretBox
+from devmetrics_app.github.errors import GitHubAppError
 from devmetrics_app.github.oauth import OAuthClient, OAuthError
 from devmetrics_app.store.auth import load_oauth_tokens, save_oauth_tokens
+from devmetrics_app.store.installations import add_membership, app_role
 from devmetrics_app.timeutil import utcnow
 from devmetrics_app.web.identity import Principal, require_principal
-from devmetrics_app.web.keys import BOX, OAUTH, POOL, REDIS
+from devmetrics_app.web.keys import BOX, GITHUB, OAUTH, POOL, REDIS
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +85,9 @@ async def forget_github_list(redis, user_id: int) -> None:
 
 
 ACTIVE_INSTALLATIONS = """
-SELECT i.id, i.account_login, i.account_type,
+SELECT i.id, i.account_id, i.account_login, i.account_type, u.login,
+       m.role IS NULL AND i.account_type = 'Organization' AND i.installed_by_id IS DISTINCT FROM $1
+           AS ask_github,
        CASE
            WHEN m.role IS NOT NULL THEN m.role
            WHEN i.installed_by_id = $1 THEN 'ADMIN'
@@ -121,10 +127,31 @@ async def visible_installations(request: web.Request) -> dict[int, str]:
     for row in rows:
         if principal.token_grants:
             visible[row["id"]] = principal.token_role or "VIEWER"
-        else:
-            visible[row["id"]] = weaker(row["role"], principal.token_role)
+            continue
+        role = row["role"]
+        if row["ask_github"]:
+            role = await _organization_role(request, row, principal.user_id) or role
+        visible[row["id"]] = weaker(role, principal.token_role)
     request[VISIBLE] = visible
     return visible
+
+
+async def _organization_role(request: web.Request, row, user_id: int) -> str | None:
+    """The first visit of an organisation member: ask GitHub whether they own the organisation
+    (owners are ADMIN here) and remember the answer as a GitHub-derived membership."""
+    try:
+        gh = await request.app[GITHUB].client_for(row["id"])
+        membership = await gh.getitem("/orgs/{org}/memberships/{username}",
+                                      {"org": row["account_login"], "username": row["login"]})
+    except (GitHubAppError, GitHubException, aiohttp.ClientError) as exc:
+        log.info("could not read the organisation role of %s: %s", row["login"], exc)
+        return None
+    if membership.get("state") != "active":
+        return None
+    github_role = membership.get("role")
+    async with request.app[POOL].acquire() as conn:
+        await add_membership(conn, row["id"], row["account_id"], user_id, github_role)
+    return app_role(github_role)
 
 
 def not_found() -> web.HTTPNotFound:

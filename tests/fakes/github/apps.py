@@ -44,6 +44,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/app/hook/deliveries/{id}/attempts", redeliver)
     app.router.add_get("/installation/repositories", installation_repositories)
     app.router.add_get("/rate_limit", rate_limit)
+    app.router.add_get("/orgs/{org}/memberships/{username}", org_membership)
 
 
 def app_jwt_valid(request: web.Request) -> bool:
@@ -167,3 +168,21 @@ async def rate_limit(request: web.Request) -> web.Response:
     reset = state.rate_limit_reset or int(time.time()) + 3600
     core = {"limit": 5000, "remaining": remaining, "reset": reset, "used": 5000 - remaining}
     return json_response(request, {"resources": {"core": core}, "rate": core})
+
+
+async def org_membership(request: web.Request) -> web.Response:
+    """An organisation member's role, as an installation with members:read sees it."""
+    identity = token_identity(request)
+    if identity is None or "installation_id" not in identity:
+        return unauthorized()
+    state = state_of(request)
+    role = state.org_roles.get((request.match_info["org"], request.match_info["username"]))
+    if role is None:
+        return not_found()
+    org = request.match_info["org"]
+    return json_response(request, {
+        "url": f"https://api.github.com/orgs/{org}/memberships/{request.match_info['username']}",
+        "state": "active", "role": role,
+        "organization": {"login": org},
+        "user": state.users.get(request.match_info["username"], {"login": request.match_info["username"]}),
+    })

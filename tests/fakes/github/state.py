@@ -45,6 +45,8 @@ class FakeGitHubState:
     user_installations: dict[str, list[int]] = field(default_factory=dict)
     # Users by login (GET /user with their token).
     users: dict[str, Json] = field(default_factory=dict)
+    # Organisation memberships (GET /orgs/{org}/memberships/{username}): (org, login) -> role.
+    org_roles: dict[tuple[str, str], str] = field(default_factory=dict)
     # Who the fake consent page signs in when the request does not say (?login=).
     default_login: str = "alice"
     user_token_seconds: int = 8 * 3600
