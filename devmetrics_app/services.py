@@ -76,6 +76,7 @@ class InProcessWorker:
     def stop(self) -> None:
         self.dispatcher.stop()
         self.sweeper.stop()
+        resources.close_on_worker_loop()
         self.worker.stop()
         self.dispatcher.join(timeout=5)
         self.sweeper.join(timeout=5)

@@ -179,6 +179,7 @@ def running_worker(settings: Settings, broker: dramatiq.Broker) -> Iterator[dram
         yield worker
     finally:
         dispatcher.stop()
+        resources.close_on_worker_loop()
         worker.stop()
         dispatcher.join(timeout=5)
 

@@ -74,3 +74,14 @@ def current() -> WorkerResources:
     if _current is None:
         raise RuntimeError("worker resources not installed; start through `devmetrics worker`")
     return _current
+
+
+def close_on_worker_loop() -> None:
+    """Close the pool and HTTP session on Dramatiq's event loop, where they were created, before
+    the worker stops that loop (else connections are dropped without a goodbye)."""
+    from dramatiq.asyncio import get_event_loop_thread
+
+    loop_thread = get_event_loop_thread()
+    if _current is None or loop_thread is None or not loop_thread.loop.is_running():
+        return
+    loop_thread.run_coroutine(_current.close())
