@@ -74,6 +74,9 @@ class Settings:
     anthropic_api_key: Secret = field(default_factory=lambda: Secret(""))
     anthropic_model: str = DEFAULT_ANTHROPIC_MODEL
     anthropic_base_url: str = ""
+    ai_budget_tokens: int = 30_000
+    ai_partial_share: float = 0.8
+    ai_debounce_seconds: float = 5.0
 
     slack_bot_token: Secret = field(default_factory=lambda: Secret(""))
     slack_api_url: str = "https://slack.com/api"
@@ -246,6 +249,9 @@ def load_settings(environ: dict[str, str] | None = None, *, dotenv: bool = True)
         anthropic_api_key=Secret(_get(env, "ANTHROPIC_API_KEY")),
         anthropic_model=_get(env, "ANTHROPIC_MODEL") or DEFAULT_ANTHROPIC_MODEL,
         anthropic_base_url=_url(env, "ANTHROPIC_BASE_URL", ""),
+        ai_budget_tokens=_int(env, "AI_BUDGET_TOKENS", 30_000),
+        ai_partial_share=_float(env, "AI_PARTIAL_SHARE", 0.8),
+        ai_debounce_seconds=_float(env, "AI_DEBOUNCE_SECONDS", 5.0),
         slack_bot_token=Secret(_get(env, "SLACK_BOT_TOKEN")),
         slack_api_url=_url(env, "SLACK_API_URL", "https://slack.com/api"),
         discord_webhook_url=Secret(_url(env, "DISCORD_WEBHOOK_URL", "")),

@@ -2,7 +2,15 @@
 
 from gidgethub.routing import Router
 
-from devmetrics_app.events import ci, deployments, installation, issues, pull_request, push
+from devmetrics_app.events import (
+    ci,
+    deployments,
+    installation,
+    issues,
+    pull_request,
+    push,
+    review_triggers,
+)
 
 router = Router(
     installation.router,
@@ -11,4 +19,5 @@ router = Router(
     issues.router,
     ci.router,
     deployments.router,
+    review_triggers.router,
 )

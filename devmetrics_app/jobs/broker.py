@@ -22,7 +22,13 @@ dramatiq.set_broker(_placeholder)
 def configure(redis_url: str, *, namespace: str = DEFAULT_NAMESPACE) -> RedisBroker:
     """Point every declared actor at the Redis broker for `redis_url`."""
     # Importing the actor modules declares them (on whichever broker is current).
-    from devmetrics_app.jobs import actors, imports, notify_actors, rollups  # noqa: F401
+    from devmetrics_app.jobs import (  # noqa: F401
+        actors,
+        imports,
+        notify_actors,
+        review,
+        rollups,
+    )
 
     current = dramatiq.get_broker()
     broker = RedisBroker(url=redis_url, namespace=namespace)
