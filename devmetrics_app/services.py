@@ -52,11 +52,40 @@ def enqueue_deliveries(delivery_ids: list[str]) -> None:
     process_deliveries.send(delivery_ids)
 
 
+MODEL_CHECK_TIMEOUT_SECONDS = 15.0
+
+
+def check_anthropic_model(settings: Settings) -> None:
+    """Say at start-up, not on the first pull request, whether ANTHROPIC_MODEL is usable."""
+    if not settings.anthropic_api_key:
+        log.info("ANTHROPIC_API_KEY is not set: pull requests get the deterministic risk floor only")
+        return
+    from devmetrics_app.ai.claude import check_model, make_client
+
+    async def run():
+        client = make_client(api_key=settings.anthropic_api_key.get(),
+                             base_url=settings.anthropic_base_url or None)
+        try:
+            return await asyncio.wait_for(check_model(client, settings.anthropic_model),
+                                          MODEL_CHECK_TIMEOUT_SECONDS)
+        finally:
+            await client.close()
+
+    try:
+        result = asyncio.run(run())
+    except Exception as exc:  # the API unreachable must not stop the worker
+        log.warning("could not check ANTHROPIC_MODEL %r: %s", settings.anthropic_model, exc)
+        return
+    level = logging.INFO if result.status == "available" else logging.WARNING
+    log.log(level, "ANTHROPIC_MODEL %s: %s", settings.anthropic_model, result.message)
+
+
 class InProcessWorker:
     """Dramatiq worker threads, the delivery dispatcher and the sweeper, in this process."""
 
     def __init__(self, services: Services, *, threads: int | None = None) -> None:
         settings = services.settings
+        check_anthropic_model(settings)
         resources.install(resources.WorkerResources(settings, services.endpoints.database_url,
                                                     redis_url=services.endpoints.redis_url))
         self.worker = dramatiq.Worker(dramatiq.get_broker(),

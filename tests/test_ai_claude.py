@@ -326,3 +326,24 @@ def test_schema_respects_structured_output_restrictions() -> None:
                 walk(value)
 
     walk(OUTPUT_SCHEMA)
+
+
+async def test_worker_start_up_says_whether_the_model_is_usable(fake_anthropic, caplog) -> None:
+    import asyncio
+    import dataclasses
+    import logging
+
+    from devmetrics_app.config import Secret, load_settings
+    from devmetrics_app.services import check_anthropic_model
+
+    _, url = fake_anthropic
+    base = load_settings({"DEVMETRICS_ENV": "test", "SECRET_KEY": "0123456789abcdef-key"},
+                         dotenv=False)
+    with caplog.at_level(logging.INFO, logger="devmetrics_app.services"):
+        await asyncio.to_thread(check_anthropic_model, base)
+        configured = dataclasses.replace(base, anthropic_api_key=Secret("sk-ant-test"),
+                                         anthropic_base_url=url, anthropic_model="claude-nope-1")
+        await asyncio.to_thread(check_anthropic_model, configured)
+    assert "risk floor only" in caplog.text
+    unknown = [r for r in caplog.records if "claude-nope-1" in r.getMessage()]
+    assert unknown and unknown[0].levelno == logging.WARNING
