@@ -10,7 +10,12 @@ Generates (scale 1.0) 200 repositories, 200,000 pull requests with reviews, 1,00
 PostgreSQL: DATABASE_URL when set (a scratch database `devmetrics_metrics_bench` is created
 beside it and dropped), else the embedded one in a temporary directory.
 
-    python benchmarks/metrics_queries.py [--scale 0.1] [--runs 20] [--keep]
+    python benchmarks/metrics_queries.py [--scale 0.1] [--runs 20] [--keep] [--reuse]
+                                         [--only NAME ...] [--database NAME]
+
+`--keep` leaves the scratch database in place; `--reuse` then skips generation (and the
+per-repository rollups), migrates, refreshes only the installation-wide rollups and times again
+(to iterate on the read path at scale 1.0). `--only` times the named functions only.
 """
 
 from __future__ import annotations
@@ -506,26 +511,38 @@ async def timed(fn: Callable[[], Awaitable[object]], runs: int) -> tuple[float, 
     return statistics.median(samples), samples[min(len(samples) - 1, round(0.95 * (len(samples) - 1)))]
 
 
-async def bench(url: str, scale: float, runs: int) -> None:
+async def bench(
+    url: str, scale: float, runs: int, *, reuse: bool = False, only: list[str] | None = None
+) -> None:
     pool = await create_pool(url, max_size=2)
     try:
-        await _bench(pool, scale, runs)
+        await _bench(pool, scale, runs, reuse=reuse, only=only)
     finally:
         await pool.close()
 
 
-async def _bench(pool: asyncpg.Pool, scale: float, runs: int) -> None:
+async def _bench(
+    pool: asyncpg.Pool, scale: float, runs: int, *, reuse: bool = False, only: list[str] | None = None
+) -> None:
     async with pool.acquire() as conn:
         await migrate(conn)
-        began = time.perf_counter()
-        counts = await generate(conn, scale)
-        generated = time.perf_counter() - began
-        print(f"generated (scale {scale}): {counts} in {generated:.1f} s")
-        began = time.perf_counter()
         days = [(NOW - timedelta(days=i)).date() for i in range(DAYS + 1)]
-        await rollups.recompute_installation(conn, INSTALLATION, days)
-        await conn.execute("VACUUM ANALYZE")
-        print(f"rollups (all {len(days)} days, every repository): {time.perf_counter() - began:.1f} s")
+        if reuse:
+            began = time.perf_counter()
+            settings = await service.metrics_settings(conn, INSTALLATION)
+            async with conn.transaction():
+                await rollups.refresh_installation_days(conn, INSTALLATION, sorted(days), settings)
+            await conn.execute("VACUUM ANALYZE")
+            print(f"reused; installation rollups refreshed in {time.perf_counter() - began:.1f} s")
+        else:
+            began = time.perf_counter()
+            counts = await generate(conn, scale)
+            generated = time.perf_counter() - began
+            print(f"generated (scale {scale}): {counts} in {generated:.1f} s")
+            began = time.perf_counter()
+            await rollups.recompute_installation(conn, INSTALLATION, days)
+            await conn.execute("VACUUM ANALYZE")
+            print(f"rollups (all {len(days)} days, every repository): {time.perf_counter() - began:.1f} s")
         ranges = {
             "90 days": Period(
                 datetime.combine(NOW.date() - timedelta(days=90), datetime.min.time(), UTC), NOW
@@ -537,6 +554,8 @@ async def _bench(pool: asyncpg.Pool, scale: float, runs: int) -> None:
         for label, period in ranges.items():
             scope = service.Scope(INSTALLATION, period)
             for name, call in calls(scope).items():
+                if only and name not in only:
+                    continue
                 p50, p95 = await timed(lambda call=call: call(conn), runs)
                 worst = max(worst, p95) if label == "2 years" else worst
                 base = BASELINES.get(name.split("?")[0])
@@ -561,20 +580,29 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--keep", action="store_true", help="do not drop the scratch database")
+    parser.add_argument("--reuse", action="store_true", help="time a kept database again")
+    parser.add_argument("--only", action="append", help="time only this function (repeatable)")
+    parser.add_argument("--database", default=BENCH_DB, help="scratch database name")
     args = parser.parse_args()
     configured = os.environ.get("DATABASE_URL")
     with tempfile.TemporaryDirectory(prefix="dmbench-", dir="/tmp") as tmp:
         admin_url = configured or embedded.start_postgres(Path(tmp), database="postgres")
-        admin = await asyncpg.connect(admin_url)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{BENCH_DB}"')
-        await admin.close()
-        try:
-            await bench(with_database(admin_url, BENCH_DB), args.scale, args.runs)
-        finally:
+        name = args.database
+        if not args.reuse:
             admin = await asyncpg.connect(admin_url)
-            await admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await admin.execute(f'CREATE DATABASE "{name}"')
             await admin.close()
+        try:
+            await bench(
+                with_database(admin_url, name), args.scale, args.runs, reuse=args.reuse, only=args.only
+            )
+        finally:
+            if not args.keep:
+                admin = await asyncpg.connect(admin_url)
+                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                await admin.close()
             if not configured:
                 embedded.stop_postgres(Path(tmp))
 

@@ -3,10 +3,11 @@ output, tenancy, and bounded explain items."""
 
 from __future__ import annotations
 
+import random
 from datetime import date, timedelta
 
 import pytest
-from metrics_world import INST_A, INST_B, REPO_A, TEAM, seed, t
+from metrics_world import ALICE, INST_A, INST_B, ORG_A, REPO_A, TEAM, seed, t
 
 from devmetrics_app.metrics import facts, rollups, service
 from devmetrics_app.metrics.cycle_time import cycle_time as cycle_time_calc
@@ -159,3 +160,132 @@ async def test_explain_is_bounded_with_cursor(world, monkeypatch):
         assert [i["id"] for i in second["cycle_time"]["items"]] == [101] and second["next_cursor"] is None
         burn = await service.burndown(conn, service.Scope(INST_A, MARCH), 71, now=t(31))
         assert burn["initial_scope"] == 8.0 and burn["value"] == 0.0
+
+
+def _same_figures(fast, slow) -> None:
+    """Equal figures; averages from cumulative sums may differ in the last bits."""
+    if isinstance(fast, dict):
+        assert set(fast) == set(slow)
+        for key in fast:
+            if key == "average" and fast[key] is not None:
+                assert fast[key] == pytest.approx(slow[key], rel=1e-12), key
+            else:
+                _same_figures(fast[key], slow[key])
+    else:
+        assert fast == slow
+
+
+async def test_histogram_path_equals_sorting_the_facts(world, monkeypatch):
+    scope = service.Scope(INST_A, MARCH)
+    async with world.acquire() as conn:
+        r = await service.resolve(conn, scope)
+        assert service._fast_path(r)
+        assert await service._cycle_row(conn, r) is not None
+        assert await service._lead_time_fast(conn, r) is not None
+        fast = (await service.cycle_time(conn, scope), await service.dora(conn, scope))
+        monkeypatch.setattr(service, "_fast_path", lambda r: False)
+        slow = (await service.cycle_time(conn, scope), await service.dora(conn, scope))
+    _same_figures(fast, slow)
+
+
+async def test_histograms_with_other_bot_settings_are_not_used(world):
+    scope = service.Scope(INST_A, MARCH)
+    async with world.acquire() as conn:
+        before = await service.cycle_time(conn, scope)
+        await conn.execute(
+            "UPDATE organizations SET settings = $2 WHERE id = $1", ORG_A, {"bot_patterns": ["carol"]}
+        )
+        r = await service.resolve(conn, scope)
+        assert await service._cycle_row(conn, r) is None  # built with other settings: sort the facts
+        after = await service.cycle_time(conn, scope)
+        assert after["cycle_time"]["count"] == before["cycle_time"]["count"] - 1
+        # A rebuild with the new settings is used again and agrees.
+        await rollups.refresh_histograms(conn, INST_A, None, await service.metrics_settings(conn, INST_A))
+        assert await service._cycle_row(conn, r) is not None
+        _same_figures(await service.cycle_time(conn, scope), after)
+
+
+async def test_exact_percentiles_over_many_values(pool):
+    """Random stage values (ties, zeros, negatives, huge, NULLs) in many buckets and days, a
+    disconnected repository and bots: every median and p95 equals percentile_cont."""
+    rnd = random.Random(4)
+    async with pool.acquire() as conn:
+        await seed(conn)
+        await conn.execute(
+            """INSERT INTO repositories (id, installation_id, owner_login, name, full_name,
+                   default_branch, connected) VALUES (11, $1, 'acme', 'old', 'acme/old', 'main', false)""",
+            INST_A,
+        )
+
+        def value():
+            return rnd.choice(
+                [None, 0.0, -1.5, 3.0, 3.0, rnd.random(), rnd.lognormvariate(3, 1.5), rnd.random() * 1e6]
+            )
+
+        rows = []
+        for i in range(1500):
+            merged = t(1) + timedelta(hours=rnd.random() * 24 * 60)
+            bot = rnd.random() < 0.1
+            rows.append(
+                (10_000 + i, INST_A, rnd.choice([REPO_A, REPO_A, 11]), i, "x", ALICE,
+                 "renovate[bot]" if bot else "alice", False, merged, abs(value() or 1.0),
+                 *(value() for _ in range(6)), rnd.random() < 0.2)
+            )
+        await conn.executemany(
+            """INSERT INTO pull_request_cycle (pull_request_id, installation_id, repository_id, number, title,
+                   author_id, author_login, author_is_bot, merged_at, cycle_time, coding, pickup, review,
+                   merge, deploy, time_to_approval, unreviewed) VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
+                   $9, $10, $11, $12, $13, $14, $15, $16, $17)""",
+            rows,
+        )
+        settings = await service.metrics_settings(conn, INST_A)
+        await rollups.refresh_histograms(conn, INST_A, None, settings)
+        for days in ((0, 60), (3, 17), (20, 21), (59, 60)):
+            period = Period(t(1) + timedelta(days=days[0]), t(1) + timedelta(days=days[1]))
+            r = await service.resolve(conn, service.Scope(INST_A, period))
+            fast = await service._cycle_row(conn, r)
+            slow = await conn.fetchrow(
+                service.CYCLE_SQL, INST_A, period.start, period.end, r.repository_ids, None, *r.bots
+            )
+            assert fast is not None
+            for key, expected in dict(slow).items():
+                if key.endswith("_avg") and expected is not None:
+                    assert fast[key] == pytest.approx(expected, rel=1e-9), (days, key)
+                else:
+                    assert fast[key] == expected, (days, key)
+
+
+def test_accumulate_is_cumulative_per_bucket():
+    d1, d2 = date(2024, 3, 1), date(2024, 3, 2)
+    rows = rollups.accumulate(
+        [("s", d2, 3, 1, 2.0), ("s", d1, 1, 2, 1.0), ("c", d1, None, 4, 0.0)], {"s": (1, 0.5, [1])}
+    )
+    assert rows == [("c", d1, 4, 0.0, []), ("s", d1, 3, 1.5, [1, 2]), ("s", d2, 4, 3.5, [1, 2, 0, 1])]
+
+
+async def test_open_work_counts_equal_the_calculators(world):
+    async with world.acquire() as conn:
+        for scope in (service.Scope(INST_A, MARCH), service.Scope(INST_A, MARCH, repository_ids=(REPO_A,))):
+            r = await service.resolve(conn, scope)
+            work = await service._open_work(conn, r)
+            wip = await service.work_in_progress(conn, scope)
+            load = await service.review_load(conn, scope)
+            people = set(work.pull_requests) | set(work.issues)
+            assert people and {p: work.wip(p) for p in people} == wip["per_person"]
+            assert work.review_requests == load["per_reviewer"] == {"bob": 1}
+
+
+async def test_people_from_cumulative_totals_equal_the_daily_rollup(world):
+    async with world.acquire() as conn:
+        for period in (MARCH, Period(t(2), t(6)), Period(t(6), t(7))):
+            r = await service.resolve(conn, service.Scope(INST_A, period))
+            fast = await service._people(conn, r, None)
+            daily = await conn.fetch(
+                service.PEOPLE_ROLLUP_SQL, INST_A, period.start.date(), period.end.date(), None
+            )
+            got = [(p["user_id"], p["prs_opened"], p["commits"], p["reviews_given"]) for p in fast]
+            assert got == [
+                (d["user_id"], int(d["prs_opened"]), int(d["commits"]), int(d["reviews_given"]))
+                for d in daily
+            ]
+            assert await service._people(conn, r, [ALICE]) == [p for p in fast if p["user_id"] == ALICE]

@@ -7,6 +7,7 @@ from devmetrics_app.events import (
     deployments,
     installation,
     issues,
+    live_updates,
     pull_request,
     push,
     review_triggers,
@@ -20,4 +21,5 @@ router = Router(
     ci.router,
     deployments.router,
     review_triggers.router,
+    live_updates.router,
 )

@@ -9,6 +9,7 @@ import dramatiq
 
 from devmetrics_app.events import router
 from devmetrics_app.events.dispatch import process_delivery
+from devmetrics_app.events.live_updates import publish_all
 from devmetrics_app.jobs import resources
 
 log = logging.getLogger(__name__)
@@ -37,3 +38,13 @@ def enqueue_followups(followups: list[tuple[str, dict]]) -> None:
     broker = dramatiq.get_broker()
     for name, kwargs in followups:
         broker.get_actor(name).send_with_options(kwargs=kwargs)
+
+
+@dramatiq.actor(queue_name="live", max_retries=0)
+async def publish_live(rooms: list[str], event: dict) -> None:
+    """Tell open dashboard pages something changed; a lost message only delays a refresh."""
+    await publish_all(resources.current().redis(), rooms, event)
+
+
+def send_live(rooms: list[str], event: dict) -> None:
+    publish_live.send(rooms, event)

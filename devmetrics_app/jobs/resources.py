@@ -30,6 +30,7 @@ class WorkerResources:
     redis_url: str = ""
     _pool: asyncpg.Pool | None = None
     _github: GitHubClients | None = None
+    _redis: aioredis.Redis | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def pool(self) -> asyncpg.Pool:
@@ -40,6 +41,11 @@ class WorkerResources:
                                                    max_size=self.settings.worker_threads + 2)
         return self._pool
 
+    def redis(self) -> aioredis.Redis:
+        if self._redis is None:
+            self._redis = aioredis.from_url(self.redis_url or self.settings.redis_url.get())
+        return self._redis
+
     async def github(self) -> GitHubClients:
         if self._github is None:
             pool = await self.pool()
@@ -48,12 +54,15 @@ class WorkerResources:
                     box = SecretBox(self.settings.secret_key.get())
                     self._github = GitHubClients(
                         session=aiohttp.ClientSession(timeout=OUTBOUND_TIMEOUT),
-                        redis=aioredis.from_url(self.redis_url or self.settings.redis_url.get()),
+                        redis=self.redis(),
                         settings=self.settings,
                         credentials=CredentialsProvider(self.settings, pool, box))
         return self._github
 
     async def close(self) -> None:
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None
         if self._github is not None:
             await self._github.session.close()
             self._github = None

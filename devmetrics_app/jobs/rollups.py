@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 import dramatiq
 import redis.asyncio as aioredis
 
+from devmetrics_app.events.live_updates import publish_all
 from devmetrics_app.jobs import resources
 from devmetrics_app.metrics import rollups
 from devmetrics_app.timeutil import utc_days
@@ -63,10 +64,17 @@ async def recompute_rollups(repository_id: int, days: list[str]) -> None:
 @dramatiq.actor(queue_name="rollups", max_retries=ROLLUP_MAX_RETRIES, min_backoff=ROLLUP_MIN_BACKOFF_MS)
 async def run_rollups(repository_id: int, days: list[str]) -> None:
     """Recompute now (idempotent: a retry or a duplicate does no harm)."""
-    pool = await resources.current().pool()
+    res = resources.current()
+    pool = await res.pool()
     async with pool.acquire() as conn:
         if not await rollups.recompute(conn, repository_id, days):
             log.info("rollup for unknown repository %s dropped", repository_id)
+            return
+        installation_id = await conn.fetchval(
+            "SELECT installation_id FROM repositories WHERE id = $1", repository_id)
+    # Open dashboards of this organisation and repository refresh their figures.
+    await publish_all(res.redis(), [f"org:{installation_id}", f"repo:{repository_id}"],
+                      {"type": "rollup.recomputed", "repository": repository_id, "days": days})
 
 
 @dramatiq.actor(queue_name="rollups", max_retries=2, time_limit=NIGHTLY_TIME_LIMIT_MS)

@@ -332,17 +332,30 @@ async def load_sprints(
     return out
 
 
+OPEN_ASSIGNED_ISSUES_SQL = """
+SELECT i.id, i.number, i.repository_id, i.title, i.state, i.github_created_at, i.closed_at,
+       i.state_reason, i.labels, i.milestone_id, i.author_login,
+       coalesce(u.is_bot, false) AS author_is_bot,
+       coalesce(a.logins, '{}') AS assignee_logins, coalesce(a.bots, '{}') AS assignee_bots
+FROM issues i
+JOIN repositories r ON r.id = i.repository_id
+LEFT JOIN users u ON u.id = i.author_id
+LEFT JOIN LATERAL (SELECT array_agg(x.login ORDER BY x.id) AS logins,
+                          array_agg(x.is_bot ORDER BY x.id) AS bots
+                   FROM users x WHERE x.id = ANY(i.assignee_ids)) a ON true
+WHERE i.installation_id = $1 AND i.state = 'OPEN' AND i.deleted_at IS NULL
+  AND cardinality(i.assignee_ids) > 0
+  AND r.installation_id = $1 AND r.connected AND r.removed_at IS NULL
+  AND ($2::bigint[] IS NULL OR i.repository_id = ANY($2::bigint[]))
+"""
+
+
 async def open_assigned_issues(
     conn: asyncpg.Connection, installation_id: int, repository_ids: Sequence[int] | None
 ) -> list[IssueFact]:
+    """Open issues with assignees (the WIP snapshot); one users lookup per issue."""
     rows = await conn.fetch(
-        f"""SELECT {ISSUE_COLUMNS} FROM issues i
-            JOIN repositories r ON r.id = i.repository_id
-            LEFT JOIN users u ON u.id = i.author_id
-            WHERE i.installation_id = $1 AND i.state = 'OPEN' AND i.deleted_at IS NULL
-              AND cardinality(i.assignee_ids) > 0
-              AND r.installation_id = $1 AND r.connected AND r.removed_at IS NULL
-              AND ($2::bigint[] IS NULL OR i.repository_id = ANY($2::bigint[]))""",
+        OPEN_ASSIGNED_ISSUES_SQL,
         installation_id,
         list(repository_ids) if repository_ids is not None else None,
     )

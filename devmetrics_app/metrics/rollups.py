@@ -10,7 +10,12 @@
    computed by the pure `cycle_time.pull_request_cycle`, so a stored stage is the calculator's;
 3. `sprint_facts` for the repository's milestones touched in the window;
 4. `repository_stats` for (repository, day), then `installation_stats`, `developer_metrics` and
-   `team_metrics` for (installation, day): each one upsert or DELETE+INSERT statement.
+   `team_metrics` for (installation, day): each one upsert or DELETE+INSERT statement;
+5. `metric_histograms` (sql/004): cumulative per-bucket counts of each cycle-time stage and of
+   the lead time per (installation, day), rebuilt from the first changed day on (a cumulative
+   row carries every earlier day, so a change on day D rewrites the rows of D and later ones);
+   `recompute_installation` rebuilds them fully. They only locate the rank of a median: the
+   service reads the exact value from the facts (see `service._exact_percentiles`).
 
 Running it twice gives the same rows: every statement recomputes from raw rows, none increments.
 """
@@ -122,10 +127,32 @@ async def repository_releases(
     return production_releases(deployments, runs, default_branches=branches, settings=settings)
 
 
+RELEASE_COMMIT_STATE_SQL = """
+SELECT sha, release_source, release_id, released_at, committed_at, lead_hours, author_login, author_is_bot
+FROM release_commits WHERE repository_id = $1
+"""
+
+
+def _changed_day(old: Sequence[asyncpg.Record], new: Sequence[asyncpg.Record]) -> date | None:
+    """Earliest UTC day (released or committed) of a release_commits row that differs."""
+    changed = {tuple(r) for r in old} ^ {tuple(r) for r in new}
+    moments = [t for row in changed for t in (row[3], row[4]) if t is not None]
+    return min(moments).astimezone(UTC).date() if moments else None
+
+
 async def refresh_releases(
     conn: asyncpg.Connection, repo: asyncpg.Record, settings: MetricsSettings
 ) -> tuple[list[Release], dict, dict]:
     """Rewrite the repository's releases and release_commits; returns (releases, cuts, times)."""
+    releases, cuts, times, _ = await _refresh_releases(conn, repo, settings)
+    return releases, cuts, times
+
+
+async def _refresh_releases(
+    conn: asyncpg.Connection, repo: asyncpg.Record, settings: MetricsSettings
+) -> tuple[list[Release], dict, dict, date | None]:
+    """`refresh_releases` plus the earliest day whose release_commits changed (histograms)."""
+    before = await conn.fetch(RELEASE_COMMIT_STATE_SQL, repo["id"])
     releases = await repository_releases(conn, repo["id"], repo["default_branch"], settings)
     times = await facts.commit_times(conn, repo["id"], [r.sha for r in releases])
     cuts = release_cuts(releases, times)
@@ -155,7 +182,8 @@ async def refresh_releases(
             [r.succeeded_at for _, _, r in intervals],
         )
     await conn.execute(UPDATE_RELEASE_COUNTS, repo["id"])
-    return releases, cuts, times
+    after = await conn.fetch(RELEASE_COMMIT_STATE_SQL, repo["id"])
+    return releases, cuts, times, _changed_day(before, after)
 
 
 # ------------------------------------------------------------------ pull request cycles
@@ -490,10 +518,199 @@ GROUP BY tm.team_id, d.day
 """
 
 
-async def refresh_installation_days(
-    conn: asyncpg.Connection, installation_id: int, days: Sequence[date], settings: MetricsSettings
+# ------------------------------------------------------------------ cumulative histograms
+
+CYCLE_STAGE_SERIES = ("cycle_time", "coding", "pickup", "review", "merge", "deploy", "time_to_approval")
+CYCLE_SCALAR_SERIES = ("cycle:bots", "cycle:unreviewed", "cycle:unapproved")
+LEAD_SERIES = "lead_time"
+LEAD_SCALAR_SERIES = ("lead:bots", "lead:unknown", "lead:skew", "lead:released_committed")
+HISTOGRAM_SERIES = CYCLE_STAGE_SERIES + CYCLE_SCALAR_SERIES + (LEAD_SERIES,) + LEAD_SCALAR_SERIES
+HISTOGRAM_LOCK = 0x64686973  # "dhis" + installation id: one rebuild of an installation at a time
+
+# (series, day, bucket, n, total) of the facts with key time in [$2, $3) (NULL: unbounded) of
+# the repositories $4 (NULL: all): the build input, and what a disconnected repository adds.
+_HIST_BOT_CYCLE = facts.bot_sql("f.author_login", "f.author_is_bot", 5, 6)
+_HIST_BOT_LEAD = facts.bot_sql("c.author_login", "c.author_is_bot", 5, 6)
+_STAGE_VALUES = ", ".join(f"('{c}', f.{c})" for c in CYCLE_STAGE_SERIES)
+HISTOGRAM_DELTAS_SQL = f"""
+WITH cyc AS (
+    SELECT f.*, (f.merged_at AT TIME ZONE 'UTC')::date AS day, {_HIST_BOT_CYCLE} AS bot
+    FROM pull_request_cycle f
+    WHERE f.installation_id = $1 AND ($2::timestamptz IS NULL OR f.merged_at >= $2)
+      AND ($3::timestamptz IS NULL OR f.merged_at < $3)
+      AND ($4::bigint[] IS NULL OR f.repository_id = ANY($4::bigint[]))
+),
+lead AS (
+    SELECT c.*, (c.released_at AT TIME ZONE 'UTC')::date AS day, {_HIST_BOT_LEAD} AS bot
+    FROM release_commits c
+    WHERE c.installation_id = $1 AND ($2::timestamptz IS NULL OR c.released_at >= $2)
+      AND ($3::timestamptz IS NULL OR c.released_at < $3)
+      AND ($4::bigint[] IS NULL OR c.repository_id = ANY($4::bigint[]))
+)
+SELECT s.series, f.day, metrics_bucket(s.v)::integer AS bucket, count(*) AS n, sum(s.v) AS total
+FROM cyc f CROSS JOIN LATERAL (VALUES {_STAGE_VALUES}) AS s (series, v)
+WHERE NOT f.bot AND s.v IS NOT NULL
+GROUP BY 1, 2, 3
+UNION ALL
+SELECT s.series, f.day, NULL, sum(s.n)::bigint, 0::float8
+FROM (SELECT day, count(*) FILTER (WHERE bot) AS bots,
+             count(*) FILTER (WHERE NOT bot AND unreviewed) AS unreviewed,
+             count(*) FILTER (WHERE NOT bot AND NOT unreviewed AND time_to_approval IS NULL) AS unapproved
+      FROM cyc GROUP BY day) f
+CROSS JOIN LATERAL (VALUES ('cycle:bots', f.bots), ('cycle:unreviewed', f.unreviewed),
+                           ('cycle:unapproved', f.unapproved)) AS s (series, n)
+WHERE s.n > 0
+GROUP BY 1, 2
+UNION ALL
+SELECT 'lead_time', c.day, metrics_bucket(c.lead_hours), count(*), sum(c.lead_hours)
+FROM lead c WHERE NOT c.bot AND c.lead_hours >= 0
+GROUP BY 2, 3
+UNION ALL
+SELECT s.series, c.day, NULL, sum(s.n)::bigint, 0::float8
+FROM (SELECT day, count(*) FILTER (WHERE bot) AS bots,
+             count(*) FILTER (WHERE NOT bot AND committed_at IS NULL) AS unknown,
+             count(*) FILTER (WHERE NOT bot AND lead_hours < 0) AS skew
+      FROM lead GROUP BY day) c
+CROSS JOIN LATERAL (VALUES ('lead:bots', c.bots), ('lead:unknown', c.unknown),
+                           ('lead:skew', c.skew)) AS s (series, n)
+WHERE s.n > 0
+GROUP BY 1, 2
+UNION ALL
+SELECT 'lead:released_committed', (c.committed_at AT TIME ZONE 'UTC')::date, NULL, count(*), 0::float8
+FROM release_commits c
+WHERE c.installation_id = $1 AND c.committed_at IS NOT NULL
+  AND ($2::timestamptz IS NULL OR c.committed_at >= $2)
+  AND ($3::timestamptz IS NULL OR c.committed_at < $3)
+  AND ($4::bigint[] IS NULL OR c.repository_id = ANY($4::bigint[]))
+GROUP BY 2
+"""
+HISTOGRAM_BASE_SQL = """
+SELECT s.series, h.n, h.total, h.buckets FROM unnest($2::text[]) AS s (series)
+JOIN LATERAL (SELECT n, total, buckets FROM metric_histograms h
+              WHERE h.installation_id = $1 AND h.series = s.series AND h.day < $3
+              ORDER BY h.day DESC LIMIT 1) h ON true
+"""
+
+
+def settings_key(settings: MetricsSettings) -> str:
+    """What the histograms depend on: the bot rule (facts carry everything else)."""
+    exclude, patterns = facts.bot_params(settings)
+    return f"exclude_bots={exclude};patterns={chr(31).join(patterns)}"
+
+
+def accumulate(
+    deltas: Iterable[tuple[str, date, int | None, int, float]],
+    base: dict[str, tuple[int, float, list[int]]],
+) -> list[tuple[str, date, int, float, list[int]]]:
+    """Cumulative rows (series, day, n, total, per-bucket counts) from daily deltas on a base."""
+    by_series: dict[str, dict[date, list[tuple[int | None, int, float]]]] = {}
+    for series, day, bucket, n, total in deltas:
+        by_series.setdefault(series, {}).setdefault(day, []).append((bucket, int(n), float(total or 0.0)))
+    out = []
+    for series in sorted(by_series):
+        n, total, buckets = base.get(series, (0, 0.0, []))
+        buckets = list(buckets)
+        for day in sorted(by_series[series]):
+            for bucket, count, subtotal in by_series[series][day]:
+                n += count
+                total += subtotal
+                if bucket is not None:
+                    if bucket >= len(buckets):
+                        buckets.extend([0] * (bucket + 1 - len(buckets)))
+                    buckets[bucket] += count
+            out.append((series, day, n, total, list(buckets)))
+    return out
+
+
+async def refresh_histograms(
+    conn: asyncpg.Connection, installation_id: int, since: date | None, settings: MetricsSettings
+) -> int:
+    """Rebuild the installation's cumulative histograms from `since` on (None: fully); a build
+    with other bot settings, or none, is rebuilt fully. Returns whether it rebuilt fully."""
+    key = settings_key(settings)
+    await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", HISTOGRAM_LOCK, installation_id & 0x7FFFFFFF)
+    built = await conn.fetchval(
+        "SELECT settings_key FROM metric_histogram_builds WHERE installation_id = $1", installation_id
+    )
+    if built != key:
+        since = None
+    base: dict[str, tuple[int, float, list[int]]] = {}
+    if since is None:
+        await conn.execute("DELETE FROM metric_histograms WHERE installation_id = $1", installation_id)
+    else:
+        await conn.execute(
+            "DELETE FROM metric_histograms WHERE installation_id = $1 AND day >= $2", installation_id, since
+        )
+        for row in await conn.fetch(HISTOGRAM_BASE_SQL, installation_id, list(HISTOGRAM_SERIES), since):
+            base[row["series"]] = (row["n"], row["total"], list(row["buckets"]))
+    exclude, patterns = facts.bot_params(settings)
+    deltas = await conn.fetch(
+        HISTOGRAM_DELTAS_SQL,
+        installation_id,
+        day_start(since) if since is not None else None,
+        None,
+        None,
+        exclude,
+        patterns,
+    )
+    rows = accumulate(((d["series"], d["day"], d["bucket"], d["n"], d["total"]) for d in deltas), base)
+    await conn.copy_records_to_table(
+        "metric_histograms",
+        records=[(installation_id, s, day, n, total, buckets, key) for s, day, n, total, buckets in rows],
+        columns=["installation_id", "series", "day", "n", "total", "buckets", "settings_key"],
+    )
+    await conn.execute(
+        """INSERT INTO metric_histogram_builds (installation_id, settings_key) VALUES ($1, $2)
+           ON CONFLICT (installation_id) DO UPDATE SET settings_key = EXCLUDED.settings_key,
+               built_at = now()""",
+        installation_id,
+        key,
+    )
+    return since is None
+
+
+DELETE_DEVELOPER_TOTALS = "DELETE FROM developer_totals WHERE installation_id = $1 AND day >= $2"
+_TOTAL_COLUMNS = (
+    "prs_opened", "prs_merged", "reviews_given", "review_comments", "commits", "additions", "deletions",
+    "cycle_time_hours_sum", "cycle_time_count",
+)
+# Cumulative developer_metrics from $2 on, each person continuing from their last row before $2.
+INSERT_DEVELOPER_TOTALS = f"""
+WITH people AS (SELECT DISTINCT user_id FROM developer_metrics WHERE installation_id = $1 AND day >= $2),
+base AS (
+    SELECT p.user_id, {", ".join(f"coalesce(b.{c}, 0) AS {c}" for c in _TOTAL_COLUMNS)}
+    FROM people p LEFT JOIN LATERAL (
+        SELECT * FROM developer_totals t WHERE t.installation_id = $1 AND t.user_id = p.user_id AND t.day < $2
+        ORDER BY t.day DESC LIMIT 1) b ON true
+)
+INSERT INTO developer_totals (installation_id, user_id, day, {", ".join(_TOTAL_COLUMNS)})
+SELECT $1, d.user_id, d.day, {", ".join(f"b.{c} + sum(d.{c}) OVER w" for c in _TOTAL_COLUMNS)}
+FROM developer_metrics d JOIN base b ON b.user_id = d.user_id
+WHERE d.installation_id = $1 AND d.day >= $2
+WINDOW w AS (PARTITION BY d.user_id ORDER BY d.day)
+"""
+
+
+async def refresh_developer_totals(
+    conn: asyncpg.Connection, installation_id: int, since: date | None
 ) -> None:
-    """installation_stats, developer_metrics and team_metrics for (installation, days)."""
+    """developer_totals from `since` on (None: fully), after developer_metrics."""
+    since = since or date(1, 1, 1)
+    await conn.execute(DELETE_DEVELOPER_TOTALS, installation_id, since)
+    await conn.execute(INSERT_DEVELOPER_TOTALS, installation_id, since)
+
+
+async def refresh_installation_days(
+    conn: asyncpg.Connection,
+    installation_id: int,
+    days: Sequence[date],
+    settings: MetricsSettings,
+    *,
+    histograms_since: date | None = None,
+    full_histograms: bool = False,
+) -> None:
+    """installation_stats, developer_metrics and team_metrics for (installation, days), and the
+    cumulative histograms from the first of `days` (or `histograms_since`, if earlier) on."""
     exclude, patterns = facts.bot_params(settings)
     days = list(days)
     await conn.execute(DELETE_INSTALLATION_STATS, installation_id, days)
@@ -502,6 +719,10 @@ async def refresh_installation_days(
     await conn.execute(INSERT_DEVELOPER_METRICS, installation_id, days, exclude, patterns)
     await conn.execute(DELETE_TEAM_METRICS, installation_id, days)
     await conn.execute(INSERT_TEAM_METRICS, installation_id, days)
+    if days or full_histograms:
+        since = None if full_histograms else min([*days, *([histograms_since] if histograms_since else [])])
+        full = await refresh_histograms(conn, installation_id, since, settings)
+        await refresh_developer_totals(conn, installation_id, None if full else min(days))
 
 
 def parse_days(days: Iterable[str | date]) -> list[date]:
@@ -509,6 +730,11 @@ def parse_days(days: Iterable[str | date]) -> list[date]:
 
 
 REPOSITORY_SQL = "SELECT id, installation_id, default_branch FROM repositories WHERE id = $1"
+MOVED_FACTS_SQL = """
+SELECT min(f.merged_at) FROM pull_request_cycle f JOIN pull_requests p ON p.id = f.pull_request_id
+WHERE p.repository_id = $1 AND p.merged_at >= $2 AND p.merged_at < $3
+  AND f.merged_at IS DISTINCT FROM p.merged_at
+"""
 
 
 async def recompute(
@@ -527,9 +753,11 @@ async def recompute(
         if repo is None:
             return False
         settings = await facts.load_settings(conn, repo["installation_id"])
-        releases, cuts, times = await refresh_releases(conn, repo, settings)
+        releases, cuts, times, changed = await _refresh_releases(conn, repo, settings)
         start = day_start(wanted[0] - timedelta(days=DEPLOY_LOOKBACK_DAYS))
         end = day_start(wanted[-1] + timedelta(days=1))
+        # A fact whose merged_at moves into the window leaves its old day: histograms from there.
+        moved = await conn.fetchval(MOVED_FACTS_SQL, repository_id, start, end)
         await refresh_cycles(conn, repo, start, end, settings, releases, cuts, times)
         await refresh_sprints(conn, repository_id, day_start(wanted[0]), settings)
         # Cycle facts of the look-back days changed too (deploy stage): their rollups follow.
@@ -541,7 +769,14 @@ async def recompute(
             UPSERT_REPOSITORY_STATS, repository_id, stat_days, repo["installation_id"], exclude, patterns
         )
         if installation_days:
-            await refresh_installation_days(conn, repo["installation_id"], stat_days, settings)
+            earliest = [d for d in (changed, moved.astimezone(UTC).date() if moved else None) if d]
+            await refresh_installation_days(
+                conn,
+                repo["installation_id"],
+                stat_days,
+                settings,
+                histograms_since=min(earliest) if earliest else None,
+            )
     return True
 
 
@@ -558,5 +793,5 @@ async def recompute_installation(conn: asyncpg.Connection, installation_id: int,
     settings = await facts.load_settings(conn, installation_id)
     all_days = sorted(set(days) | {min(days) - timedelta(days=i) for i in range(1, DEPLOY_LOOKBACK_DAYS + 1)})
     async with conn.transaction():
-        await refresh_installation_days(conn, installation_id, all_days, settings)
+        await refresh_installation_days(conn, installation_id, all_days, settings, full_histograms=True)
     return len(ids)

@@ -23,6 +23,7 @@ first) with the total count and a `next_cursor` to page on, so two years stay fa
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
@@ -30,7 +31,7 @@ from typing import Any
 
 import asyncpg
 
-from . import facts
+from . import facts, rollups
 from .builds import FAILURE_CONCLUSIONS, SUCCESS_CONCLUSIONS
 from .burndown import burndown as burndown_figure
 from .cycle_time import STAGES, UNIT_HOURS
@@ -129,7 +130,15 @@ async def metrics_settings(conn: asyncpg.Connection, installation_id: int) -> Me
     return await facts.load_settings(conn, installation_id)
 
 
+# The best plan of these queries depends on the values (how many repositories in `= ANY($4)`,
+# how long the period is): after five executions PostgreSQL may switch a prepared statement to
+# a generic plan that, e.g., walks 200 repository ranges and sorts 190,000 rows to return 50
+# (measured: 2 ms custom, 200-290 ms generic). Planning each execution costs well under 1 ms.
+CUSTOM_PLANS_SQL = "SET plan_cache_mode = force_custom_plan"
+
+
 async def resolve(conn: asyncpg.Connection, scope: Scope) -> Resolved:
+    await conn.execute(CUSTOM_PLANS_SQL)
     wanted = list(scope.repository_ids) if scope.repository_ids is not None else None
     ids = [r["id"] for r in await conn.fetch(REPOSITORIES_SQL, scope.installation_id, wanted)]
     member_ids = member_logins = None
@@ -175,6 +184,155 @@ def _next_cursor(offset: int, total: int) -> str | None:
     return str(offset + EXPLAIN_LIMIT) if offset + EXPLAIN_LIMIT < total else None
 
 
+# ------------------------------------------------------------------ exact percentiles from histograms
+
+HISTOGRAM_READ_SQL = """
+SELECT s.series, coalesce(e.n, 0) AS e_n, coalesce(e.total, 0) AS e_total, coalesce(e.buckets, '{}') AS e_b,
+       coalesce(b.n, 0) AS b_n, coalesce(b.total, 0) AS b_total, coalesce(b.buckets, '{}') AS b_b,
+       (SELECT settings_key FROM metric_histogram_builds WHERE installation_id = $1) AS built,
+       (SELECT coalesce(array_agg(id), '{}') FROM repositories
+        WHERE installation_id = $1 AND NOT (connected AND removed_at IS NULL)) AS excluded
+FROM unnest($2::text[]) AS s (series)
+LEFT JOIN LATERAL (SELECT n, total, buckets FROM metric_histograms h
+                   WHERE h.installation_id = $1 AND h.series = s.series AND h.day < $4
+                   ORDER BY h.day DESC LIMIT 1) e ON true
+LEFT JOIN LATERAL (SELECT n, total, buckets FROM metric_histograms h
+                   WHERE h.installation_id = $1 AND h.series = s.series AND h.day < $3
+                   ORDER BY h.day DESC LIMIT 1) b ON true
+"""
+# Where each histogram's values live: (table alias and FROM, value column, time column, bot test).
+_RANK_SOURCES = {
+    **{
+        stage: ("pull_request_cycle f", f"f.{stage}", "f.merged_at", "f.author_login", "f.author_is_bot", "")
+        for stage in rollups.CYCLE_STAGE_SERIES
+    },
+    rollups.LEAD_SERIES: (
+        "release_commits f", "f.lead_hours", "f.released_at", "f.author_login", "f.author_is_bot",
+        " AND f.lead_hours >= 0",
+    ),
+}
+
+
+class _Stale(Exception):
+    """The histograms disagree with the facts (not built, other settings): sort the facts."""
+
+
+@dataclass
+class _Histogram:
+    n: int
+    total: float
+    buckets: list[int]
+
+
+async def _histograms(
+    conn: asyncpg.Connection, r: Resolved, series: Sequence[str]
+) -> tuple[dict[str, _Histogram], list[int]]:
+    """The period's histogram of each series for every repository of the scope (default scope,
+    whole days); raises _Stale when no build with the current settings exists."""
+    period = r.scope.period
+    rows = await conn.fetch(
+        HISTOGRAM_READ_SQL, r.scope.installation_id, list(series), period.start.date(), period.end.date()
+    )
+    if not rows or rows[0]["built"] != rollups.settings_key(r.settings):
+        raise _Stale
+    excluded = list(rows[0]["excluded"])
+    out = {}
+    for row in rows:
+        e, b = list(row["e_b"]), list(row["b_b"])
+        b += [0] * (len(e) - len(b))
+        out[row["series"]] = _Histogram(
+            row["e_n"] - row["b_n"],
+            row["e_total"] - row["b_total"],
+            [x - y for x, y in zip(e, b, strict=False)],
+        )
+    if excluded:  # disconnected or removed repositories' facts are in the build: take them out
+        exclude, patterns = r.bots
+        for d in await conn.fetch(
+            rollups.HISTOGRAM_DELTAS_SQL,
+            r.scope.installation_id,
+            period.start,
+            period.end,
+            excluded,
+            exclude,
+            patterns,
+        ):
+            h = out.get(d["series"])
+            if h is None:
+                continue
+            h.n -= d["n"]
+            h.total -= d["total"] or 0.0
+            if d["bucket"] is not None:
+                h.buckets[d["bucket"]] -= d["n"]
+    return out, excluded
+
+
+def _locate(buckets: Sequence[int], rank: int) -> tuple[int, int]:
+    """(bucket, rank within it) of the rank-th smallest value (0-based)."""
+    seen = 0
+    for bucket, count in enumerate(buckets):
+        if rank < seen + count:
+            return bucket, rank - seen
+        seen += count
+    raise _Stale
+
+
+async def _exact_percentiles(
+    conn: asyncpg.Connection,
+    r: Resolved,
+    hists: dict[str, _Histogram],
+    excluded: list[int],
+    wanted: Sequence[tuple[str, Sequence[float]]],
+) -> dict[str, list[float] | None]:
+    """percentile_cont(fractions) of each series, exactly: the histogram locates the two ranks
+    around p·(n-1), one index probe per bucket reads the order statistics from the facts."""
+    period = r.scope.period
+    args: list[Any] = [r.scope.installation_id, period.start, period.end, excluded, *r.bots]
+    probes: list[str] = []
+    # (series, position, first rank, second rank, [(probe column, limit)])
+    plan: list[tuple[str, float, int, int, list[tuple[int, int]]]] = []
+    for series, fractions in wanted:
+        h = hists[series]
+        if h.n <= 0:
+            continue
+        table, value, at, login, flag, extra = _RANK_SOURCES[series]
+        bot = facts.bot_sql(login, flag, 5, 6)
+        for fraction in fractions:
+            position = fraction * (h.n - 1)
+            first, second = math.floor(position), math.ceil(position)
+            b1, k1 = _locate(h.buckets, first)
+            b2, k2 = _locate(h.buckets, second)
+            refs = []
+            reads = [(b1, k1, second - first + 1)] if b1 == b2 else [(b1, k1, 1), (b2, k2, 1)]
+            for bucket, offset, limit in reads:
+                args += [bucket, offset, limit]
+                n = len(args)
+                probes.append(
+                    f"ARRAY(SELECT {value} FROM {table} WHERE f.installation_id = $1"
+                    f" AND metrics_bucket({value}) = ${n - 2}::smallint AND {value} IS NOT NULL{extra}"
+                    f" AND {at} >= $2 AND {at} < $3 AND f.repository_id <> ALL($4::bigint[]) AND NOT {bot}"
+                    f" ORDER BY {value} OFFSET ${n - 1}::bigint LIMIT ${n}::bigint)"
+                )
+                refs.append((len(probes) - 1, limit))
+            plan.append((series, position, first, second, refs))
+    out: dict[str, list[float] | None] = {series: None for series, _ in wanted}
+    if not probes:
+        return out
+    row = await conn.fetchrow("SELECT " + ", ".join(probes), *args)
+    for series, position, first, second, refs in plan:
+        values = [v for probe, limit in refs for v in row[probe]]
+        if len(values) != (second - first + 1 if len(refs) == 1 else 2):
+            raise _Stale
+        lo, hi = values[0], values[-1]
+        result = lo if first == second else lo + (hi - lo) * (position - first)
+        out[series] = [*(out[series] or []), result]
+    return out
+
+
+def _fast_path(r: Resolved) -> bool:
+    """Histograms answer the default scope (every connected repository, no team) over whole days."""
+    return r.aligned and r.all_repositories and r.member_ids is None
+
+
 # ------------------------------------------------------------------ cycle time
 
 CYCLE_BOT = facts.bot_sql("f.author_login", "f.author_is_bot", 6, 7)
@@ -199,12 +357,36 @@ CYCLE_ITEMS_SQL = f"""
 SELECT f.pull_request_id, f.number, f.repository_id, f.title, f.cycle_time, f.coding, f.pickup,
        f.review, f.merge, f.deploy, f.time_to_approval, f.unreviewed, f.merged_at
 FROM pull_request_cycle f WHERE {CYCLE_WHERE} AND NOT {CYCLE_BOT}
-ORDER BY f.cycle_time DESC, f.pull_request_id LIMIT $8 OFFSET $9
+ORDER BY f.installation_id, f.cycle_time DESC, f.pull_request_id LIMIT $8 OFFSET $9
 """
 CYCLE_BOT_ITEMS_SQL = f"""
 SELECT f.pull_request_id, f.number, f.title FROM pull_request_cycle f
 WHERE {CYCLE_WHERE} AND {CYCLE_BOT} ORDER BY f.merged_at DESC, f.pull_request_id LIMIT $8
 """
+
+
+async def _cycle_row(conn: asyncpg.Connection, r: Resolved) -> dict | None:
+    """CYCLE_SQL's row from the histograms (exact medians); None when they cannot answer."""
+    series = (*rollups.CYCLE_STAGE_SERIES, *rollups.CYCLE_SCALAR_SERIES)
+    try:
+        hists, excluded = await _histograms(conn, r, series)
+        pct = await _exact_percentiles(
+            conn, r, hists, excluded, [(c, (0.5, 0.95)) for c in rollups.CYCLE_STAGE_SERIES]
+        )
+    except _Stale:
+        return None
+    row: dict[str, Any] = {
+        "merged": hists["cycle_time"].n,
+        "bots": hists["cycle:bots"].n,
+        "unreviewed": hists["cycle:unreviewed"].n,
+        "unapproved": hists["cycle:unapproved"].n,
+    }
+    for c in rollups.CYCLE_STAGE_SERIES:
+        h = hists[c]
+        row[f"{c}_n"] = h.n
+        row[f"{c}_avg"] = h.total / h.n if h.n else None
+        row[f"{c}_pct"] = pct[c]
+    return row
 
 
 async def cycle_time(
@@ -220,7 +402,9 @@ async def cycle_time(
         r.member_ids,
         *r.bots,
     ]
-    row = await conn.fetchrow(CYCLE_SQL, *args)
+    row = await _cycle_row(conn, r) if _fast_path(r) else None
+    if row is None:
+        row = await conn.fetchrow(CYCLE_SQL, *args)
     bot_reason = [("authored by a bot", row["bots"])]
     items_by_stage: dict[str, list[Item]] = {}
     bot_items: dict[str, list[Item]] = {}
@@ -432,41 +616,51 @@ WHERE c.installation_id = $1 AND c.committed_at >= $2 AND c.committed_at < $3
   AND c.repository_id = ANY($4::bigint[])
   AND ($5::text[] IS NULL OR lower(c.author_login) = ANY($5::text[]))
 """
-INCIDENT_MATCH = "EXISTS (SELECT 1 FROM unnest(i.labels) l WHERE lower(trim(l)) = ANY($5::text[]))"
+# Same test as unnesting lower(trim(label)) = ANY($5), through the GIN index of sql/004.
+INCIDENT_MATCH = "metrics_labels(i.labels) && $5::text[]"
 # Failure signals at or after the period start (an earlier one cannot hit an attempt in it),
 # each attributed to the latest success at or before it: same repository if that repository
 # ever released, else across the scope (dora._attribute).
 CHANGE_FAILURE_SQL = f"""
-WITH scoped AS (SELECT r.* FROM releases r WHERE {RELEASE_WHERE}),
-released_repos AS (SELECT DISTINCT repository_id FROM scoped),
-signals AS (
-    SELECT 'revert' AS kind, 'pull_request' AS item_kind, f.pull_request_id AS id, f.repository_id,
-           f.merged_at AS at
+WITH signals AS (
+    SELECT 'revert' AS kind, f.repository_id, f.merged_at AS at
     FROM pull_request_cycle f
     WHERE f.installation_id = $1 AND f.is_revert AND f.merged_at >= $2 AND f.repository_id = ANY($4::bigint[])
     UNION ALL
-    SELECT 'incident', 'incident', i.id, i.repository_id, i.github_created_at
+    SELECT 'incident', i.repository_id, i.github_created_at
     FROM issues i
     WHERE i.installation_id = $1 AND i.github_created_at >= $2 AND i.repository_id = ANY($4::bigint[])
       AND i.deleted_at IS NULL AND {INCIDENT_MATCH} AND coalesce(i.state_reason, '') <> 'not_planned'
 ),
-attributed AS (
-    SELECT s.*, t.source AS t_source, t.id AS t_id, t.outcome_at AS t_outcome
-    FROM signals s
-    LEFT JOIN LATERAL (
-        SELECT r.source, r.id, r.outcome_at FROM scoped r
-        WHERE r.succeeded_at <= s.at
-          AND (r.repository_id = s.repository_id
-               OR NOT EXISTS (SELECT 1 FROM released_repos x WHERE x.repository_id = s.repository_id))
-        ORDER BY r.succeeded_at DESC, r.id DESC LIMIT 1) t ON true
+repos AS MATERIALIZED (  -- which signal repositories ever released (one index probe each)
+    SELECT x.repository_id,
+           EXISTS (SELECT 1 FROM releases r
+                   WHERE r.repository_id = x.repository_id AND r.installation_id = $1)
+               AS released
+    FROM (SELECT DISTINCT repository_id FROM signals) x
 ),
+attributed AS (  -- the latest success at or before each signal: one descending index probe
+    SELECT s.kind, s.at, coalesce(same.source, other.source) AS t_source, coalesce(same.id, other.id) AS t_id
+    FROM signals s JOIN repos p ON p.repository_id = s.repository_id
+    LEFT JOIN LATERAL (
+        SELECT r.source, r.id FROM releases r
+        WHERE p.released AND r.repository_id = s.repository_id AND r.installation_id = $1
+          AND r.succeeded_at <= s.at
+        ORDER BY r.succeeded_at DESC NULLS LAST, r.id DESC LIMIT 1) same ON true
+    LEFT JOIN LATERAL (
+        SELECT r.source, r.id FROM releases r
+        WHERE NOT p.released AND r.installation_id = $1 AND r.succeeded_at IS NOT NULL
+          AND r.succeeded_at <= s.at AND r.repository_id = ANY($4::bigint[])
+        ORDER BY r.succeeded_at DESC, r.id DESC LIMIT 1) other ON true
+),
+hit AS (SELECT DISTINCT t_source, t_id FROM attributed WHERE t_id IS NOT NULL),
 attempts AS (
-    SELECT r.source, r.id, r.failed_at IS NOT NULL AS status_failed FROM scoped r
-    WHERE r.outcome_at >= $2 AND r.outcome_at < $3
+    SELECT r.source, r.id, r.failed_at IS NOT NULL AS status_failed FROM releases r
+    WHERE {RELEASE_WHERE} AND r.outcome_at >= $2 AND r.outcome_at < $3
 )
 SELECT (SELECT count(*) FROM attempts) AS attempts,
-       (SELECT count(*) FROM attempts a WHERE a.status_failed OR EXISTS (
-            SELECT 1 FROM attributed x WHERE x.t_source = a.source AND x.t_id = a.id)) AS failed,
+       (SELECT count(*) FROM attempts a WHERE a.status_failed
+            OR (a.source, a.id) IN (SELECT t_source, t_id FROM hit)) AS failed,
        (SELECT count(*) FROM attributed x WHERE x.t_id IS NULL AND x.kind = 'revert' AND x.at < $3)
            AS revert_unattributed,
        (SELECT count(*) FROM attributed x WHERE x.t_id IS NULL AND x.kind = 'incident' AND x.at < $3)
@@ -531,12 +725,33 @@ async def _frequency(
     )
 
 
+async def _lead_time_fast(conn: asyncpg.Connection, r: Resolved) -> tuple[dict, int, int] | None:
+    try:
+        hists, excluded = await _histograms(conn, r, (rollups.LEAD_SERIES, *rollups.LEAD_SCALAR_SERIES))
+        pct = await _exact_percentiles(conn, r, hists, excluded, [(rollups.LEAD_SERIES, (0.5,))])
+    except _Stale:
+        return None
+    committed = (await _rollup_sums(conn, r, ("commits",)))["commits"]
+    row = {
+        "n": hists[rollups.LEAD_SERIES].n,
+        "median": _pct(pct[rollups.LEAD_SERIES], 0),
+        "bots": hists["lead:bots"].n,
+        "unknown": hists["lead:unknown"].n,
+        "skew": hists["lead:skew"].n,
+    }
+    return row, committed, hists["lead:released_committed"].n
+
+
 async def _lead_time(conn: asyncpg.Connection, r: Resolved) -> Figure:
     period = r.scope.period
     args = [r.scope.installation_id, period.start, period.end, r.repository_ids, r.member_logins]
-    row = await conn.fetchrow(LEAD_TIME_SQL, *args, *r.bots)
-    committed = await conn.fetchval(COMMITS_IN_PERIOD_SQL, *args)
-    released = await conn.fetchval(RELEASED_COMMITTED_IN_PERIOD_SQL, *args)
+    fast = await _lead_time_fast(conn, r) if _fast_path(r) else None
+    if fast is not None:
+        row, committed, released = fast
+    else:
+        row = await conn.fetchrow(LEAD_TIME_SQL, *args, *r.bots)
+        committed = await conn.fetchval(COMMITS_IN_PERIOD_SQL, *args)
+        released = await conn.fetchval(RELEASED_COMMITTED_IN_PERIOD_SQL, *args)
     return _figure(
         row["median"],
         "hours",
@@ -842,18 +1057,32 @@ async def throughput(conn: asyncpg.Connection, scope: Scope, *, explain: bool = 
 
 
 def _bounded(figure: Figure) -> dict:
-    out = figure.to_dict(explain=True)
-    out["items_total"] = len(out["items"])
-    out["items"] = out["items"][:EXPLAIN_LIMIT]
-    for exclusion in out["excluded"]:
-        exclusion["items"] = exclusion["items"][:EXPLAIN_LIMIT]
+    """explain=True output with the first EXPLAIN_LIMIT items per list (serialising only those)."""
+    items = figure.items or []
+    cut = Figure(
+        figure.value,
+        figure.unit,
+        figure.count,
+        [Exclusion(e.reason, e.count, e.items[:EXPLAIN_LIMIT]) for e in figure.excluded],
+        items[:EXPLAIN_LIMIT],
+        figure.details,
+    )
+    out = cut.to_dict(explain=True)
+    out["items_total"] = len(items)
+    out["items"] = out.pop("items")
     return out
+
+
+def _snapshot_repositories(r: Resolved) -> list[int] | None:
+    """None for every connected repository (the snapshot queries join on that themselves)."""
+    return None if r.all_repositories else r.repository_ids
 
 
 async def review_load(conn: asyncpg.Connection, scope: Scope) -> dict:
     """Open review requests per requested person now (the period does not apply: a snapshot)."""
     r = await resolve(conn, scope)
-    prs = [p for p, _ in await facts.open_pull_requests(conn, scope.installation_id, r.repository_ids)]
+    opened = await facts.open_pull_requests(conn, scope.installation_id, _snapshot_repositories(r))
+    prs = [p for p, _ in opened]
     figure = review_load_figure(prs, settings=r.settings)
     out = _bounded(figure)
     if r.member_logins is not None:
@@ -867,8 +1096,9 @@ async def review_load(conn: asyncpg.Connection, scope: Scope) -> dict:
 async def work_in_progress(conn: asyncpg.Connection, scope: Scope) -> dict:
     """Open PRs authored plus open issues assigned, per person now (a snapshot)."""
     r = await resolve(conn, scope)
-    prs = [p for p, _ in await facts.open_pull_requests(conn, scope.installation_id, r.repository_ids)]
-    issues = await facts.open_assigned_issues(conn, scope.installation_id, r.repository_ids)
+    opened = await facts.open_pull_requests(conn, scope.installation_id, _snapshot_repositories(r))
+    prs = [p for p, _ in opened]
+    issues = await facts.open_assigned_issues(conn, scope.installation_id, _snapshot_repositories(r))
     out = _bounded(wip_figure(prs, issues, settings=r.settings))
     if r.member_logins is not None:
         members = set(r.member_logins)
@@ -881,6 +1111,80 @@ async def work_in_progress(conn: asyncpg.Connection, scope: Scope) -> dict:
 
 
 # ------------------------------------------------------------------ analytics
+
+# Today's open work per person, as `work_in_progress` and `review_load` count it, in one query
+# (the analytics tables need the counts only, not the items): open PRs authored (drafts
+# included) and open issues assigned; open review requests to people on open non-draft PRs.
+# A requested reviewer's GitHub bot flag, as facts._bot_logins reads it (exact login).
+_REVIEWER_FLAG = (
+    "EXISTS (SELECT 1 FROM users b WHERE lower(b.login) = lower(x.login) AND b.login = x.login AND b.is_bot)"
+)
+OPEN_WORK_SQL = f"""
+WITH prs AS MATERIALIZED (
+    SELECT p.author_login, coalesce(u.is_bot, false) AS flag, p.draft, p.requested_reviewers
+    FROM pull_requests p
+    JOIN repositories r ON r.id = p.repository_id
+    LEFT JOIN users u ON u.id = p.author_id
+    WHERE p.installation_id = $1 AND p.state = 'OPEN'
+      AND r.installation_id = $1 AND r.connected AND r.removed_at IS NULL
+      AND ($2::bigint[] IS NULL OR p.repository_id = ANY($2::bigint[]))
+),
+-- The bot rule once per distinct author / reviewer / assignee, not once per row.
+bot_authors AS MATERIALIZED (
+    SELECT author_login, flag FROM (SELECT DISTINCT author_login, flag FROM prs) d
+    WHERE {facts.bot_sql("d.author_login", "d.flag", 3, 4)}
+),
+people_prs AS MATERIALIZED (
+    SELECT p.* FROM prs p
+    WHERE NOT EXISTS (SELECT 1 FROM bot_authors b WHERE b.author_login IS NOT DISTINCT FROM p.author_login
+                      AND b.flag = p.flag)
+),
+requests AS (
+    SELECT x.q ->> 'login' AS login, count(*) AS n
+    FROM (SELECT jsonb_array_elements(requested_reviewers) AS q FROM people_prs WHERE NOT draft) x
+    WHERE x.q ->> 'kind' = 'user' AND coalesce(x.q ->> 'login', '') <> ''
+    GROUP BY 1
+)
+SELECT 'pull_requests' AS kind, author_login AS login, count(*) AS n FROM people_prs
+WHERE coalesce(author_login, '') <> '' GROUP BY author_login
+UNION ALL
+SELECT 'issues', a.login, sum(a.n)::bigint FROM (
+    SELECT a.login, a.is_bot, count(*) AS n FROM issues i
+    JOIN repositories r ON r.id = i.repository_id
+    CROSS JOIN LATERAL (SELECT DISTINCT x FROM unnest(i.assignee_ids) AS x) ai
+    JOIN users a ON a.id = ai.x
+    WHERE i.installation_id = $1 AND i.state = 'OPEN' AND i.deleted_at IS NULL
+      AND cardinality(i.assignee_ids) > 0
+      AND r.installation_id = $1 AND r.connected AND r.removed_at IS NULL
+      AND ($2::bigint[] IS NULL OR i.repository_id = ANY($2::bigint[]))
+    GROUP BY a.login, a.is_bot) a
+WHERE NOT {facts.bot_sql("a.login", "a.is_bot", 3, 4)}
+GROUP BY a.login
+UNION ALL
+SELECT 'review_requests', x.login, x.n FROM requests x
+WHERE NOT {facts.bot_sql("x.login", _REVIEWER_FLAG, 3, 4)}
+"""
+
+
+@dataclass(frozen=True)
+class _OpenWork:
+    pull_requests: dict[str, int]
+    issues: dict[str, int]
+    review_requests: dict[str, int]
+
+    def wip(self, login: str) -> dict[str, int]:
+        prs, issues = self.pull_requests.get(login, 0), self.issues.get(login, 0)
+        return {"pull_requests": prs, "issues": issues, "total": prs + issues}
+
+
+async def _open_work(conn: asyncpg.Connection, r: Resolved) -> _OpenWork:
+    """The open-work snapshot's per-person counts (same rules as the calculators)."""
+    wanted = list(r.scope.repository_ids) if r.scope.repository_ids is not None else None
+    out: dict[str, dict[str, int]] = {"pull_requests": {}, "issues": {}, "review_requests": {}}
+    repositories = None if r.all_repositories else wanted
+    for row in await conn.fetch(OPEN_WORK_SQL, r.scope.installation_id, repositories, *r.bots):
+        out[row["kind"]][row["login"]] = row["n"]
+    return _OpenWork(out["pull_requests"], out["issues"], out["review_requests"])
 
 PEOPLE_COLUMNS = (
     "prs_opened",
@@ -933,10 +1237,47 @@ GROUP BY a.user_id, u.login ORDER BY lower(u.login), a.user_id
 """
 
 
+_PEOPLE_DIFF = ", ".join(f"(e.{c} - coalesce(b.{c}, 0))::float8 AS {c}" for c in PEOPLE_COLUMNS)
+_PEOPLE_TOTALS = f"""
+SELECT i.user_id, u.login, {_PEOPLE_DIFF}
+FROM ids i JOIN users u ON u.id = i.user_id
+JOIN LATERAL (SELECT * FROM developer_totals t WHERE t.installation_id = $1 AND t.user_id = i.user_id
+                AND t.day < $3 ORDER BY t.day DESC LIMIT 1) e ON e.day >= $2
+LEFT JOIN LATERAL (SELECT * FROM developer_totals t WHERE t.installation_id = $1 AND t.user_id = i.user_id
+                     AND t.day < $2 ORDER BY t.day DESC LIMIT 1) b ON true
+ORDER BY lower(u.login), i.user_id
+"""
+# developer_totals (sql/004): two rows a person instead of one per person-day. Everyone with a
+# row (a loose index scan of the primary key), or the given people.
+PEOPLE_TOTALS_ALL_SQL = (
+    """WITH RECURSIVE ids (user_id) AS (
+    (SELECT user_id FROM developer_totals WHERE installation_id = $1 ORDER BY user_id LIMIT 1)
+    UNION ALL
+    SELECT (SELECT t.user_id FROM developer_totals t WHERE t.installation_id = $1 AND t.user_id > ids.user_id
+            ORDER BY t.user_id LIMIT 1) FROM ids WHERE ids.user_id IS NOT NULL)"""
+    + _PEOPLE_TOTALS
+)
+PEOPLE_TOTALS_SOME_SQL = "WITH ids AS (SELECT DISTINCT unnest($4::bigint[]) AS user_id)" + _PEOPLE_TOTALS
+TOTALS_BUILT_SQL = "SELECT EXISTS (SELECT 1 FROM metric_histogram_builds WHERE installation_id = $1)"
+
+
 async def _people(conn: asyncpg.Connection, r: Resolved, user_ids: list[int] | None) -> list[dict]:
     """Per-person sums over the period: developer_metrics for whole days and every repository."""
     period = r.scope.period
-    if r.aligned and r.all_repositories:
+    if r.aligned and r.all_repositories and await conn.fetchval(TOTALS_BUILT_SQL, r.scope.installation_id):
+        if user_ids is None:
+            rows = await conn.fetch(
+                PEOPLE_TOTALS_ALL_SQL, r.scope.installation_id, period.start.date(), period.end.date()
+            )
+        else:
+            rows = await conn.fetch(
+                PEOPLE_TOTALS_SOME_SQL,
+                r.scope.installation_id,
+                period.start.date(),
+                period.end.date(),
+                user_ids,
+            )
+    elif r.aligned and r.all_repositories:
         rows = await conn.fetch(
             PEOPLE_ROLLUP_SQL, r.scope.installation_id, period.start.date(), period.end.date(), user_ids
         )
@@ -965,12 +1306,11 @@ async def team_analytics(conn: asyncpg.Connection, scope: Scope) -> dict:
     """Per-person table for the period plus today's open work (a coaching view, not a ranking)."""
     r = await resolve(conn, scope)
     people = await _people(conn, r, r.member_ids)
-    wip = await work_in_progress(conn, scope)
-    load = await review_load(conn, scope)
+    work = await _open_work(conn, r)
     for person in people:
         login = person["login"]
-        person["work_in_progress"] = wip["per_person"].get(login, {}).get("total", 0)
-        person["open_review_requests"] = load["per_reviewer"].get(login, 0)
+        person["work_in_progress"] = work.wip(login)["total"]
+        person["open_review_requests"] = work.review_requests.get(login, 0)
     return {
         "people": people,
         "count": len(people),
@@ -1020,8 +1360,7 @@ async def individual_analytics(conn: asyncpg.Connection, scope: Scope, user_id: 
         scope.period.end,
         r.repository_ids,
     )
-    wip = await work_in_progress(conn, scope)
-    load = await review_load(conn, scope)
+    work = await _open_work(conn, r)
     return {
         "user": {
             "id": user["id"],
@@ -1036,10 +1375,8 @@ async def individual_analytics(conn: asyncpg.Connection, scope: Scope, user_id: 
             "p95": _pct(cyc["pct"], 1),
             "average": cyc["average"],
         },
-        "work_in_progress": wip["per_person"].get(
-            user["login"], {"pull_requests": 0, "issues": 0, "total": 0}
-        ),
-        "open_review_requests": load["per_reviewer"].get(user["login"], 0),
+        "work_in_progress": work.wip(user["login"]),
+        "open_review_requests": work.review_requests.get(user["login"], 0),
         "note": COACHING_NOTE,
     }
 

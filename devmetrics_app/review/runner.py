@@ -209,7 +209,11 @@ async def _finish(pool: asyncpg.Pool, target: Target, review_id: int, result: Re
     run_id = await checks.complete(target.gh, target.repository, run_id, result, head_sha=target.head,
                                    external_id=review_id, blocking=target.config.blocking, reused=reused)
     await ledger.set_check_run(pool, review_id, run_id)
-    # pr_high_risk notification rules look at every completed analysis.
-    dramatiq.get_broker().get_actor("notify_event").send(
-        target.row["installation_id"], "ai_review.completed", review_id)
+    # pr_high_risk notification rules look at every completed analysis; open pages refresh.
+    broker = dramatiq.get_broker()
+    installation_id = target.row["installation_id"]
+    broker.get_actor("notify_event").send(installation_id, "ai_review.completed", review_id)
+    broker.get_actor("publish_live").send(
+        [f"org:{installation_id}", f"pr:{target.row['id']}"],
+        {"type": "analysis.completed", "pull_request": target.row["id"], "analysis": review_id})
     return "reused" if reused else "done"

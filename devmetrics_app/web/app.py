@@ -22,7 +22,7 @@ from devmetrics_app.github.oauth import OAuthClient
 from devmetrics_app.github.provider import CredentialsProvider
 from devmetrics_app.project_files import project_path
 from devmetrics_app.store.delivery_writer import DeliveryWriter
-from devmetrics_app.web import auth, health, pages, setup, webhook
+from devmetrics_app.web import auth, dashboard, health, pages, setup, webhook
 from devmetrics_app.web.api import (
     analytics,
     installations,
@@ -32,6 +32,7 @@ from devmetrics_app.web.api import (
     pull_requests,
     repositories,
 )
+from devmetrics_app.web.dashboard import csp, live
 from devmetrics_app.web.identity import identity_middleware
 from devmetrics_app.web.keys import (
     BOX,
@@ -57,8 +58,9 @@ OUTBOUND_TIMEOUT = aiohttp.ClientTimeout(total=30)
 def create_app(settings: Settings, *, database_url: str, redis_url: str) -> web.Application:
     """The web process stores webhooks; workers learn of them from PostgreSQL (jobs/dispatcher.py),
     so no Redis call sits on the webhook path."""
+    # Security headers outermost, so even identity's 401/403 answers carry them.
     app = web.Application(client_max_size=settings.webhook_max_bytes,
-                          middlewares=[identity_middleware])
+                          middlewares=[csp.csp_middleware, identity_middleware])
     app[SETTINGS] = settings
     app[BOX] = SecretBox(settings.secret_key.get())
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(project_path("templates")),
@@ -82,6 +84,7 @@ def create_app(settings: Settings, *, database_url: str, redis_url: str) -> web.
         await pool.close()
 
     app.cleanup_ctx.append(resources)
+    live.setup(app)  # after resources: it subscribes with app[REDIS]; adds GET /api/live
     app.router.add_post("/api/webhooks/github", webhook.receive)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
@@ -89,7 +92,7 @@ def create_app(settings: Settings, *, database_url: str, redis_url: str) -> web.
     app.router.add_routes(setup.routes)
     app.router.add_routes(pages.routes)
     for module in (installations, repositories, metrics, pull_requests, analytics, notifications,
-                   openapi):
+                   openapi, dashboard):
         app.router.add_routes(module.routes)
     app.router.add_static("/static", project_path("templates") / "static")
     return app

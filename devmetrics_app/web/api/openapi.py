@@ -27,7 +27,7 @@ from devmetrics_app.web.keys import SETTINGS
 
 OPENAPI_VERSION = "3.1.0"
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
-STRING_PATH_PARAMS = frozenset({"token_id", "filename"})
+STRING_PATH_PARAMS = frozenset({"token_id", "filename", "figure"})
 ANSWERS = {
     200: "OK", 201: "Created", 202: "Accepted: queued for a worker", 204: "Done; no content",
     302: "Redirect (browser flows)",
@@ -49,6 +49,8 @@ TAG_DESCRIPTIONS = {
     "auth": "Sign-in with GitHub, sessions and API tokens.",
     "webhooks": "GitHub's deliveries.", "health": "Liveness and readiness.",
     "pages": "Server-rendered HTML (`x-html: true`) and its static files.",
+    "dashboard": "The dashboard's server-rendered pages and forms (HTML; session and CSRF token).",
+    "live": "Live updates for open pages over a WebSocket.",
     "docs": "This document.",
 }
 
@@ -117,7 +119,8 @@ def _operation(op: Op) -> dict[str, Any]:
     if op.html:
         operation["x-html"] = True
     if op.body is not None:
-        media = ("application/x-www-form-urlencoded" if op.tag == "pages" else "application/json")
+        media = ("application/x-www-form-urlencoded" if op.tag in {"pages", "dashboard"}
+                 else "application/json")
         schema = {"$ref": f"#/components/schemas/{op.body}"}
         operation["requestBody"] = {"required": op.body_required,
                                     "content": {media: {"schema": schema}}}

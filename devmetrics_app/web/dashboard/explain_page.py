@@ -1,0 +1,56 @@
+""""Why is this 31 h?": the items behind one figure, and what was left out and why.
+
+The page calls the same service function as `/api/metrics/...?explain=true` for the same
+filters, so the list a manager reads is exactly what the number was computed from.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from devmetrics_app.web.api.query import computed
+from devmetrics_app.web.dashboard.common import (
+    filters_of,
+    installation_context,
+    page,
+    pool,
+    render,
+)
+from devmetrics_app.web.dashboard.figures import FIGURES
+from devmetrics_app.web.tenancy import not_found
+
+routes = web.RouteTableDef()
+
+
+def item_link(installation_id: int, item: dict[str, Any]) -> str | None:
+    """Where an item of an explanation can be looked at more closely on our own pages."""
+    kind, details = item.get("kind"), item.get("details") or {}
+    if kind == "pull_request":
+        return f"/orgs/{installation_id}/pulls/{item['id']}"
+    if kind == "review_request" and details.get("pull_request"):
+        return f"/orgs/{installation_id}/pulls/{details['pull_request']}"
+    if kind == "sprint":
+        return f"/orgs/{installation_id}/sprints?milestone={item['id']}"
+    return None
+
+
+@routes.get("/orgs/{installation_id}/explain/{figure}")
+@page
+async def explain(request: web.Request) -> web.Response:
+    async with pool(request).acquire() as conn:
+        context = await installation_context(request, conn)
+        definition = FIGURES.get(request.match_info["figure"])
+        if definition is None:
+            raise not_found()
+        filters = await filters_of(request, conn, context["installation"]["id"])
+        figure = await computed(definition.compute(conn, filters.scope()))
+    installation_id = filters.installation_id
+    items = [{**item, "link": item_link(installation_id, item)} for item in figure.get("items", [])]
+    excluded = [{**e, "items": [{**i, "link": item_link(installation_id, i)} for i in e.get("items", [])]}
+                for e in figure.get("excluded", [])]
+    return render(request, "explain.html", {
+        **context, "filters": filters, "key": request.match_info["figure"], "definition": definition,
+        "figure": figure, "items": items, "excluded": excluded,
+        "items_total": figure.get("items_total", figure.get("count"))})

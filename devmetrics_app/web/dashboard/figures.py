@@ -1,0 +1,110 @@
+"""Which figures the dashboard shows, how each is computed and what it means.
+
+One table, `FIGURES`, maps a figure key (used in explanation links: /orgs/{id}/explain/{key})
+to its title, its definition in plain words and the service call that explains it, so the
+overview, the explanation page and the tests cannot disagree about what "lead time" is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from devmetrics_app.metrics import service
+from devmetrics_app.metrics.service import Scope
+
+Compute = Callable[[asyncpg.Connection, Scope], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class FigureDef:
+    title: str
+    definition: str
+    compute: Compute
+
+
+def _pick(call: Callable[..., Awaitable[dict[str, Any]]], *path: str) -> Compute:
+    async def compute(conn: asyncpg.Connection, scope: Scope) -> dict[str, Any]:
+        result = await call(conn, scope, explain=True)
+        for key in path:
+            result = result[key]
+        return result
+    return compute
+
+
+async def _review_load(conn: asyncpg.Connection, scope: Scope) -> dict[str, Any]:
+    return await service.review_load(conn, scope)
+
+
+STAGE_WORDS = {
+    "coding": "from the first commit to opening the pull request",
+    "pickup": "from ready for review to the first review by someone else (draft time excluded)",
+    "review": "from the first review to the approval that stuck",
+    "merge": "from that approval to the merge",
+    "deploy": "from the merge to the first successful production release containing it",
+}
+
+FIGURES: dict[str, FigureDef] = {
+    "deployment_frequency": FigureDef(
+        "Deployment frequency",
+        "Days with at least one successful production deployment (or deploy workflow run where a "
+        "repository has no deployments) in the period; the benchmark uses deployment days per week.",
+        _pick(service.dora, "deployment_frequency")),
+    "lead_time": FigureDef(
+        "Lead time for changes",
+        "Median hours from a commit to the first successful production release containing it.",
+        _pick(service.dora, "lead_time")),
+    "change_failure_rate": FigureDef(
+        "Change failure rate",
+        "Share of production releases followed by a failure: a failed deployment, a revert or an "
+        "incident issue.",
+        _pick(service.dora, "change_failure_rate")),
+    "time_to_restore": FigureDef(
+        "Time to restore service",
+        "Median hours from an incident issue being opened to it being closed as completed.",
+        _pick(service.dora, "time_to_restore")),
+    "cycle_time": FigureDef(
+        "PR cycle time",
+        "Median hours from the first commit (or opening, if earlier) to the merge, over pull "
+        "requests merged in the period. Stages do not add up to it: draft time belongs to none.",
+        _pick(service.cycle_time, "cycle_time")),
+    **{f"stage_{name}": FigureDef(
+        f"{name.capitalize()} time",
+        f"Median hours {words}, over pull requests merged in the period where it is known.",
+        _pick(service.cycle_time, "stages", name)) for name, words in STAGE_WORDS.items()},
+    "prs_merged": FigureDef(
+        "Pull requests merged",
+        "Pull requests merged in the period, bots' pull requests left out.",
+        _pick(service.throughput, "pull_requests_merged")),
+    "issues_closed": FigureDef(
+        "Issues closed",
+        "Issues closed as completed in the period (not planned and bots' issues left out).",
+        _pick(service.throughput, "issues_closed")),
+    "build_success": FigureDef(
+        "Build success",
+        "Successful workflow runs among runs that concluded with a verdict (success or failure) "
+        "in the period; bots' runs and cancelled or skipped runs are left out.",
+        _pick(service.build_success)),
+    "review_load": FigureDef(
+        "Review load",
+        "Open review requests to people right now (a snapshot: the period does not apply).",
+        _review_load),
+    "velocity": FigureDef(
+        "Velocity",
+        "Weighted average of story points completed per sprint (closed milestones ending in the "
+        "period), recent sprints weighing more.",
+        _pick(service.velocity)),
+}
+
+def change(current: float | None, previous: float | None) -> dict[str, Any] | None:
+    """A tile's trend against the previous period of the same length."""
+    if current is None or previous is None:
+        return None
+    if previous == 0:
+        return {"direction": "up" if current > 0 else "flat", "percent": None}
+    percent = (current - previous) / abs(previous) * 100.0
+    direction = "flat" if abs(percent) < 1 else ("up" if percent > 0 else "down")
+    return {"direction": direction, "percent": percent}

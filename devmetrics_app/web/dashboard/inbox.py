@@ -1,0 +1,49 @@
+"""In-app notifications: the signed-in user's list with read state, and marking read/unread.
+
+Only the user's own notifications in installations they may still see are listed or changed;
+someone else's id answers 404, as in the JSON API.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from devmetrics_app.web.api.params import path_id
+from devmetrics_app.web.dashboard.common import page, pool, render, signed_in
+from devmetrics_app.web.tenancy import not_found, visible_installations
+
+routes = web.RouteTableDef()
+
+SHOWN = 100
+
+
+@routes.get("/notifications")
+@page
+async def inbox(request: web.Request) -> web.Response:
+    user_id = signed_in(request).user_id
+    installation_ids = sorted(await visible_installations(request))
+    rows = await pool(request).fetch(
+        """SELECT id, installation_id, title, body, url, read_at, created_at FROM notifications
+           WHERE user_id = $1 AND installation_id = ANY($2::bigint[]) ORDER BY id DESC LIMIT $3""",
+        user_id, installation_ids, SHOWN)
+    items = [dict(r) for r in rows]
+    for item in items:  # only our own or GitHub's https links become links
+        url = item["url"] or ""
+        item["safe_url"] = url if url.startswith(("/", "https://")) and not url.startswith("//") else None
+    return render(request, "inbox.html", {
+        "notifications": items, "unread": sum(1 for i in items if i["read_at"] is None)})
+
+
+@routes.post("/notifications/{notification_id}/read")
+@page
+async def mark(request: web.Request) -> web.Response:
+    notification_id = path_id(request, "notification_id")
+    read = (await request.post()).get("read", "true") == "true"
+    visible = sorted(await visible_installations(request))
+    updated = await pool(request).fetchval(
+        """UPDATE notifications SET read_at = CASE WHEN $3 THEN coalesce(read_at, now()) END
+           WHERE id = $1 AND user_id = $2 AND installation_id = ANY($4::bigint[]) RETURNING id""",
+        notification_id, signed_in(request).user_id, read, visible)
+    if updated is None:
+        raise not_found()
+    raise web.HTTPSeeOther("/notifications")

@@ -1,0 +1,169 @@
+"""The organisation overview: DORA tiles, cycle-time stages over time, throughput, build
+success and review load, for the period and filters in the URL.
+
+The figures come from metrics/service.py (the same calls as /api/metrics/*), in five groups
+each on its own pooled connection, so the page costs about as long as its slowest group rather
+than the sum of a dozen queries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import asyncpg
+from aiohttp import web
+
+from devmetrics_app.metrics import service
+from devmetrics_app.metrics.dora import ELITE_MAX_LEAD_TIME_HOURS
+from devmetrics_app.metrics.explain import Period
+from devmetrics_app.metrics.service import Scope
+from devmetrics_app.web.api.query import computed
+from devmetrics_app.web.dashboard import charts
+from devmetrics_app.web.dashboard.common import (
+    Filters,
+    filter_options,
+    filters_of,
+    installation_context,
+    page,
+    pool,
+    render,
+)
+from devmetrics_app.web.dashboard.figures import change
+
+routes = web.RouteTableDef()
+
+STAGE_BUCKETS = 6
+CHART_STAGES = ("coding", "pickup", "review", "merge")
+DORA_KEYS = ("deployment_frequency", "lead_time", "change_failure_rate", "time_to_restore")
+T = TypeVar("T")
+
+
+async def on_connection(db: asyncpg.Pool, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    async with db.acquire() as conn:
+        return await computed(work(conn))
+
+
+def buckets(period: Period, count: int = STAGE_BUCKETS) -> list[Period]:
+    """Up to `count` consecutive whole-day slices of the period (fewer for short periods)."""
+    days = max(1, round(period.days))
+    size = max(1, -(-days // count))
+    out, start = [], period.start
+    while start < period.end:
+        end = min(start + timedelta(days=size), period.end)
+        out.append(Period(start, end))
+        start = end
+    return out
+
+
+def slice_label(p: Period) -> str:
+    last = p.end - timedelta(seconds=1)
+    return p.start.strftime("%d %b") if p.start.date() == last.date() else (
+        f"{p.start:%d %b}\u2013{last:%d %b}")
+
+
+async def _dora(conn: asyncpg.Connection, filters: Filters) -> dict[str, Any]:
+    current = await service.dora(conn, filters.scope())
+    previous = await service.dora(conn, filters.previous())
+    tiles = []
+    for key in DORA_KEYS:
+        figure, before = current[key], previous[key]
+        value = (figure.get("deployment_days_per_week") if key == "deployment_frequency"
+                 else figure["value"])
+        old = (before.get("deployment_days_per_week") if key == "deployment_frequency"
+               else before["value"])
+        tiles.append({"key": key, "figure": figure, "value": value, "previous": old,
+                      "change": change(value, old),
+                      "unit": "deploy days/week" if key == "deployment_frequency" else figure["unit"]})
+    return {"tiles": tiles, "source": current["benchmark_source"]}
+
+
+async def _stage_medians(conn: asyncpg.Connection, filters: Filters,
+                         slices: list[Period]) -> list[dict[str, float | None]]:
+    out = []
+    for p in slices:
+        report = await service.cycle_time(conn, _sub(filters, p))
+        out.append({stage: report["stages"][stage]["value"] for stage in CHART_STAGES})
+    return out
+
+
+def _cycle_chart(slices: list[Period], medians: list[dict[str, float | None]]) -> charts.Chart:
+    stacks = {stage: [m[stage] for m in medians] for stage in CHART_STAGES}
+    return charts.stacked_bars(
+        "Median PR cycle-time stages over time", [slice_label(p) for p in slices], stacks,
+        unit="hours", x_label="Merged in", y_label="Median stage time",
+        band=charts.Band(0, ELITE_MAX_LEAD_TIME_HOURS, "DORA elite lead time (under 24 h)"))
+
+
+def _sub(filters: Filters, period: Period) -> Scope:
+    return Scope(filters.installation_id, period, filters.repository_ids, filters.team_id)
+
+
+async def _flow(conn: asyncpg.Connection, filters: Filters) -> dict[str, Any]:
+    scope = filters.scope()
+    return {"cycle": await service.cycle_time(conn, scope),
+            "throughput": await service.throughput(conn, scope),
+            "builds": await service.build_success(conn, scope),
+            "load": await service.review_load(conn, scope)}
+
+
+async def _flow_series(conn: asyncpg.Connection, filters: Filters,
+                       slices: list[Period]) -> list[tuple[float | None, float | None]]:
+    """Throughput and build success per slice (the same slices as the stages: service.trends
+    cannot yet take a repository filter)."""
+    out = []
+    for p in slices:
+        merged = (await service.throughput(conn, _sub(filters, p)))["pull_requests_merged"]["value"]
+        out.append((merged, (await service.build_success(conn, _sub(filters, p)))["value"]))
+    return out
+
+
+@routes.get("/orgs/{installation_id}")
+@page
+async def overview(request: web.Request) -> web.Response:
+    db = pool(request)
+    async with db.acquire() as conn:
+        context = await installation_context(request, conn)
+        filters = await filters_of(request, conn, context["installation"]["id"])
+        options = await filter_options(conn, filters.installation_id)
+    slices = buckets(filters.period)
+    half = len(slices) // 2
+    dora, flow, early, late, series = await asyncio.gather(
+        on_connection(db, lambda c: _dora(c, filters)),
+        on_connection(db, lambda c: _flow(c, filters)),
+        on_connection(db, lambda c: _stage_medians(c, filters, slices[:half])),
+        on_connection(db, lambda c: _stage_medians(c, filters, slices[half:])),
+        on_connection(db, lambda c: _flow_series(c, filters, slices)))
+    labels = [slice_label(p) for p in slices]
+    reviewers = list(flow["load"].get("per_reviewer", {}).items())[:15]
+    cycle = {"overall": flow["cycle"], "chart": _cycle_chart(slices, early + late)}
+    flow.update(
+        throughput_chart=charts.bars("Pull requests merged", labels, [m for m, _ in series],
+                                     unit="pull requests", x_label="Merged in", y_label="Merged"),
+        build_chart=charts.lines("Build success", labels, {"Build success": [b for _, b in series]},
+                                 unit="%", x_label="Completed in", y_label="Successful runs", top=100),
+        load_chart=charts.horizontal_bars("Open review requests per reviewer", reviewers,
+                                          unit="review requests", label_header="Reviewer"))
+    installation_id = filters.installation_id
+    return render(request, "overview.html", {
+        **context, **options, "filters": filters, "dora": dora, "cycle": cycle, "flow": flow,
+        "stages": (*CHART_STAGES, "deploy"),
+        "live_rooms": [f"org:{installation_id}"]})
+
+
+@routes.get("/dashboard")
+@page
+async def dashboard(request: web.Request) -> web.Response:
+    """Where sign-in lands: the only installation's overview, or a choice among several."""
+    from devmetrics_app.web.tenancy import visible_installations
+
+    visible = await visible_installations(request)
+    if len(visible) == 1:
+        raise web.HTTPFound(f"/orgs/{next(iter(visible))}")
+    rows = await pool(request).fetch(
+        "SELECT id, account_login FROM installations WHERE id = ANY($1::bigint[]) ORDER BY account_login",
+        sorted(visible))
+    return render(request, "installations.html",
+                  {"installations": [{**dict(r), "role": visible[r["id"]]} for r in rows]})

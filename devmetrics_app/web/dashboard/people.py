@@ -1,0 +1,43 @@
+"""One person's flow: throughput, review load and cycle time — a coaching view, not a ranking.
+
+Shown to the person themself and to managers (MANAGER or ADMIN) of the installation; anyone
+else gets the same 404 as for a person who does not exist, so the page reveals nothing.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from devmetrics_app.metrics import service
+from devmetrics_app.web.api.analytics import _known_user
+from devmetrics_app.web.api.params import path_id
+from devmetrics_app.web.api.query import computed
+from devmetrics_app.web.dashboard.common import (
+    filters_of,
+    installation_context,
+    page,
+    pool,
+    render,
+    signed_in,
+)
+from devmetrics_app.web.tenancy import not_found, role_at_least
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/orgs/{installation_id}/people/{user_id}")
+@page
+async def individual(request: web.Request) -> web.Response:
+    user_id = path_id(request, "user_id")
+    async with pool(request).acquire() as conn:
+        context = await installation_context(request, conn)
+        installation = context["installation"]
+        if user_id != signed_in(request).user_id and not role_at_least(installation["role"], "MANAGER"):
+            raise not_found()
+        await _known_user(conn, installation["id"], user_id)
+        filters = await filters_of(request, conn, installation["id"])
+        result = await computed(service.individual_analytics(conn, filters.scope(), user_id))
+    if result is None:
+        raise not_found()
+    return render(request, "person.html", {**context, "filters": filters, "person": result,
+                                           "self": user_id == signed_in(request).user_id})

@@ -1,0 +1,70 @@
+"""The repository list and one repository's page: its totals, cycle time, build success,
+deployments and recent pull requests for the period in the URL."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from devmetrics_app.metrics import service
+from devmetrics_app.metrics.service import Scope
+from devmetrics_app.web.api.pull_request_list import PullRequestFilters, list_sql
+from devmetrics_app.web.api.query import computed
+from devmetrics_app.web.api.repositories import visible_repository
+from devmetrics_app.web.dashboard import charts
+from devmetrics_app.web.dashboard.common import (
+    Filters,
+    installation_context,
+    installation_path_id,
+    page,
+    period_filter,
+    pool,
+    render,
+)
+from devmetrics_app.web.dashboard.overview import buckets, slice_label
+from devmetrics_app.web.dashboard.pulls import risk_band
+from devmetrics_app.web.tenancy import not_found
+
+routes = web.RouteTableDef()
+
+RECENT_PULLS = 10
+
+
+@routes.get("/orgs/{installation_id}/repositories")
+@page
+async def repository_list(request: web.Request) -> web.Response:
+    async with pool(request).acquire() as conn:
+        context = await installation_context(request, conn)
+        rows = await conn.fetch(
+            """SELECT id, full_name, private, archived, connected, language, pushed_at FROM repositories
+               WHERE installation_id = $1 AND removed_at IS NULL ORDER BY lower(full_name) LIMIT 1000""",
+            context["installation"]["id"])
+    return render(request, "repositories.html", {**context, "repositories": [dict(r) for r in rows]})
+
+
+@routes.get("/orgs/{installation_id}/repositories/{repository_id}")
+@page
+async def repository(request: web.Request) -> web.Response:
+    repo = await visible_repository(request)
+    if repo["installation_id"] != installation_path_id(request):
+        raise not_found()
+    async with pool(request).acquire() as conn:
+        context = await installation_context(request, conn)
+        installation_id = context["installation"]["id"]
+        period_choice, period = period_filter(request)
+        filters = Filters(installation_id, period_choice, period, (repo["id"],), None)
+        result = await computed(service.repository_analytics(conn, filters.scope(), repo["id"]))
+        if result is None:
+            raise not_found()
+        slices = buckets(period)
+        merged = [(await service.throughput(conn, Scope(installation_id, p, (repo["id"],))))
+                  ["pull_requests_merged"]["value"] for p in slices]
+        sql, args = list_sql(PullRequestFilters(installation_id=installation_id,
+                                                repository_ids=(repo["id"],)), RECENT_PULLS)
+        recent = [dict(r) for r in await conn.fetch(sql, *args)][:RECENT_PULLS]
+    for row in recent:
+        row["risk"] = risk_band(row["risk_score"])
+    chart = charts.bars("Pull requests merged", [slice_label(p) for p in slices], merged,
+                        unit="pull requests", x_label="Merged in", y_label="Merged")
+    return render(request, "repository.html", {
+        **context, "repo": dict(repo), "filters": filters, "result": result, "chart": chart,
+        "recent": recent, "live_rooms": [f"repo:{repo['id']}"]})

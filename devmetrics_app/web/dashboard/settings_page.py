@@ -1,0 +1,124 @@
+"""Settings for ADMINs: member roles, the AI budget and risk threshold, bot patterns and the
+names of production environments — stored in `organizations.settings`, the jsonb the metrics
+and review code already read (metrics/settings.py, review/config.py).
+
+The new settings are checked by MetricsSettings.from_json before they are stored, so a value the
+metrics engine would refuse never reaches it (a page error, not a broken dashboard).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from devmetrics_app.metrics.settings import MetricsSettings, SettingsError
+from devmetrics_app.review.config import (
+    DEFAULT_RISK_THRESHOLD,
+    ORG_BUDGET_KEY,
+    ORG_KEY,
+    monthly_budget_usd,
+)
+from devmetrics_app.web.api.params import path_id
+from devmetrics_app.web.dashboard.common import installation_context, page, pool, render
+from devmetrics_app.web.tenancy import ROLES, not_found
+
+routes = web.RouteTableDef()
+
+MAX_BUDGET_USD = 100_000
+
+
+def _list(raw: str) -> list[str]:
+    return [part.strip() for part in raw.replace("\n", ",").split(",") if part.strip()]
+
+
+def updated_settings(current: dict[str, Any], form: Any) -> dict[str, Any]:
+    """The jsonb with the form's keys replaced; ValueError names the field that is wrong."""
+    out = dict(current)
+    try:
+        budget = float(str(form.get("budget", "")).strip())
+        threshold = int(str(form.get("risk_threshold", "")).strip())
+    except ValueError:
+        raise ValueError("budget and risk threshold must be numbers") from None
+    if not 0 <= budget <= MAX_BUDGET_USD:
+        raise ValueError(f"budget: from 0 to {MAX_BUDGET_USD} US dollars a month")
+    if not 0 <= threshold <= 100:
+        raise ValueError("risk threshold: an integer from 0 to 100")
+    out[ORG_BUDGET_KEY] = budget
+    out[ORG_KEY] = {**(current.get(ORG_KEY) or {}), "risk_threshold": threshold}
+    out["bot_patterns"] = _list(str(form.get("bot_patterns", "")))
+    environments = _list(str(form.get("production_environments", "")))
+    if not environments:
+        raise ValueError("production environments: name at least one")
+    out["production_environments"] = environments
+    try:
+        MetricsSettings.from_json(out)
+    except SettingsError as exc:
+        raise ValueError(str(exc)) from None
+    return out
+
+
+async def _load(request: web.Request) -> tuple[dict[str, Any], dict[str, Any]]:
+    async with pool(request).acquire() as conn:
+        context = await installation_context(request, conn, minimum_role="ADMIN")
+        raw = await conn.fetchval(
+            """SELECT o.settings FROM organizations o JOIN installations i ON i.account_id = o.id
+               WHERE i.id = $1""", context["installation"]["id"])
+    settings = raw if isinstance(raw, dict) else orjson.loads(raw) if raw else {}
+    return context, settings
+
+
+async def _render(request: web.Request, context: dict[str, Any], settings: dict[str, Any], *,
+                  error: str | None = None, status: int = 200) -> web.Response:
+    members = await pool(request).fetch(
+        """SELECT u.id, u.login, m.role FROM memberships m JOIN users u ON u.id = m.user_id
+           WHERE m.installation_id = $1 AND m.removed_at IS NULL ORDER BY lower(u.login)""",
+        context["installation"]["id"])
+    metrics = MetricsSettings.from_json(settings) if error is None else MetricsSettings()
+    return render(request, "settings.html", {
+        **context, "members": [dict(m) for m in members], "roles": ROLES, "error": error,
+        "budget": monthly_budget_usd(settings),
+        "risk_threshold": (settings.get(ORG_KEY) or {}).get("risk_threshold", DEFAULT_RISK_THRESHOLD),
+        "bot_patterns": ", ".join(metrics.bot_patterns),
+        "environments": ", ".join(metrics.production_environments),
+        "notice": request.query.get("done")}, status=status)
+
+
+@routes.get("/orgs/{installation_id}/settings")
+@page
+async def settings_page(request: web.Request) -> web.Response:
+    context, settings = await _load(request)
+    return await _render(request, context, settings)
+
+
+@routes.post("/orgs/{installation_id}/settings")
+@page
+async def save_settings(request: web.Request) -> web.Response:
+    context, settings = await _load(request)
+    try:
+        new = updated_settings(settings, await request.post())
+    except ValueError as exc:
+        return await _render(request, context, settings, error=str(exc), status=400)
+    installation_id = context["installation"]["id"]
+    await pool(request).execute(
+        """UPDATE organizations o SET settings = $2::jsonb FROM installations i
+           WHERE i.id = $1 AND o.id = i.account_id""", installation_id, orjson.dumps(new).decode())
+    raise web.HTTPSeeOther(f"/orgs/{installation_id}/settings?done=saved")
+
+
+@routes.post("/orgs/{installation_id}/settings/members/{user_id}")
+@page
+async def set_role(request: web.Request) -> web.Response:
+    context, _ = await _load(request)
+    installation_id = context["installation"]["id"]
+    role = (await request.post()).get("role")
+    if role not in ROLES:
+        raise not_found()
+    updated = await pool(request).fetchval(
+        """UPDATE memberships SET role = $3, source = 'manual', updated_at = now()
+           WHERE installation_id = $1 AND user_id = $2 AND removed_at IS NULL RETURNING user_id""",
+        installation_id, path_id(request, "user_id"), role)
+    if updated is None:
+        raise not_found()
+    raise web.HTTPSeeOther(f"/orgs/{installation_id}/settings?done=role")

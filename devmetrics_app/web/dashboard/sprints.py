@@ -1,0 +1,52 @@
+"""Sprints: velocity bars for the closed sprints of the period, and one milestone's burndown."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from devmetrics_app.metrics import service
+from devmetrics_app.web.api.query import computed, parse_id, single
+from devmetrics_app.web.dashboard import charts
+from devmetrics_app.web.dashboard.common import filters_of, installation_context, page, pool, render
+from devmetrics_app.web.tenancy import not_found
+
+routes = web.RouteTableDef()
+
+MILESTONES_SHOWN = 50
+
+
+@routes.get("/orgs/{installation_id}/sprints")
+@page
+async def sprints(request: web.Request) -> web.Response:
+    async with pool(request).acquire() as conn:
+        context = await installation_context(request, conn)
+        installation_id = context["installation"]["id"]
+        filters = await filters_of(request, conn, installation_id)
+        velocity = await computed(service.velocity(conn, filters.scope()))
+        milestones = [dict(m) for m in await conn.fetch(
+            """SELECT m.id, m.title, m.state, r.full_name FROM milestones m
+               JOIN repositories r ON r.id = m.repository_id
+               WHERE m.installation_id = $1 AND m.deleted_at IS NULL
+               ORDER BY m.due_on DESC NULLS LAST, m.id DESC LIMIT $2""", installation_id, MILESTONES_SHOWN)]
+        raw = single(request, "milestone")
+        chosen = parse_id("milestone", raw) if raw else (milestones[0]["id"] if milestones else None)
+        burndown = None
+        if chosen is not None:
+            burndown = await computed(service.burndown(conn, filters.scope(), chosen))
+            if burndown is None and raw:
+                raise not_found()
+    shown = list(reversed(velocity.get("sprints", [])))
+    velocity_chart = charts.bars("Story points completed per sprint", [s["title"] for s in shown],
+                                 [s["points"] for s in shown], unit="points", x_label="Sprint",
+                                 y_label="Completed")
+    burndown_chart = None
+    if burndown is not None:
+        days = burndown["days"]
+        burndown_chart = charts.lines(
+            f"Burndown of {burndown['milestone']['title']}", [d["day"][5:] for d in days],
+            {"Remaining": [d["remaining"] for d in days], "Ideal": [d["ideal"] for d in days]},
+            unit="points", x_label="Day", y_label="Points left")
+    return render(request, "sprints.html", {
+        **context, "filters": filters, "velocity": velocity, "velocity_chart": velocity_chart,
+        "milestones": milestones, "chosen": chosen, "burndown": burndown,
+        "burndown_chart": burndown_chart, "live_rooms": [f"org:{installation_id}"]})

@@ -1,0 +1,164 @@
+"""The dashboard in a real browser (Debian's chromium driven by Playwright, headless).
+
+Sign in through the fake GitHub's OAuth, read the overview of the seeded world and compare its
+figures with the JSON API, follow an explanation link, create a notification rule through the
+form, and watch a live update arrive after a webhook is posted. Screenshots of the main pages go
+to artifacts/screenshots/. Skipped only when /usr/bin/chromium is absent; no browser download.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import socket
+from pathlib import Path
+
+import orjson
+import payloads
+import pytest
+from api_support import set_role
+from conftest import signed_headers
+from gidgethub.routing import Router
+from test_auth import seed_user
+from test_pages_support import API_WORLD, ORG, WORLD_QUERY, seed_world
+
+from devmetrics_app.events import live_updates as live_events
+from devmetrics_app.events import router as app_router
+from devmetrics_app.events.dispatch import process_delivery
+from devmetrics_app.web.app import create_app
+from devmetrics_app.web.keys import REDIS
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--no-first-run", "--disable-sync"]
+SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+TIMEOUT_MS = 15_000
+
+NO_CHROMIUM = "needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)"
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=NO_CHROMIUM)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+async def site(aiohttp_server, wired_settings, pool, broker, fake_github):
+    """The app on a real loopback port whose PUBLIC_URL is that port, so the fake GitHub's
+    authorize step redirects the browser back to it."""
+    state, _ = fake_github
+    port = free_port()
+    settings = dataclasses.replace(wired_settings, public_url=f"http://127.0.0.1:{port}")
+    app = create_app(settings, database_url=settings.database_url.get(), redis_url=settings.redis_url.get())
+    server = await aiohttp_server(app, port=port)
+    return app, state, f"http://127.0.0.1:{server.port}"
+
+
+@pytest.fixture
+async def browser_page():
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        context = await browser.new_context(viewport={"width": 1280, "height": 900})
+        page = await context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.csp_errors = errors  # type: ignore[attr-defined]
+        yield page
+        await browser.close()
+
+
+async def shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+async def api_json(page, base: str, path: str, params: dict[str, str]) -> dict:
+    response = await page.request.get(base + path, params=params)
+    assert response.ok, await response.text()
+    return await response.json()
+
+
+async def test_dashboard_end_to_end(site, browser_page, pool) -> None:
+    app, state, base = site
+    page = browser_page
+    seed_user(state, "alice", installations=(ORG,))
+    await seed_world(pool, rollups=True)
+    await set_role(pool, payloads.ALICE["id"], "MANAGER")
+
+    # Sign in through the fake GitHub's OAuth.
+    await page.goto(base + "/")
+    await page.get_by_role("button", name="Sign in with GitHub").click()
+    await page.wait_for_url(f"{base}/orgs/{ORG}")
+
+    # The overview's figures are the API's.
+    query = "&".join(f"{k}={v}" for k, v in WORLD_QUERY.items())
+    await page.goto(f"{base}/orgs/{ORG}?{query}")
+    await shot(page, "overview")
+    cycle = (await api_json(page, base, "/api/metrics/cycle-time", API_WORLD))["result"]["cycle_time"]
+    builds = (await api_json(page, base, "/api/metrics/build-success", API_WORLD))["result"]
+    from devmetrics_app.web.dashboard.charts import fmt
+
+    assert (await page.locator('a[data-figure="cycle_time"]').inner_text()) == fmt(cycle["value"], "h")
+    assert (await page.locator('a[data-figure="build_success"]').inner_text()) == fmt(builds["value"], "%")
+    assert await page.locator("svg.chart").count() >= 3
+
+    # Follow an explanation link: the items behind the cycle time.
+    await page.locator('a[data-figure="cycle_time"]').click()
+    await page.wait_for_url(f"{base}/orgs/{ORG}/explain/cycle_time?*")
+    assert "PR cycle time" in await page.locator("h1").inner_text()
+    assert await page.locator("[data-count]").inner_text() == str(cycle["count"])
+    await shot(page, "explanation")
+
+    # Create a notification rule through the form.
+    await page.goto(f"{base}/orgs/{ORG}/notifications/rules/new")
+    await page.get_by_label("Name").fill("Waiting too long")
+    await page.get_by_label("When").select_option("pr_review_required")
+    await page.get_by_label("Hours without review").fill("12")
+    await page.get_by_role("checkbox", name="in-app").check()
+    await page.get_by_role("button", name="Save rule").click()
+    await page.wait_for_url(f"{base}/orgs/{ORG}/notifications/rules?done=saved")
+    assert await page.get_by_role("row", name="Waiting too long").count() == 1
+    rules = (await api_json(page, base, "/api/notifications/rules", {}))["rules"]
+    assert [(r["name"], r["conditions"]["hours"]) for r in rules] == [("Waiting too long", 12)]
+    await shot(page, "rules")
+
+    # A live update: a new pull request shows up on the open list without a reload.
+    await page.goto(f"{base}/orgs/{ORG}/pulls")
+    await page.wait_for_selector('body[data-live-connected="true"]')
+    await shot(page, "pulls")
+    await post_new_pull_request(app, base, pool)
+    new_id = payloads.pr_id(payloads.REPO_API_ID, 4242)
+    await page.wait_for_selector(f'tr[data-pr="{new_id}"]')
+    assert await page.locator("body").get_attribute("data-live-updated")
+    await page.goto(f"{base}/orgs/{ORG}/pulls/{new_id}")
+    await shot(page, "pull-request")
+    await page.goto(f"{base}/orgs/{ORG}/repositories/{payloads.REPO_API_ID}?{query}")
+    await shot(page, "repository")
+    assert not [e for e in page.csp_errors if "Content Security Policy" in e]
+
+
+async def post_new_pull_request(app, base: str, pool) -> None:
+    """Post the webhook to the running app, then do what the worker does with it: process the
+    stored delivery (with the live-events router, which events/__init__.py will include) and
+    run the follow-up job that publishes to the rooms."""
+    import aiohttp
+
+    pr = payloads.pull_request(4242, repo=payloads.REPO_API, title="Live: add rate limiting")
+    payload = copy.deepcopy(payloads.pull_request_event("opened", pr))
+    body = orjson.dumps(payload)
+    headers = signed_headers("pull_request", body, delivery_id="live-update-delivery")
+    async with aiohttp.ClientSession() as http:
+        response = await http.post(base + "/api/webhooks/github", data=body, headers=headers)
+        assert response.status == 202, await response.text()
+    async with pool.acquire() as conn:
+        outcome = await process_delivery(conn, Router(app_router, live_events.router),
+                                         "live-update-delivery", max_attempts=3)
+    assert outcome is not None and outcome.status == "processed"
+    for actor, kwargs in outcome.followups:
+        if actor == live_events.LIVE_ACTOR:
+            await live_events.publish_all(app[REDIS], **kwargs)

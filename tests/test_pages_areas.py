@@ -1,0 +1,110 @@
+"""Pull requests, repository, person, sprint, notification rules, in-app notifications and
+settings pages, over the sample world: rendered, scoped and guarded as the API is."""
+
+from __future__ import annotations
+
+import payloads
+from api_support import set_role
+from test_pages_support import ORG, WORLD_QUERY, pages_fixture, seed_world  # noqa: F401
+
+PR7 = payloads.pr_id(payloads.REPO_API_ID, 7)
+MILESTONE = payloads.stable_id("milestone", payloads.REPO_WEB_ID, 1)
+RULES = f"/orgs/{ORG}/notifications/rules"
+
+
+async def test_pull_request_list_and_page(pages, pool) -> None:
+    await seed_world(pool, rollups=True)
+    await pages.sign_in("alice")
+    api = await pages.api("/api/pull-requests")
+    html = await pages.html(f"/orgs/{ORG}/pulls")
+    for item in api["items"]:
+        assert f'/orgs/{ORG}/pulls/{item["id"]}"' in html
+    assert "not analysed" in html  # risk badge without an analysis
+    merged = await pages.html(f"/orgs/{ORG}/pulls", {"state": "merged"})
+    assert f'/pulls/{PR7}"' in merged and 'value="merged" selected' in merged
+    await pages.html(f"/orgs/{ORG}/pulls", {"author": "not a login!"}, status=400)
+    page = await pages.html(f"/orgs/{ORG}/pulls/{PR7}")
+    assert "Cycle-time stages" in page and "Timeline" in page and "AI insights" in page
+    # A PR seen through another installation's path is 404.
+    await pages.html(f"/orgs/{payloads.SOLO_INSTALLATION_ID}/pulls/{PR7}", status=404)
+
+
+async def test_repository_person_and_sprint_pages(pages, pool) -> None:
+    await seed_world(pool, rollups=True)
+    await pages.sign_in("alice")
+    html = await pages.html(f"/orgs/{ORG}/repositories/{payloads.REPO_API_ID}", WORLD_QUERY)
+    assert "acme/api" in html and '<svg class="chart"' in html
+    assert "acme/api" in await pages.html(f"/orgs/{ORG}/repositories")
+    await pages.html(f"/orgs/{ORG}/repositories/{payloads.REPO_TOOL_ID}", status=404)
+    me = await pages.html(f"/orgs/{ORG}/people/{payloads.ALICE['id']}", {"period": "90"})
+    assert "not a ranking" in me and "(you)" in me
+    # Another person's page: only for managers.
+    await pages.html(f"/orgs/{ORG}/people/{payloads.BOB['id']}", status=404)
+    await set_role(pool, payloads.ALICE["id"], "MANAGER")
+    assert "bob" in await pages.html(f"/orgs/{ORG}/people/{payloads.BOB['id']}")
+    sprint = await pages.html(f"/orgs/{ORG}/sprints", {**WORLD_QUERY, "milestone": str(MILESTONE)})
+    assert "Burndown of v1.0" in sprint and "Velocity" in sprint
+
+
+async def test_notification_rules_through_forms(pages, pool) -> None:
+    await seed_world(pool)
+    await pages.sign_in("alice")
+    await set_role(pool, payloads.ALICE["id"], "MANAGER")
+    form = await pages.html(f"{RULES}/new")
+    assert 'name="csrf_token"' in form
+    # Without the CSRF token the identity middleware refuses the post.
+    await pages.post(f"{RULES}/new", {"name": "x", "type": "pr_opened", "channels": "in_app"},
+                     status=403, csrf=False)
+    # A wrong field comes back as the form with its message.
+    bad = await pages.post(f"{RULES}/new", {"name": "Slow reviews", "type": "pr_review_required",
+                                             "channels": "in_app", "enabled": "on"}, status=400)
+    assert "conditions.hours" in await bad.text() or "hours" in await bad.text()
+    await pages.post(f"{RULES}/new", [("name", "Slow reviews"), ("type", "pr_review_required"),
+                                      ("hours", "24"), ("channels", "in_app"), ("enabled", "on")])
+    rules = (await pages.api("/api/notifications/rules"))["rules"]
+    expected = [("Slow reviews", 24, True)]
+    assert [(r["name"], r["conditions"]["hours"], r["enabled"]) for r in rules] == expected
+    rule_id = rules[0]["id"]
+    assert "Slow reviews" in await pages.html(RULES)
+    await pages.post(f"{RULES}/{rule_id}/edit", [("name", "Very slow"), ("type", "pr_review_required"),
+                                                 ("hours", "48"), ("channels", "in_app"), ("enabled", "on")])
+    await pages.post(f"{RULES}/{rule_id}/enabled", {"enabled": "false"})
+    rule = (await pages.api(f"/api/notifications/rules/{rule_id}"))
+    assert (rule["name"], rule["conditions"]["hours"], rule["enabled"]) == ("Very slow", 48, False)
+    await pages.post(f"{RULES}/{rule_id}/delete", {})
+    assert (await pages.api("/api/notifications/rules"))["rules"] == []
+    # A developer may read the rules but not change them.
+    await set_role(pool, payloads.ALICE["id"], "DEVELOPER")
+    await pages.html(f"{RULES}/new", status=403)
+
+
+async def test_in_app_notifications_and_read_state(pages, pool) -> None:
+    await seed_world(pool)
+    await pages.sign_in("alice")
+    note_id = await pool.fetchval(
+        """INSERT INTO notifications (installation_id, user_id, title, body, url)
+           VALUES ($1, $2, 'PR waits for review', '<b>acme/api#7</b>', 'javascript:alert(1)') RETURNING id""",
+        ORG, payloads.ALICE["id"])
+    html = await pages.html("/notifications")
+    assert "(1 unread)" in html and "&lt;b&gt;acme/api#7&lt;/b&gt;" in html  # autoescaped
+    assert "javascript:" not in html
+    await pages.post(f"/notifications/{note_id}/read", {"read": "true"})
+    assert "(0 unread)" in await pages.html("/notifications")
+    await pages.post("/notifications/999999/read", {"read": "true"}, status=404)
+
+
+async def test_settings_are_for_admins(pages, pool) -> None:
+    await seed_world(pool)
+    await pages.sign_in("alice")
+    await set_role(pool, payloads.ALICE["id"], "MANAGER")
+    await pages.html(f"/orgs/{ORG}/settings", status=403)
+    await set_role(pool, payloads.ALICE["id"], "ADMIN")
+    assert "Monthly AI budget" in await pages.html(f"/orgs/{ORG}/settings")
+    await pages.post(f"/orgs/{ORG}/settings", {"budget": "80", "risk_threshold": "60",
+                                               "bot_patterns": "renovate-*, ci-*",
+                                               "production_environments": "prod, live"})
+    stored = await pool.fetchval("SELECT settings FROM organizations WHERE id = $1", payloads.ORG_ID)
+    assert '"ai_monthly_budget_usd": 80.0' in stored.replace(":", ": ").replace(":  ", ": ")
+    assert "renovate-*" in await pages.html(f"/orgs/{ORG}/settings")
+    await pages.post(f"/orgs/{ORG}/settings", {"budget": "x", "risk_threshold": "60",
+                                               "production_environments": "prod"}, status=400)
