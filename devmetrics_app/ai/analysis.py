@@ -9,6 +9,7 @@ floor, never lower it.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import unicodedata
 from collections import Counter
@@ -24,7 +25,7 @@ from .budget import (
     estimate_tokens,
     select_diff,
 )
-from .claude import CostEstimate, ModelRequest, ModelResult, TokenUsage
+from .claude import CostEstimate, ModelFinding, ModelRequest, ModelResult, TokenUsage
 from .files import PrFile, classify, parse_gitattributes
 from .prompt import (
     BODY_MAX_CHARS,
@@ -112,16 +113,8 @@ class AnalysisSettings:
         return cls(model=settings.anthropic_model, **overrides)  # type: ignore[arg-type]
 
 
-@dataclass(frozen=True)
-class Finding:
-    category: str
-    severity: str
-    file: str
-    start_line: int
-    end_line: int
-    title: str
-    explanation: str
-    suggestion: str
+# A finding as published: the model's, with its text sanitised (same shape).
+Finding = ModelFinding
 
 
 @dataclass(frozen=True)
@@ -307,12 +300,8 @@ async def analyse_pull_request(
     base.estimated_review_minutes = review.estimated_review_minutes
     base.summary = sanitize_markdown(review.summary, repo_url=pr.repo_url, limit=SUMMARY_MAX_CHARS)
     base.findings = tuple(
-        Finding(
-            category=f.category,
-            severity=f.severity,
-            file=f.file,
-            start_line=f.start_line,
-            end_line=f.end_line,
+        dataclasses.replace(
+            f,
             title=sanitize_plain(f.title, limit=FINDING_TITLE_MAX_CHARS),
             explanation=sanitize_markdown(f.explanation, repo_url=pr.repo_url, limit=TEXT_MAX_CHARS),
             suggestion=sanitize_markdown(f.suggestion, repo_url=pr.repo_url, limit=TEXT_MAX_CHARS),
