@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from collections.abc import Callable
 
 import asyncpg
 
+from devmetrics_app.jobs.background import BackgroundLoop
 from devmetrics_app.store.deliveries import DELIVERY_CHANNEL, lease_fresh
 
 log = logging.getLogger(__name__)
@@ -46,29 +46,22 @@ def _waker(event: asyncio.Event) -> Callable[..., None]:
     return wake
 
 
-class DispatcherThread(threading.Thread):
+class DispatcherThread(BackgroundLoop):
     def __init__(self, database_url: str, enqueue: Callable[[list[str]], None], *,
                  lease_seconds: float) -> None:
-        super().__init__(name="delivery-dispatcher", daemon=True)
+        super().__init__("delivery-dispatcher")
         self._database_url = database_url
         self._enqueue = enqueue
         self._lease_seconds = lease_seconds
-        self._stop_event = threading.Event()
 
-    def stop(self) -> None:
-        self._stop_event.set()
-
-    def run(self) -> None:
-        asyncio.run(self._loop())
-
-    async def _loop(self) -> None:
-        while not self._stop_event.is_set():
+    async def main(self) -> None:
+        while not self.stopping:
             conn: asyncpg.Connection | None = None
             try:
                 conn = await asyncpg.connect(self._database_url)
                 woken = asyncio.Event()
                 await conn.add_listener(DELIVERY_CHANNEL, _waker(woken))
-                while not self._stop_event.is_set():
+                while not self.stopping:
                     woken.clear()
                     await dispatch_fresh(conn, self._enqueue, lease_seconds=self._lease_seconds)
                     try:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from collections.abc import Callable
 
 import asyncpg
 
 from devmetrics_app.db import create_pool
+from devmetrics_app.jobs.background import BackgroundLoop
 from devmetrics_app.store.deliveries import lease_overdue
 
 log = logging.getLogger(__name__)
@@ -41,27 +41,20 @@ async def sweep_once(
     return total
 
 
-class SweeperThread(threading.Thread):
-    """Runs `sweep_once` every `interval` seconds on its own event loop until stopped."""
+class SweeperThread(BackgroundLoop):
+    """Runs `sweep_once` every `interval` seconds until stopped."""
 
     def __init__(self, database_url: str, enqueue: Callable[[list[str]], None], *,
                  interval: float, grace_seconds: float) -> None:
-        super().__init__(name="delivery-sweeper", daemon=True)
+        super().__init__("delivery-sweeper")
         self._database_url = database_url
         self._enqueue = enqueue
         self._interval = interval
         self._grace = grace_seconds
-        self._stop_event = threading.Event()
 
-    def stop(self) -> None:
-        self._stop_event.set()
-
-    def run(self) -> None:
-        asyncio.run(self._loop())
-
-    async def _loop(self) -> None:
+    async def main(self) -> None:
         pool = None
-        while not self._stop_event.is_set():
+        while not self.stopping:
             try:
                 if pool is None:
                     pool = await create_pool(self._database_url, min_size=1, max_size=1)
@@ -69,6 +62,6 @@ class SweeperThread(threading.Thread):
             except Exception:
                 # Redis or PostgreSQL unreachable: the leases expire and the next tick retries.
                 log.exception("delivery sweep failed")
-            await asyncio.to_thread(self._stop_event.wait, self._interval)
+            await self.pause(self._interval)
         if pool is not None:
             await pool.close()
