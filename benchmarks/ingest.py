@@ -36,8 +36,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
-import hmac
 import json
 import os
 import secrets
@@ -57,6 +55,9 @@ from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parent.parent
 WEBHOOK_PATH = "/api/webhooks/github"
+sys.path.insert(0, str(ROOT))
+from devmetrics_app.web.signature import sign, verify  # noqa: E402 - needs ROOT on the path
+
 HOST = "127.0.0.1"
 BENCH_DATABASE = "devmetrics_bench"
 NAIVE_TABLE = "bench_naive_deliveries"
@@ -81,7 +82,7 @@ def _use_uvloop() -> bool:
 
 
 def _sign(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return sign(secret, body)
 
 
 # --------------------------------------------------------------------------- baseline servers
@@ -92,20 +93,27 @@ def _headers_ok(request) -> bool:
         request.headers.get("X-GitHub-Event"))
 
 
+def _reject(request, body: bytes, secret: str):
+    """The app's own signature check (web/signature.py) and header check, or None if fine."""
+    from aiohttp import web
+
+    if not verify(secret, body, request.headers.get("X-Hub-Signature-256")):
+        return web.json_response({"error": "bad_signature"}, status=401)
+    if not _headers_ok(request):
+        return web.json_response({"error": "bad_header"}, status=400)
+    return None
+
+
 def run_bare_server(port: int) -> None:
     """Read the body, verify the HMAC in constant time, answer 202. Nothing else."""
     from aiohttp import web
 
-    secret = os.environ["GITHUB_WEBHOOK_SECRET"].encode()
+    secret = os.environ["GITHUB_WEBHOOK_SECRET"]
 
     async def receive(request: web.Request) -> web.Response:
         body = await request.read()
-        expected = ("sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()).encode()
-        given = request.headers.get("X-Hub-Signature-256", "").strip().encode()
-        if not hmac.compare_digest(expected, given):
-            return web.json_response({"error": "bad_signature"}, status=401)
-        if not _headers_ok(request):
-            return web.json_response({"error": "bad_header"}, status=400)
+        if rejected := _reject(request, body, secret):
+            return rejected
         return web.json_response({"delivery": request.headers["X-GitHub-Delivery"]}, status=202)
 
     async def healthz(request: web.Request) -> web.Response:
@@ -123,19 +131,15 @@ def run_naive_server(port: int) -> None:
     import asyncpg
     from aiohttp import web
 
-    secret = os.environ["GITHUB_WEBHOOK_SECRET"].encode()
+    secret = os.environ["GITHUB_WEBHOOK_SECRET"]
     dsn = os.environ["BENCH_DATABASE_URL"]
     insert = (f"INSERT INTO {NAIVE_TABLE} (delivery_id, event, action, installation_id, "  # noqa: S608
               "payload) VALUES ($1, $2, $3, $4, $5::jsonb)")
 
     async def receive(request: web.Request) -> web.Response:
         body = await request.read()
-        expected = ("sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()).encode()
-        given = request.headers.get("X-Hub-Signature-256", "").strip().encode()
-        if not hmac.compare_digest(expected, given):
-            return web.json_response({"error": "bad_signature"}, status=401)
-        if not _headers_ok(request):
-            return web.json_response({"error": "bad_header"}, status=400)
+        if rejected := _reject(request, body, secret):
+            return rejected
         payload = json.loads(body)
         installation = payload.get("installation") or {}
         await request.app["pool"].execute(
