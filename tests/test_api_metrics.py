@@ -122,6 +122,13 @@ async def test_analytics(api, pool) -> None:
                                                      "metric": "prs_merged", "interval": "day"}))
     series = {point["start"]: point["value"] for point in trend["result"]["series"]}
     assert series.get("2024-05-01") == 1
+    # One repository's series (repository_stats, filtered): acme/api merged PR 7 that day.
+    for repository, merged in ((payloads.REPO_API_ID, 1), (payloads.REPO_WEB_ID, None)):
+        trend = await api.get("/api/analytics/trends", {"from": "2024-04-30", "to": "2024-05-02",
+                                                        "metric": "prs_merged", "interval": "day",
+                                                        "repository": str(repository)})
+        series = {point["start"]: point["value"] for point in trend["result"]["series"]}
+        assert series.get("2024-05-01") == merged or (merged is None and not series.get("2024-05-01"))
     await add_team(pool, 71, payloads.ALICE["id"])
     # A team's series come from team rollups, which have no deployment column.
     body = await api.get("/api/analytics/trends", {**WORLD, "team": "71", "metric": "deployments"},

@@ -859,11 +859,11 @@ async def deployments(
 # ------------------------------------------------------------------ counts: rollups or raw
 
 
-def _stats_source(r: Resolved) -> tuple[str, str]:
-    """(table, repository filter) of the daily rollup answering this scope."""
+def _stats_source(r: Resolved, parameter: int = 4) -> tuple[str, str]:
+    """(table, repository filter on `$parameter`) of the daily rollup answering this scope."""
     if r.all_repositories:
         return "installation_stats", ""
-    return "repository_stats", " AND s.repository_id = ANY($4::bigint[])"
+    return "repository_stats", f" AND s.repository_id = ANY(${parameter}::bigint[])"
 
 
 async def _rollup_sums(conn: asyncpg.Connection, r: Resolved, columns: Sequence[str]) -> asyncpg.Record:
@@ -1459,7 +1459,7 @@ async def trends(conn: asyncpg.Connection, scope: Scope, *, metric: str, interva
         table, extra = "team_metrics", " AND s.team_id = $5"
         args.append(scope.team_id)
     else:
-        table, extra = _stats_source(r)
+        table, extra = _stats_source(r, 5)
         if extra:
             args.append(r.repository_ids)
     expression = _trend_expression(metric, team)
