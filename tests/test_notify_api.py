@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from types import SimpleNamespace
 
 import payloads
 import pytest
@@ -12,6 +13,8 @@ from conftest import deliver
 from test_auth import api_sign_in, seed_user
 
 from devmetrics_app.config import Secret
+from devmetrics_app.web.api.openapi import document
+from devmetrics_app.web.api.query import MAX_LIMIT, encode_cursor
 from devmetrics_app.web.app import create_app
 
 INST = payloads.ORG_INSTALLATION_ID
@@ -176,3 +179,157 @@ async def test_in_app_notifications_page_and_mark_read(api, pool) -> None:
     assert (await client.patch(f"/api/notifications/{alices}/read", headers=carol)).status == 404
     too_many = await client.get("/api/notifications?limit=101", headers=carol)
     assert too_many.status == 400 and (await too_many.json())["error"]["field"] == "limit"
+
+
+async def add_notifications(pool, count: int, *, installation: int = INST,
+                            user: int = payloads.CAROL["id"]) -> list[int]:
+    """`count` notifications for `user`, oldest first; their ids."""
+    return [await pool.fetchval(
+        "INSERT INTO notifications (installation_id, user_id, title) VALUES ($1, $2, $3) RETURNING id",
+        installation, user, f"note {n}") for n in range(count)]
+
+
+async def bad(client, headers, params, field: str, path: str = "/api/notifications") -> dict:
+    """The request answers 400 in the shared shape: `error.field` and a message naming it."""
+    response = await client.get(path, params=params, headers=headers)
+    body = await response.json()
+    assert response.status == 400, (params, response.status, body)
+    assert body["error"]["code"] == "invalid" and body["error"]["field"] == field, (params, body)
+    assert body["error"]["message"].startswith(f"{field}: "), (params, body)
+    return body
+
+
+async def test_paging_sees_every_notification_once_newest_first(api, pool) -> None:
+    client, _ = api
+    carol = await bearer(api, "carol")
+    ids = await add_notifications(pool, 7)
+    await add_notifications(pool, 2, installation=OTHER)  # not carol's to see
+    await add_notifications(pool, 1, user=payloads.ALICE["id"])  # not carol's
+    seen, pages, cursor = [], [], None
+    while True:
+        query = {"limit": "3", **({"cursor": cursor} if cursor else {})}
+        response = await client.get("/api/notifications", params=query, headers=carol)
+        assert response.status == 200, await response.text()
+        body = await response.json()
+        # unread_count counts them all, the one that arrives mid-walk included
+        assert body["limit"] == 3 and body["unread_count"] == (7 if not pages else 8)
+        pages.append(len(body["notifications"]))
+        seen += [n["id"] for n in body["notifications"]]
+        if pages == [3]:  # a newer notification arriving mid-walk neither repeats nor shifts pages
+            await add_notifications(pool, 1)
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+        assert not cursor.isdigit() and "." in cursor  # opaque and signed, not a bare id
+    assert pages == [3, 3, 1]
+    assert seen == sorted(ids, reverse=True) and len(set(seen)) == len(seen)
+    # A page holding exactly the rest is the last one: no empty page after it.
+    exact = await (await client.get("/api/notifications", params={"limit": "8"}, headers=carol)).json()
+    assert len(exact["notifications"]) == 8 and exact["next_cursor"] is None
+    short = await (await client.get("/api/notifications", params={"limit": "7"}, headers=carol)).json()
+    rest = await (await client.get("/api/notifications", headers=carol,
+                                   params={"limit": "1", "cursor": short["next_cursor"]})).json()
+    assert [n["id"] for n in rest["notifications"]] == [ids[0]] and rest["next_cursor"] is None
+
+
+async def test_cursor_pages_the_unread_filter(api, pool) -> None:
+    client, _ = api
+    carol = await bearer(api, "carol")
+    ids = await add_notifications(pool, 6)
+    await pool.execute("UPDATE notifications SET read_at = now() WHERE id = ANY($1::bigint[])",
+                       ids[1::2])
+    seen, cursor = [], None
+    while True:
+        query = {"limit": "2", "unread": "true", **({"cursor": cursor} if cursor else {})}
+        body = await (await client.get("/api/notifications", params=query, headers=carol)).json()
+        seen += [n["id"] for n in body["notifications"]]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == sorted(ids[0::2], reverse=True)
+
+
+async def test_malformed_forged_or_foreign_cursors_are_400(api, pool) -> None:
+    client, _ = api
+    carol = await bearer(api, "carol")
+    ids = await add_notifications(pool, 3)
+    first = await (await client.get("/api/notifications", params={"limit": "1"}, headers=carol)).json()
+    cursor = first["next_cursor"]
+    payload, _, mac = cursor.partition(".")
+    signer = SimpleNamespace(app=client.server.app)  # encode_cursor only reads the app's key
+    forged = [
+        "garbage",
+        "",
+        str(ids[1]),  # the old plain-id cursor
+        "x" * 600 + "." + mac,
+        payload[:-2] + ("AA" if payload[-2:] != "AA" else "BB") + "." + mac,  # edited position
+        payload + "." + mac[:-2] + ("AA" if mac[-2:] != "AA" else "BB"),  # edited signature
+        payload + ".",
+        "." + mac,
+        payload + ".!!!!",
+        encode_cursor(signer, "repositories", "acme/api", 501),  # another list's cursor
+        encode_cursor(signer, "notifications", "not an id", ids[1]),  # a position of the wrong shape
+        encode_cursor(signer, "notifications", 0, 0),
+    ]
+    for raw in forged:
+        await bad(client, carol, {"cursor": raw}, "cursor")
+    await bad(client, carol, [("cursor", cursor), ("cursor", cursor)], "cursor")
+    # And the genuine one still works.
+    second = await client.get("/api/notifications", params={"limit": "1", "cursor": cursor},
+                              headers=carol)
+    assert second.status == 200
+    assert [n["id"] for n in (await second.json())["notifications"]] == [ids[1]]
+
+
+@pytest.mark.parametrize("limit", ["0", str(MAX_LIMIT + 1), "abc", "-1", "1.5", "", " 5"])
+async def test_bad_limits_are_400(api, pool, limit) -> None:
+    client, _ = api
+    carol = await bearer(api, "carol")
+    body = await bad(client, carol, {"limit": limit}, "limit")
+    assert str(MAX_LIMIT) in body["error"]["message"]
+
+
+async def test_limit_bounds_are_accepted(api, pool) -> None:
+    client, _ = api
+    carol = await bearer(api, "carol")
+    await add_notifications(pool, 2)
+    for limit, shown in (("1", 1), (str(MAX_LIMIT), 2)):
+        response = await client.get("/api/notifications", params={"limit": limit}, headers=carol)
+        assert response.status == 200, await response.text()
+        assert len((await response.json())["notifications"]) == shown
+
+
+async def test_installation_parameter_is_parsed_as_everywhere(api, pool) -> None:
+    client, _ = api
+    carol = await bearer(api, "carol")
+    await add_notifications(pool, 2)
+    await add_notifications(pool, 1, installation=OTHER)
+    for path in ("/api/notifications", "/api/notifications/rules"):
+        for raw in ("abc", "0", "99999999999999999999", ""):
+            await bad(client, carol, {"installation": raw}, "installation", path=path)
+        await bad(client, carol, [("installation", str(INST)), ("installation", str(INST))],
+                  "installation", path=path)
+        # Another installation is 404, before any other parameter is looked at.
+        hidden = await client.get(path, params={"installation": str(OTHER), "limit": "abc",
+                                                "cursor": "garbage"}, headers=carol)
+        assert hidden.status == 404, (path, await hidden.text())
+    chosen = await (await client.get("/api/notifications", params={"installation": str(INST)},
+                                      headers=carol)).json()
+    assert len(chosen["notifications"]) == 2 and chosen["unread_count"] == 2
+    await bad(client, carol, {"unread": "maybe"}, "unread")
+
+
+def test_openapi_describes_the_notification_list_parameters() -> None:
+    doc = document()
+    params = {}
+    for ref in doc["paths"]["/api/notifications"]["get"]["parameters"]:
+        param = doc["components"]["parameters"][ref["$ref"].rsplit("/", 1)[1]]
+        params[param["name"]] = param
+    assert set(params) == {"installation", "limit", "cursor", "unread"}
+    assert params["cursor"]["schema"] == {"type": "string"}  # opaque, not an id
+    assert params["limit"]["schema"]["minimum"] == 1
+    assert params["limit"]["schema"]["maximum"] == MAX_LIMIT
+    assert not params["installation"]["required"]
+    answers = doc["paths"]["/api/notifications"]["get"]["responses"]
+    assert {"400", "404"} <= set(answers)
+    assert answers["200"]["content"]["application/json"]["schema"]["$ref"].endswith("NotificationPage")

@@ -1,8 +1,10 @@
 """Notification rules (ADMIN/MANAGER write, anyone who sees the installation reads) and the
 caller's in-app notifications.
 
-Every handler settles tenancy before it reads the body: another installation's rule answers 404
-whatever the body says, so a malformed request cannot probe which ids exist.
+Every handler settles tenancy before it reads the body or the other parameters: another
+installation's rule answers 404 whatever the body says, so a malformed request cannot probe
+which ids exist. Query parameters (`installation`, `limit`, `cursor`, `unread`) are parsed by
+web/api/query.py, as on every other list: the same rules and the same 400 naming the field.
 """
 
 from __future__ import annotations
@@ -15,7 +17,15 @@ from devmetrics_app.notify import rule_store
 from devmetrics_app.notify.rules import Rule, load_rule
 from devmetrics_app.notify.validation import RuleError, RuleInput, validate_rule
 from devmetrics_app.web import responses
-from devmetrics_app.web.api.params import bad_request, json_object, path_id
+from devmetrics_app.web.api.params import MAX_ID, bad_request, json_object, path_id
+from devmetrics_app.web.api.query import (
+    decode_cursor,
+    flag,
+    installation_of,
+    limit_of,
+    page,
+    single,
+)
 from devmetrics_app.web.identity import require_principal
 from devmetrics_app.web.keys import BOX, POOL, SETTINGS
 from devmetrics_app.web.tenancy import not_found, require_installation, visible_installations
@@ -23,26 +33,17 @@ from devmetrics_app.web.tenancy import not_found, require_installation, visible_
 routes = web.RouteTableDef()
 
 WRITE_ROLE = "MANAGER"
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 100
+CURSOR_KIND = "notifications"
+NOTIFICATION_COLUMNS = "id, installation_id, rule_id, title, body, url, read_at, created_at"
 
 
-async def _selected_installation(request: web.Request, *, minimum_role: str) -> int:
-    """`?installation=` or, when the caller sees exactly one, that one."""
-    raw = request.query.get("installation")
-    if raw is not None:
-        if not raw.isdigit():
-            raise bad_request("installation", "must be an installation id")
-        installation_id = int(raw)
-    else:
-        visible = await visible_installations(request)
-        if not visible:
-            raise not_found()
-        if len(visible) > 1:
-            raise bad_request("installation", "required when you can see several installations")
-        installation_id = next(iter(visible))
-    await require_installation(request, installation_id, minimum_role=minimum_role)
-    return installation_id
+async def _installations(request: web.Request) -> list[int]:
+    """The lists' `installation` filter: that one (checked as everywhere: malformed is 400, one
+    the caller cannot see 404), or, when absent, every installation the caller can see."""
+    if single(request, "installation") is None:
+        return sorted(await visible_installations(request))
+    installation_id, _ = await installation_of(request)
+    return [installation_id]
 
 
 async def _rule(request: web.Request, *, minimum_role: str = "VIEWER") -> Rule:
@@ -74,17 +75,14 @@ async def _validated(request: web.Request, installation_id: int, *,
 
 @routes.get("/api/notifications/rules")
 async def list_rules(request: web.Request) -> web.Response:
-    if "installation" in request.query:
-        installation_ids = [await _selected_installation(request, minimum_role="VIEWER")]
-    else:
-        installation_ids = sorted(await visible_installations(request))
+    installation_ids = await _installations(request)
     rules = await rule_store.list_rules(request.app[POOL], installation_ids)
     return responses.json({"rules": [rule_store.to_json(r) for r in rules]})
 
 
 @routes.post("/api/notifications/rules")
 async def create_rule(request: web.Request) -> web.Response:
-    installation_id = await _selected_installation(request, minimum_role=WRITE_ROLE)
+    installation_id, _ = await installation_of(request, minimum_role=WRITE_ROLE)
     data = await _validated(request, installation_id)
     pool = request.app[POOL]
     organization_id = await pool.fetchval("SELECT account_id FROM installations WHERE id = $1",
@@ -116,44 +114,40 @@ async def delete_rule(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-def _int_param(request: web.Request, name: str, *, default: int | None, low: int, high: int) -> int | None:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise bad_request(name, f"an integer from {low} to {high}")
-    return int(raw)
+def _before(request: web.Request) -> int | None:
+    """The id the page starts below: the keyset position of `cursor` (signed, this list's own)."""
+    position = decode_cursor(request, CURSOR_KIND)
+    if position is None:
+        return None
+    sort_key, row_id = position
+    if type(row_id) is not int or sort_key != row_id or not 0 < row_id <= MAX_ID:
+        raise bad_request("cursor", "invalid position")
+    return row_id
 
 
 @routes.get("/api/notifications")
 async def list_notifications(request: web.Request) -> web.Response:
-    """The caller's in-app notifications, newest first; `cursor` is the last id of the page before."""
+    """The caller's in-app notifications, newest first (keyset on id); pass `next_cursor` back
+    as `cursor` for the next page. `unread_count` counts all of the caller's unread ones."""
     user_id = require_principal(request).user_id
-    if "installation" in request.query:
-        installation_ids = [await _selected_installation(request, minimum_role="VIEWER")]
-    else:
-        installation_ids = sorted(await visible_installations(request))
-    limit = _int_param(request, "limit", default=DEFAULT_LIMIT, low=1, high=MAX_LIMIT)
-    cursor = _int_param(request, "cursor", default=None, low=1, high=2**63 - 1)
-    unread = request.query.get("unread", "false").lower()
-    if unread not in {"true", "false"}:
-        raise bad_request("unread", "true or false")
+    installation_ids = await _installations(request)
+    limit = limit_of(request)
+    before = _before(request)
+    unread_only = flag(request, "unread")
     pool = request.app[POOL]
     rows = await pool.fetch(
-        """SELECT id, installation_id, rule_id, title, body, url, read_at, created_at
-           FROM notifications
-           WHERE user_id = $1 AND installation_id = ANY($2::bigint[])
+        f"SELECT {NOTIFICATION_COLUMNS} FROM notifications "  # noqa: S608 - constant column list
+        """WHERE user_id = $1 AND installation_id = ANY($2::bigint[])
              AND ($3::bigint IS NULL OR id < $3) AND (NOT $4 OR read_at IS NULL)
            ORDER BY id DESC LIMIT $5""",
-        user_id, installation_ids, cursor, unread == "true", limit + 1)
+        user_id, installation_ids, before, unread_only, limit + 1)
     unread_count = await pool.fetchval(
         """SELECT count(*) FROM notifications
            WHERE user_id = $1 AND installation_id = ANY($2::bigint[]) AND read_at IS NULL""",
         user_id, installation_ids)
-    page = [dict(r) for r in rows[:limit]]
-    next_cursor = str(page[-1]["id"]) if len(rows) > limit else None
-    return responses.json({"notifications": page, "next_cursor": next_cursor,
-                           "unread_count": unread_count})
+    listed = page(request, CURSOR_KIND, [dict(r) for r in rows], limit, "id")
+    return responses.json({"notifications": listed["items"], "next_cursor": listed["next_cursor"],
+                           "limit": limit, "unread_count": unread_count})
 
 
 @routes.patch("/api/notifications/{notification_id}/read")

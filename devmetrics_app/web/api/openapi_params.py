@@ -35,6 +35,8 @@ def _header(name: str, description: str) -> dict[str, Any]:
 PARAMETERS: dict[str, dict[str, Any]] = {
     "installation": _query("installation", "Installation id. Required when you can see several; "
                            "otherwise your only one. One you cannot see is 404.", ID),
+    "installation_filter": _query("installation", "Only this installation (one you cannot see is "
+                                  "404). Default: every installation you can see.", ID),
     "from": _query("from", f"Start: ISO date (YYYY-MM-DD) or datetime with offset. Default: "
                    f"{DEFAULT_DAYS} days before `to`.", {"type": "string"}),
     "to": _query("to", "End: ISO date (inclusive) or datetime with offset (exclusive); not before "
@@ -49,7 +51,6 @@ PARAMETERS: dict[str, dict[str, Any]] = {
     "cursor": _query("cursor", "Opaque: the `next_cursor` of the previous page (signed; bound to "
                      "this list). On metrics: pages the explained items (with explain=true).",
                      {"type": "string"}),
-    "notification_cursor": _query("cursor", "The last notification id of the previous page.", ID),
     "unread": _query("unread", "Only unread ones.", {"type": "boolean", "default": False}),
     "milestone": _query("milestone", "The milestone (sprint) id.", ID, required=True),
     "state": _query("state", "Comma-separated states.",
@@ -98,6 +99,13 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "items": {"type": "array", "items": OBJECT},
         "next_cursor": {"type": ["string", "null"], "description": "null on the last page"},
         "limit": {"type": "integer"}}},
+    "NotificationPage": {"type": "object", "required": ["notifications", "next_cursor", "limit",
+                                                        "unread_count"], "properties": {
+        "notifications": {"type": "array", "items": OBJECT},
+        "next_cursor": {"type": ["string", "null"], "description": "null on the last page"},
+        "limit": {"type": "integer"},
+        "unread_count": {"type": "integer", "description": "Your unread ones in the installations "
+                                                           "listed, not only this page's."}}},
     "Metric": {"type": "object", "required": ["metric", "query", "result"], "properties": {
         "metric": {"type": "string"},
         "query": {"type": "object", "properties": {
