@@ -36,7 +36,7 @@ import asyncpg
 
 from devmetrics_app import embedded
 from devmetrics_app.db import create_pool, migrate
-from devmetrics_app.metrics import rollups, service
+from devmetrics_app.metrics import open_work, rollups, service
 from devmetrics_app.metrics.explain import Period
 
 INSTALLATION = 1
@@ -486,7 +486,9 @@ def calls(scope: service.Scope) -> dict[str, Callable[[asyncpg.Connection], Awai
         "throughput": lambda c: service.throughput(c, scope),
         "throughput?explain": lambda c: service.throughput(c, scope, explain=True),
         "review_load": lambda c: service.review_load(c, scope),
+        "review_load?explain": lambda c: service.review_load(c, scope, explain=True),
         "work_in_progress": lambda c: service.work_in_progress(c, scope),
+        "work_in_progress?explain": lambda c: service.work_in_progress(c, scope, explain=True),
         "team_analytics": lambda c: service.team_analytics(c, scope),
         "team_analytics?team": lambda c: service.team_analytics(
             c, service.Scope(scope.installation_id, scope.period, team_id=1)
@@ -532,6 +534,8 @@ async def _bench(
             settings = await service.metrics_settings(conn, INSTALLATION)
             async with conn.transaction():
                 await rollups.refresh_installation_days(conn, INSTALLATION, sorted(days), settings)
+                for repository_id in await conn.fetch("SELECT id FROM repositories ORDER BY id"):
+                    await open_work.refresh(conn, INSTALLATION, repository_id["id"], settings)
             await conn.execute("VACUUM ANALYZE")
             print(f"reused; installation rollups refreshed in {time.perf_counter() - began:.1f} s")
         else:

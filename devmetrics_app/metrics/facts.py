@@ -69,6 +69,12 @@ def bot_params(settings: MetricsSettings) -> tuple[bool, list[str]]:
     return settings.exclude_bots, [glob_regex(p.lower()) for p in settings.bot_patterns]
 
 
+def settings_key(settings: MetricsSettings) -> str:
+    """What stored rollups (histograms, open work) depend on: the bot rule."""
+    exclude, patterns = bot_params(settings)
+    return f"exclude_bots={exclude};patterns={chr(31).join(patterns)}"
+
+
 def bot_sql(login: str, flag: str, exclude_param: int, patterns_param: int) -> str:
     """SQL boolean: is this account a bot under the settings (see `bot_params`)."""
     return (

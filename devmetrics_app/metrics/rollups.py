@@ -31,7 +31,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import asyncpg
 
-from . import facts
+from . import facts, open_work
 from .cycle_time import pull_request_cycle
 from .dora import Release, production_releases
 from .settings import MetricsSettings
@@ -592,12 +592,6 @@ JOIN LATERAL (SELECT n, total, buckets FROM metric_histograms h
 """
 
 
-def settings_key(settings: MetricsSettings) -> str:
-    """What the histograms depend on: the bot rule (facts carry everything else)."""
-    exclude, patterns = facts.bot_params(settings)
-    return f"exclude_bots={exclude};patterns={chr(31).join(patterns)}"
-
-
 def accumulate(
     deltas: Iterable[tuple[str, date, int | None, int, float]],
     base: dict[str, tuple[int, float, list[int]]],
@@ -627,7 +621,7 @@ async def refresh_histograms(
 ) -> int:
     """Rebuild the installation's cumulative histograms from `since` on (None: fully); a build
     with other bot settings, or none, is rebuilt fully. Returns whether it rebuilt fully."""
-    key = settings_key(settings)
+    key = facts.settings_key(settings)
     await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", HISTOGRAM_LOCK, installation_id & 0x7FFFFFFF)
     built = await conn.fetchval(
         "SELECT settings_key FROM metric_histogram_builds WHERE installation_id = $1", installation_id
@@ -760,6 +754,7 @@ async def recompute(
         moved = await conn.fetchval(MOVED_FACTS_SQL, repository_id, start, end)
         await refresh_cycles(conn, repo, start, end, settings, releases, cuts, times)
         await refresh_sprints(conn, repository_id, day_start(wanted[0]), settings)
+        await open_work.refresh(conn, repo["installation_id"], repository_id, settings)
         # Cycle facts of the look-back days changed too (deploy stage): their rollups follow.
         stat_days = sorted(
             set(wanted) | {wanted[0] - timedelta(days=i) for i in range(1, DEPLOY_LOOKBACK_DAYS + 1)}

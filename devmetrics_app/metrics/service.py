@@ -31,7 +31,7 @@ from typing import Any
 
 import asyncpg
 
-from . import facts, rollups
+from . import facts, open_work, rollups
 from .builds import FAILURE_CONCLUSIONS, SUCCESS_CONCLUSIONS
 from .burndown import burndown as burndown_figure
 from .cycle_time import STAGES, UNIT_HOURS
@@ -44,8 +44,6 @@ from .dora import (
 )
 from .explain import Exclusion, Figure, Item, Period
 from .settings import MetricsSettings
-from .throughput import review_load as review_load_figure
-from .throughput import work_in_progress as wip_figure
 from .velocity import confidence, trend, weighted_velocity
 
 EXPLAIN_LIMIT = 50
@@ -233,7 +231,7 @@ async def _histograms(
     rows = await conn.fetch(
         HISTOGRAM_READ_SQL, r.scope.installation_id, list(series), period.start.date(), period.end.date()
     )
-    if not rows or rows[0]["built"] != rollups.settings_key(r.settings):
+    if not rows or rows[0]["built"] != facts.settings_key(r.settings):
         raise _Stale
     excluded = list(rows[0]["excluded"])
     out = {}
@@ -1056,35 +1054,18 @@ async def throughput(conn: asyncpg.Connection, scope: Scope, *, explain: bool = 
 # ------------------------------------------------------------------ snapshots
 
 
-def _bounded(figure: Figure) -> dict:
-    """explain=True output with the first EXPLAIN_LIMIT items per list (serialising only those)."""
-    items = figure.items or []
-    cut = Figure(
-        figure.value,
-        figure.unit,
-        figure.count,
-        [Exclusion(e.reason, e.count, e.items[:EXPLAIN_LIMIT]) for e in figure.excluded],
-        items[:EXPLAIN_LIMIT],
-        figure.details,
-    )
-    out = cut.to_dict(explain=True)
-    out["items_total"] = len(items)
-    out["items"] = out.pop("items")
-    return out
-
-
 def _snapshot_repositories(r: Resolved) -> list[int] | None:
     """None for every connected repository (the snapshot queries join on that themselves)."""
     return None if r.all_repositories else r.repository_ids
 
 
-async def review_load(conn: asyncpg.Connection, scope: Scope) -> dict:
+async def review_load(conn: asyncpg.Connection, scope: Scope, *, explain: bool = False) -> dict:
     """Open review requests per requested person now (the period does not apply: a snapshot)."""
     r = await resolve(conn, scope)
-    opened = await facts.open_pull_requests(conn, scope.installation_id, _snapshot_repositories(r))
-    prs = [p for p, _ in opened]
-    figure = review_load_figure(prs, settings=r.settings)
-    out = _bounded(figure)
+    figure, items_total = await open_work.review_load(
+        conn, scope.installation_id, _snapshot_repositories(r), r.settings,
+        limit=EXPLAIN_LIMIT if explain else None)
+    out = _snapshot_dict(figure, items_total, explain)
     if r.member_logins is not None:
         members = set(r.member_logins)
         out["per_reviewer"] = {k: v for k, v in out["per_reviewer"].items() if k.lower() in members}
@@ -1093,13 +1074,13 @@ async def review_load(conn: asyncpg.Connection, scope: Scope) -> dict:
     return out
 
 
-async def work_in_progress(conn: asyncpg.Connection, scope: Scope) -> dict:
+async def work_in_progress(conn: asyncpg.Connection, scope: Scope, *, explain: bool = False) -> dict:
     """Open PRs authored plus open issues assigned, per person now (a snapshot)."""
     r = await resolve(conn, scope)
-    opened = await facts.open_pull_requests(conn, scope.installation_id, _snapshot_repositories(r))
-    prs = [p for p, _ in opened]
-    issues = await facts.open_assigned_issues(conn, scope.installation_id, _snapshot_repositories(r))
-    out = _bounded(wip_figure(prs, issues, settings=r.settings))
+    figure, items_total = await open_work.work_in_progress(
+        conn, scope.installation_id, _snapshot_repositories(r), r.settings,
+        limit=EXPLAIN_LIMIT if explain else None)
+    out = _snapshot_dict(figure, items_total, explain)
     if r.member_logins is not None:
         members = set(r.member_logins)
         people = {k: v for k, v in out["per_person"].items() if k.lower() in members}
@@ -1110,81 +1091,20 @@ async def work_in_progress(conn: asyncpg.Connection, scope: Scope) -> dict:
     return out
 
 
+def _snapshot_dict(figure: Figure, items_total: int, explain: bool) -> dict:
+    out = figure.to_dict(explain=explain)
+    if explain:
+        out["items_total"] = items_total
+    return out
+
+
 # ------------------------------------------------------------------ analytics
 
-# Today's open work per person, as `work_in_progress` and `review_load` count it, in one query
-# (the analytics tables need the counts only, not the items): open PRs authored (drafts
-# included) and open issues assigned; open review requests to people on open non-draft PRs.
-# A requested reviewer's GitHub bot flag, as facts._bot_logins reads it (exact login).
-_REVIEWER_FLAG = (
-    "EXISTS (SELECT 1 FROM users b WHERE lower(b.login) = lower(x.login) AND b.login = x.login AND b.is_bot)"
-)
-OPEN_WORK_SQL = f"""
-WITH prs AS MATERIALIZED (
-    SELECT p.author_login, coalesce(u.is_bot, false) AS flag, p.draft, p.requested_reviewers
-    FROM pull_requests p
-    JOIN repositories r ON r.id = p.repository_id
-    LEFT JOIN users u ON u.id = p.author_id
-    WHERE p.installation_id = $1 AND p.state = 'OPEN'
-      AND r.installation_id = $1 AND r.connected AND r.removed_at IS NULL
-      AND ($2::bigint[] IS NULL OR p.repository_id = ANY($2::bigint[]))
-),
--- The bot rule once per distinct author / reviewer / assignee, not once per row.
-bot_authors AS MATERIALIZED (
-    SELECT author_login, flag FROM (SELECT DISTINCT author_login, flag FROM prs) d
-    WHERE {facts.bot_sql("d.author_login", "d.flag", 3, 4)}
-),
-people_prs AS MATERIALIZED (
-    SELECT p.* FROM prs p
-    WHERE NOT EXISTS (SELECT 1 FROM bot_authors b WHERE b.author_login IS NOT DISTINCT FROM p.author_login
-                      AND b.flag = p.flag)
-),
-requests AS (
-    SELECT x.q ->> 'login' AS login, count(*) AS n
-    FROM (SELECT jsonb_array_elements(requested_reviewers) AS q FROM people_prs WHERE NOT draft) x
-    WHERE x.q ->> 'kind' = 'user' AND coalesce(x.q ->> 'login', '') <> ''
-    GROUP BY 1
-)
-SELECT 'pull_requests' AS kind, author_login AS login, count(*) AS n FROM people_prs
-WHERE coalesce(author_login, '') <> '' GROUP BY author_login
-UNION ALL
-SELECT 'issues', a.login, sum(a.n)::bigint FROM (
-    SELECT a.login, a.is_bot, count(*) AS n FROM issues i
-    JOIN repositories r ON r.id = i.repository_id
-    CROSS JOIN LATERAL (SELECT DISTINCT x FROM unnest(i.assignee_ids) AS x) ai
-    JOIN users a ON a.id = ai.x
-    WHERE i.installation_id = $1 AND i.state = 'OPEN' AND i.deleted_at IS NULL
-      AND cardinality(i.assignee_ids) > 0
-      AND r.installation_id = $1 AND r.connected AND r.removed_at IS NULL
-      AND ($2::bigint[] IS NULL OR i.repository_id = ANY($2::bigint[]))
-    GROUP BY a.login, a.is_bot) a
-WHERE NOT {facts.bot_sql("a.login", "a.is_bot", 3, 4)}
-GROUP BY a.login
-UNION ALL
-SELECT 'review_requests', x.login, x.n FROM requests x
-WHERE NOT {facts.bot_sql("x.login", _REVIEWER_FLAG, 3, 4)}
-"""
 
-
-@dataclass(frozen=True)
-class _OpenWork:
-    pull_requests: dict[str, int]
-    issues: dict[str, int]
-    review_requests: dict[str, int]
-
-    def wip(self, login: str) -> dict[str, int]:
-        prs, issues = self.pull_requests.get(login, 0), self.issues.get(login, 0)
-        return {"pull_requests": prs, "issues": issues, "total": prs + issues}
-
-
-async def _open_work(conn: asyncpg.Connection, r: Resolved) -> _OpenWork:
+async def _open_work(conn: asyncpg.Connection, r: Resolved) -> open_work.OpenWork:
     """The open-work snapshot's per-person counts (same rules as the calculators)."""
-    wanted = list(r.scope.repository_ids) if r.scope.repository_ids is not None else None
-    out: dict[str, dict[str, int]] = {"pull_requests": {}, "issues": {}, "review_requests": {}}
-    repositories = None if r.all_repositories else wanted
-    for row in await conn.fetch(OPEN_WORK_SQL, r.scope.installation_id, repositories, *r.bots):
-        out[row["kind"]][row["login"]] = row["n"]
-    return _OpenWork(out["pull_requests"], out["issues"], out["review_requests"])
+    return await open_work.counts(conn, r.scope.installation_id, _snapshot_repositories(r), r.settings)
+
 
 PEOPLE_COLUMNS = (
     "prs_opened",

@@ -35,10 +35,6 @@ def _pick(call: Callable[..., Awaitable[dict[str, Any]]], *path: str) -> Compute
     return compute
 
 
-async def _review_load(conn: asyncpg.Connection, scope: Scope) -> dict[str, Any]:
-    return await service.review_load(conn, scope)
-
-
 STAGE_WORDS = {
     "coding": "from the first commit to opening the pull request",
     "pickup": "from ready for review to the first review by someone else (draft time excluded)",
@@ -91,7 +87,7 @@ FIGURES: dict[str, FigureDef] = {
     "review_load": FigureDef(
         "Review load",
         "Open review requests to people right now (a snapshot: the period does not apply).",
-        _review_load),
+        _pick(service.review_load)),
     "velocity": FigureDef(
         "Velocity",
         "Weighted average of story points completed per sprint (closed milestones ending in the "
