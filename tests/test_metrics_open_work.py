@@ -40,7 +40,8 @@ async def seed(conn, rnd: random.Random) -> None:
         [(ORG, "acme", {"bot_patterns": PATTERNS}), (OTHER_ORG, "other", {})],
     )
     await conn.executemany(
-        "INSERT INTO installations (id, account_id, account_login, account_type) VALUES ($1, $2, $3, 'Organization')",
+        "INSERT INTO installations (id, account_id, account_login, account_type)"
+        " VALUES ($1, $2, $3, 'Organization')",
         [(INST, ORG, "acme"), (OTHER, OTHER_ORG, "other")],
     )
     await conn.executemany("INSERT INTO users (id, login, type) VALUES ($1, $2, $3)", USERS)
