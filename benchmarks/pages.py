@@ -7,6 +7,7 @@ GitHub installation list is pre-cached as tenancy.py would cache it. Each page i
 `--runs` times for a 90-day period; the time is from request to the last byte of the HTML.
 
     python benchmarks/pages.py [--scale 0.1] [--runs 20]
+    python benchmarks/pages.py --reuse --database NAME   # a database kept by metrics_queries.py --keep
 """
 
 from __future__ import annotations
@@ -14,27 +15,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import asyncpg
-import orjson
-from aiohttp.test_utils import TestClient, TestServer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_app
 import metrics_queries as mq
 
 from devmetrics_app import embedded
-from devmetrics_app.config import load_settings
 from devmetrics_app.db import create_pool, migrate
 from devmetrics_app.metrics import rollups
-from devmetrics_app.web import dashboard
-from devmetrics_app.web.app import create_app
-from devmetrics_app.web.keys import POOL, REDIS, SESSIONS
-from devmetrics_app.web.sessions import SESSION_COOKIE
+from devmetrics_app.web.keys import POOL
 
 BENCH_DB = "devmetrics_pages_bench"
 TARGET_P95_MS = 150.0
@@ -55,35 +50,10 @@ async def prepare(url: str, scale: float) -> None:
         await pool.close()
 
 
-async def timed(client: TestClient, path: str, runs: int) -> tuple[float, float]:
-    samples = []
-    for _ in range(runs + 2):
-        began = time.perf_counter()
-        response = await client.get(path)
-        body = await response.text()
-        samples.append((time.perf_counter() - began) * 1000)
-        assert response.status == 200, (path, response.status, body[:500])
-    samples = sorted(samples[2:])  # the first two warm caches and prepared statements
-    return statistics.median(samples), samples[min(len(samples) - 1, round(0.95 * (len(samples) - 1)))]
-
-
 async def serve(url: str, redis_url: str, data_dir: Path, runs: int) -> float:
-    settings = load_settings({"DEVMETRICS_ENV": "test", "DEVMETRICS_DATA_DIR": str(data_dir),
-                              "DATABASE_URL": url, "REDIS_URL": redis_url,
-                              "SECRET_KEY": "bench-secret-key-0123456789",
-                              "PUBLIC_URL": "http://127.0.0.1"},
-                             dotenv=False)
-    app = create_app(settings, database_url=url, redis_url=redis_url)
-    dashboard.install(app)
-    client = TestClient(TestServer(app))
-    await client.start_server()
-    try:
-        user = await app[POOL].fetchrow("SELECT id, login FROM users WHERE type = 'User' ORDER BY id DESC")
-        await app[REDIS].set(f"devmetrics:user-installations:{user['id']}",
-                             orjson.dumps([mq.INSTALLATION]), ex=3600)
-        session = await app[SESSIONS].create(user_id=user["id"], login=user["login"])
-        client.session.cookie_jar.update_cookies({SESSION_COOKIE: session.id})
-        repository = await app[POOL].fetchval(
+    async with bench_app.signed_in_client(url, redis_url, data_dir, mq.INSTALLATION) as client:
+        pool = client.server.app[POOL]
+        repository = await pool.fetchval(
             "SELECT min(id) FROM repositories WHERE installation_id = $1", mq.INSTALLATION)
         # The generated world ends at mq.NOW: the 90 days before it, as a custom period.
         period = (f"period=custom&from={(mq.NOW - mq.timedelta(days=90)).date()}"
@@ -94,37 +64,41 @@ async def serve(url: str, redis_url: str, data_dir: Path, runs: int) -> float:
         print(f"\n{'page':<20}{'p50 ms':>8}{'p95 ms':>8}")
         worst = 0.0
         for name, path in pages.items():
-            p50, p95 = await timed(client, path, runs)
+            p50, p95 = await bench_app.timed_get(client, path, runs)
             worst = max(worst, p95)
             print(f"{name:<20}{p50:>8.1f}{p95:>8.1f}")
         print(f"\nworst p95: {worst:.1f} ms (target {TARGET_P95_MS:.0f} ms)")
         return worst
-    finally:
-        await client.close()
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scale", type=float, default=0.1)
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--database", default=BENCH_DB, help="scratch database name")
+    parser.add_argument("--reuse", action="store_true",
+                        help="serve a database kept by `metrics_queries.py --keep` (no generation, kept)")
     args = parser.parse_args()
     configured_db, configured_redis = os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL")
     with tempfile.TemporaryDirectory(prefix="dmpages-", dir="/tmp") as tmp:
         data_dir = Path(tmp)
         admin_url = configured_db or embedded.start_postgres(data_dir, database="postgres")
         redis_url = configured_redis or embedded.start_redis(data_dir)
-        admin = await asyncpg.connect(admin_url)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{BENCH_DB}"')
-        await admin.close()
-        url = mq.with_database(admin_url, BENCH_DB)
+        if not args.reuse:
+            admin = await asyncpg.connect(admin_url)
+            await admin.execute(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
+            await admin.execute(f'CREATE DATABASE "{args.database}"')
+            await admin.close()
+        url = mq.with_database(admin_url, args.database)
         try:
-            await prepare(url, args.scale)
+            if not args.reuse:
+                await prepare(url, args.scale)
             await serve(url, redis_url, data_dir, args.runs)
         finally:
-            admin = await asyncpg.connect(admin_url)
-            await admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-            await admin.close()
+            if not args.reuse:
+                admin = await asyncpg.connect(admin_url)
+                await admin.execute(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
+                await admin.close()
             if not configured_redis:
                 embedded.stop_redis(data_dir)
             if not configured_db:

@@ -652,13 +652,17 @@ attributed AS (  -- the latest success at or before each signal: one descending 
         ORDER BY r.succeeded_at DESC, r.id DESC LIMIT 1) other ON true
 ),
 hit AS (SELECT DISTINCT t_source, t_id FROM attributed WHERE t_id IS NOT NULL),
-attempts AS (
-    SELECT r.source, r.id, r.failed_at IS NOT NULL AS status_failed FROM releases r
-    WHERE {RELEASE_WHERE} AND r.outcome_at >= $2 AND r.outcome_at < $3
+-- The period's releases counted in one pass of releases_period_idx; a release that failed by
+-- its own status counts once, a signal adds only releases of the period that did not.
+outcomes AS (
+    SELECT count(*) AS attempts, count(*) FILTER (WHERE r.failed_at IS NOT NULL) AS status_failed
+    FROM releases r WHERE {RELEASE_WHERE} AND r.outcome_at >= $2 AND r.outcome_at < $3
 )
-SELECT (SELECT count(*) FROM attempts) AS attempts,
-       (SELECT count(*) FROM attempts a WHERE a.status_failed
-            OR (a.source, a.id) IN (SELECT t_source, t_id FROM hit)) AS failed,
+SELECT o.attempts,
+       o.status_failed + (SELECT count(*) FROM hit h
+                          JOIN releases r ON r.source = h.t_source AND r.id = h.t_id
+                          WHERE {RELEASE_WHERE} AND r.outcome_at >= $2 AND r.outcome_at < $3
+                            AND r.failed_at IS NULL) AS failed,
        (SELECT count(*) FROM attributed x WHERE x.t_id IS NULL AND x.kind = 'revert' AND x.at < $3)
            AS revert_unattributed,
        (SELECT count(*) FROM attributed x WHERE x.t_id IS NULL AND x.kind = 'incident' AND x.at < $3)
@@ -666,6 +670,7 @@ SELECT (SELECT count(*) FROM attempts) AS attempts,
        (SELECT count(*) FROM issues i WHERE i.installation_id = $1 AND i.github_created_at >= $2
             AND i.repository_id = ANY($4::bigint[]) AND i.deleted_at IS NULL AND {INCIDENT_MATCH}
             AND coalesce(i.state_reason, '') = 'not_planned') AS incident_not_planned
+FROM outcomes o
 """
 RESTORE_SQL = f"""
 SELECT count(*) FILTER (WHERE coalesce(i.state_reason, '') <> 'not_planned') AS n,
