@@ -115,6 +115,12 @@ async def test_analytics(api, pool) -> None:
     assert alice["prs_merged"] == 1
     me = (await api.get(f"/api/analytics/individual/{payloads.ALICE['id']}", WORLD))["result"]
     assert me["user"]["login"] == "alice" and me["cycle_time"]["count"] == 1
+    # Alice's PR 7 is the world's only merged PR: her stage medians are the organisation's.
+    org_stages = (await cycle(api))["stages"]
+    for stage, figure in me["cycle_time"]["stages"].items():
+        assert figure["median"] == pytest.approx(org_stages[stage]["median"]), stage
+        assert figure["count"] == org_stages[stage]["count"], stage
+    assert me["cycle_time"]["stages"]["coding"]["count"] == 1
     await api.get(f"/api/analytics/individual/{payloads.SOLO_ID}", WORLD, status=404)
     repo = (await api.get(f"/api/analytics/repository/{payloads.REPO_API_ID}", WORLD))["result"]
     assert repo["repository"]["full_name"] == "acme/api" and repo["totals"]["prs_merged"] == 1

@@ -146,6 +146,19 @@ async def test_team_scope_and_snapshots(world):
         assert series["series"] == [{"start": "2024-03-01", "value": 3.0}]
         with pytest.raises(ValueError, match="metric"):
             await service.trends(conn, team, metric="nope", interval="day")
+        # Build success of a team: the runs its members triggered (alice's: 1 success, 1 failure,
+        # 1 in progress); a team of bob alone triggered none.
+        builds = await service.build_success(conn, team, explain=True)
+        assert (builds["value"], builds["count"], builds["source"]) == (50.0, 2, "raw")
+        assert {i["id"] for i in builds["items"]} == {1, 2}
+        assert {e["reason"]: e["count"] for e in builds["excluded"]}["not completed yet"] == 1
+        await conn.execute("INSERT INTO teams (id, installation_id, organization_id, slug, name) "
+                           "VALUES (901, $1, $2, 'solo', 'Solo')", INST_A, ORG_A)
+        await conn.execute("INSERT INTO team_members (team_id, user_id, installation_id) VALUES (901, 2, $1)",
+                           INST_A)
+        solo = await service.build_success(conn, service.Scope(INST_A, MARCH, team_id=901))
+        assert solo["value"] is None and solo["count"] == 0
+        assert "not completed yet" not in {e["reason"] for e in solo["excluded"]}
 
 
 async def test_explain_is_bounded_with_cursor(world, monkeypatch):

@@ -38,6 +38,8 @@ async def test_repository_person_and_sprint_pages(pages, pool) -> None:
     await pages.html(f"/orgs/{ORG}/repositories/{payloads.REPO_TOOL_ID}", status=404)
     me = await pages.html(f"/orgs/{ORG}/people/{payloads.ALICE['id']}", {"period": "90"})
     assert "not a ranking" in me and "(you)" in me
+    # Her cycle time split into stages: a chart and the table of the same numbers.
+    assert "Median hours per cycle-time stage" in me and "<caption>Cycle-time stages" in me
     # Another person's page: only for managers.
     await pages.html(f"/orgs/{ORG}/people/{payloads.BOB['id']}", status=404)
     await set_role(pool, payloads.ALICE["id"], "MANAGER")

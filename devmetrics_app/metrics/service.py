@@ -893,12 +893,14 @@ FROM (SELECT lower(coalesce(w.conclusion, '')) AS c, {RUN_BOT} AS bot
       FROM workflow_runs w LEFT JOIN users u ON u.id = w.actor_id
       WHERE w.installation_id = $1 AND w.status = 'completed'
         AND coalesce(w.completed_at, w.github_updated_at) >= $2
-        AND coalesce(w.completed_at, w.github_updated_at) < $3 AND w.repository_id = ANY($4::bigint[])) x
+        AND coalesce(w.completed_at, w.github_updated_at) < $3 AND w.repository_id = ANY($4::bigint[])
+        AND ($9::bigint[] IS NULL OR w.actor_id = ANY($9::bigint[]))) x
 """
 UNFINISHED_RUNS_SQL = """
 SELECT count(*) FROM workflow_runs w
 WHERE w.installation_id = $1 AND w.github_created_at >= $2 AND w.github_created_at < $3
   AND w.status IS DISTINCT FROM 'completed' AND w.repository_id = ANY($4::bigint[])
+  AND ($5::bigint[] IS NULL OR w.actor_id = ANY($5::bigint[]))
 """
 BUILD_ITEMS_SQL = f"""
 SELECT w.id, w.name, w.conclusion, w.head_branch, w.repository_id FROM workflow_runs w
@@ -907,23 +909,26 @@ WHERE NOT {facts.bot_sql("u.login", "coalesce(u.is_bot, false)", 7, 8)}
   AND w.installation_id = $1 AND w.status = 'completed'
   AND coalesce(w.completed_at, w.github_updated_at) >= $2
   AND coalesce(w.completed_at, w.github_updated_at) < $3 AND w.repository_id = ANY($4::bigint[])
-  AND lower(w.conclusion) = ANY($5::text[])
+  AND lower(w.conclusion) = ANY($5::text[]) AND ($9::bigint[] IS NULL OR w.actor_id = ANY($9::bigint[]))
 ORDER BY coalesce(w.completed_at, w.github_updated_at) DESC, w.id DESC LIMIT $6
 """
 
 
 async def build_success(conn: asyncpg.Connection, scope: Scope, *, explain: bool = False) -> dict:
-    """Workflow-run success rate; whole days from the rollups, other bounds from raw runs."""
+    """Workflow-run success rate; whole days from the rollups, other bounds from raw runs. With a
+    team, the runs its members triggered (from raw runs: the rollups are per repository)."""
     r = await resolve(conn, scope)
     period = scope.period
     base = [scope.installation_id, period.start, period.end, r.repository_ids]
-    if r.aligned:
+    from_rollup = r.aligned and r.member_ids is None
+    if from_rollup:
         row = await _rollup_sums(conn, r, BUILD_COLUMNS)
     else:
         row = await conn.fetchrow(
-            BUILD_RAW_SQL, *base, *r.bots, sorted(SUCCESS_CONCLUSIONS), sorted(FAILURE_CONCLUSIONS)
+            BUILD_RAW_SQL, *base, *r.bots, sorted(SUCCESS_CONCLUSIONS), sorted(FAILURE_CONCLUSIONS),
+            r.member_ids,
         )
-    unfinished = await conn.fetchval(UNFINISHED_RUNS_SQL, *base)
+    unfinished = await conn.fetchval(UNFINISHED_RUNS_SQL, *base, r.member_ids)
     successes, failures = row["workflow_successes"], row["workflow_failures"]
     total = successes + failures
     items = None
@@ -945,6 +950,7 @@ async def build_success(conn: asyncpg.Connection, scope: Scope, *, explain: bool
                 sorted(SUCCESS_CONCLUSIONS | FAILURE_CONCLUSIONS),
                 EXPLAIN_LIMIT,
                 *r.bots,
+                r.member_ids,
             )
         ]
     return _figure(
@@ -957,7 +963,7 @@ async def build_success(conn: asyncpg.Connection, scope: Scope, *, explain: bool
             ("concluded without a verdict (cancelled, skipped, neutral, ...)", row["workflow_no_verdict"]),
         ],
         items,
-        {"successes": successes, "failures": failures, "source": "rollup" if r.aligned else "raw"},
+        {"successes": successes, "failures": failures, "source": "rollup" if from_rollup else "raw"},
     ).to_dict(explain=explain)
 
 
@@ -1249,9 +1255,13 @@ SELECT u.id, u.login, u.name, u.avatar_url FROM users u WHERE u.id = $1
   AND (EXISTS (SELECT 1 FROM memberships m WHERE m.installation_id = $2 AND m.user_id = u.id)
        OR EXISTS (SELECT 1 FROM developer_metrics d WHERE d.installation_id = $2 AND d.user_id = u.id))
 """
-PERSON_CYCLE_SQL = """
+# The person's stage medians (percentile_cont skips the PRs where a stage is unknown).
+PERSON_STAGES = ("coding", "pickup", "review", "merge", "deploy")
+PERSON_CYCLE_SQL = f"""
 SELECT count(*) AS n, percentile_cont(ARRAY[0.5, 0.95]) WITHIN GROUP (ORDER BY cycle_time) AS pct,
-       avg(cycle_time) AS average
+       avg(cycle_time) AS average,
+       {", ".join(f"percentile_cont(0.5) WITHIN GROUP (ORDER BY f.{s}) AS {s}_median, count(f.{s}) AS {s}_n"
+                  for s in PERSON_STAGES)}
 FROM pull_request_cycle f
 WHERE f.author_id = $1 AND f.installation_id = $2 AND f.merged_at >= $3 AND f.merged_at < $4
   AND f.repository_id = ANY($5::bigint[])
@@ -1299,6 +1309,10 @@ async def individual_analytics(conn: asyncpg.Connection, scope: Scope, user_id: 
             "median": _pct(cyc["pct"], 0),
             "p95": _pct(cyc["pct"], 1),
             "average": cyc["average"],
+            "stages": {
+                stage: {"median": cyc[f"{stage}_median"], "count": cyc[f"{stage}_n"]}
+                for stage in PERSON_STAGES
+            },
         },
         "work_in_progress": work.wip(user["login"]),
         "open_review_requests": work.review_requests.get(user["login"], 0),

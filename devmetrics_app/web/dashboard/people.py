@@ -12,6 +12,7 @@ from devmetrics_app.metrics import service
 from devmetrics_app.web.api.analytics import _known_user
 from devmetrics_app.web.api.params import path_id
 from devmetrics_app.web.api.query import computed
+from devmetrics_app.web.dashboard import charts
 from devmetrics_app.web.dashboard.common import (
     filters_of,
     installation_context,
@@ -20,6 +21,7 @@ from devmetrics_app.web.dashboard.common import (
     render,
     signed_in,
 )
+from devmetrics_app.web.dashboard.figures import STAGE_WORDS
 from devmetrics_app.web.tenancy import not_found, role_at_least
 
 routes = web.RouteTableDef()
@@ -39,5 +41,11 @@ async def individual(request: web.Request) -> web.Response:
         result = await computed(service.individual_analytics(conn, filters.scope(), user_id))
     if result is None:
         raise not_found()
+    stages = result["cycle_time"]["stages"]
+    chart = charts.horizontal_bars(
+        "Median hours per cycle-time stage",
+        [(stage, figure["median"]) for stage, figure in stages.items() if figure["median"] is not None],
+        unit="hours", label_header="Stage")
     return render(request, "person.html", {**context, "filters": filters, "person": result,
+                                           "stage_chart": chart, "stage_words": STAGE_WORDS,
                                            "self": user_id == signed_in(request).user_id})
