@@ -1,4 +1,4 @@
-"""The real app (create_app + the dashboard) serving over loopback HTTP in the benchmark's own
+"""The real app (create_app: API and dashboard) serving over loopback HTTP in the benchmark's own
 process, with one signed-in user of the synthetic organisation (benchmarks/metrics_queries.py).
 
 The session is made directly in Redis (the OAuth dance is not what is measured) and the user's
@@ -17,7 +17,6 @@ import orjson
 from aiohttp.test_utils import TestClient, TestServer
 
 from devmetrics_app.config import load_settings
-from devmetrics_app.web import dashboard
 from devmetrics_app.web.app import create_app
 from devmetrics_app.web.keys import POOL, REDIS, SESSIONS
 from devmetrics_app.web.sessions import SESSION_COOKIE
@@ -33,7 +32,6 @@ async def signed_in_client(
                               "PUBLIC_URL": "http://127.0.0.1"},
                              dotenv=False)
     app = create_app(settings, database_url=url, redis_url=redis_url)
-    dashboard.install(app)
     client = TestClient(TestServer(app))
     await client.start_server()
     try:
