@@ -16,6 +16,8 @@ from urllib.parse import urlparse
 import platformdirs
 from dotenv import load_dotenv
 
+from devmetrics_app.digits import is_decimal
+
 APP_NAME = "devmetrics"
 GITHUB_WEBHOOK_MAX_BYTES = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB.
 DEFAULT_ANTHROPIC_MODEL = "claude-sonnet-4-6"
@@ -223,7 +225,7 @@ def load_settings(environ: dict[str, str] | None = None, *, dotenv: bool = True)
     data_dir = Path(_get(env, "DEVMETRICS_DATA_DIR") or platformdirs.user_data_dir(APP_NAME))
     _check_github_group(env)
     app_id_raw = _get(env, "GITHUB_APP_ID")
-    if app_id_raw and not app_id_raw.isdigit():
+    if app_id_raw and not is_decimal(app_id_raw):
         raise ConfigError(f"GITHUB_APP_ID must be the numeric app id, got {app_id_raw!r}")
     log_format = _get(env, "LOG_FORMAT", "json" if production else "console").lower()
     if log_format not in {"json", "console"}:

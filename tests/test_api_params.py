@@ -32,6 +32,10 @@ INVALID: list[tuple[str, dict | list, str]] = [
     (CYCLE, {"repository": "abc"}, "repository"),
     (CYCLE, {"repository": "0"}, "repository"),
     (CYCLE, {"repository": "501,"}, "repository"),
+    # str.isdigit() says yes to these; int() does not: a 400, never a 500.
+    (CYCLE, {"repository": "\u00b2"}, "repository"),
+    (CYCLE, {"installation": "\u0663"}, "installation"),
+    (PRS, {"limit": "\u00b9\u00b2"}, "limit"),
     (CYCLE, {"team": "x"}, "team"),
     (CYCLE, {"explain": "maybe"}, "explain"),
     ("/api/metrics/burndown", {}, "milestone"),

@@ -58,6 +58,13 @@ async def test_filters_and_tenancy(pages, pool) -> None:
     for period in ("7", "30", "90"):
         assert f'value="{period}" checked' in await pages.html(f"/orgs/{ORG}", {"period": period})
     await pages.html(f"/orgs/{ORG}", {"period": "12"}, status=400)
+    # The filter forms submitted with their defaults send blank fields: one redirect drops them.
+    blank = {"period": "30", "repository": "", "team": " "}
+    response = await pages.client.get(f"/orgs/{ORG}", params=blank, allow_redirects=False)
+    assert response.status == 302 and response.headers["Location"] == f"/orgs/{ORG}?period=30"
+    response = await pages.client.get(f"/orgs/{ORG}/pulls", params={"state": "", "author": "", "risk": "",
+                                                                  "repository": ""})
+    assert response.status == 200 and str(response.url).endswith(f"/orgs/{ORG}/pulls")
     # An installation alice may not see, and another installation's repository: 404, as HTML.
     other = await pages.html(f"/orgs/{payloads.SOLO_INSTALLATION_ID}", status=404)
     assert "Not found" in other and "<html" in other

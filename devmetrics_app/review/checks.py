@@ -14,6 +14,7 @@ from typing import Any
 
 from gidgethub.abc import GitHubAPI
 
+from devmetrics_app.digits import is_decimal
 from devmetrics_app.review import render
 from devmetrics_app.review.result import ReviewResult
 from devmetrics_app.review.triggers import (
@@ -64,7 +65,7 @@ def annotations_for(result: ReviewResult) -> list[dict[str, Any]]:
                     "message": render.fit(message, ANNOTATION_MESSAGE_LIMIT) or f["title"]})
     for location in result.unicode_locations:
         path, _, line = location.rpartition(":")
-        if path and line.isdigit() and int(line) > 0:
+        if path and is_decimal(line) and int(line) > 0:
             out.append({"path": path, "start_line": int(line), "end_line": int(line),
                         "annotation_level": "failure", "title": "Invisible or bidirectional character",
                         "message": "This line contains characters that render differently from how the "

@@ -25,6 +25,7 @@ import orjson
 from aiohttp import web
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
+from devmetrics_app.digits import is_decimal
 from devmetrics_app.manifest import build_manifest
 from devmetrics_app.store import app_credentials
 from devmetrics_app.store.app_credentials import StoredAppCredentials
@@ -133,7 +134,7 @@ async def existing_app(request: web.Request) -> web.Response:
     for name, value in fields.items():
         if not value:
             return responses.error(400, "invalid", f"{name} is required", field=name)
-    if not fields["app_id"].isdigit():
+    if not is_decimal(fields["app_id"]):
         return responses.error(400, "invalid", "app_id must be the numeric app id", field="app_id")
     pem = fields["private_key"].replace("\r\n", "\n")
     if problem := _check_private_key(pem, int(fields["app_id"])):
@@ -162,7 +163,7 @@ async def installed(request: web.Request) -> web.Response:
     trustworthy); this page only tells the admin what happens next."""
     raw_id = request.query.get("installation_id", "")
     action = request.query.get("setup_action", "install")
-    if not raw_id.isdigit():
+    if not is_decimal(raw_id):
         return responses.error(400, "invalid", "installation_id must be a number",
                                field="installation_id")
     known = await request.app[POOL].fetchrow(

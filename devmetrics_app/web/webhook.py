@@ -10,6 +10,7 @@ from urllib.parse import parse_qs
 import simdjson
 from aiohttp import web
 
+from devmetrics_app.digits import is_decimal
 from devmetrics_app.events.dispatch import FORM_CONTENT_TYPE
 from devmetrics_app.store.deliveries import IncomingDelivery
 from devmetrics_app.web import responses
@@ -61,7 +62,7 @@ def peek_payload(content_type: str, body: bytes) -> Peek:
 def _int_or_none(value: object) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and is_decimal(value):
         return int(value)
     return None
 

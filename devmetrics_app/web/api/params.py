@@ -5,6 +5,8 @@ from __future__ import annotations
 import orjson
 from aiohttp import web
 
+from devmetrics_app.digits import is_decimal
+
 MAX_ID = 2**63 - 1
 
 
@@ -17,7 +19,7 @@ def bad_request(field: str, message: str) -> web.HTTPBadRequest:
 
 def path_id(request: web.Request, name: str) -> int:
     raw = request.match_info[name]
-    if not raw.isdigit() or int(raw) > MAX_ID:
+    if not is_decimal(raw) or int(raw) > MAX_ID:
         raise bad_request(name, "must be a positive integer id")
     return int(raw)
 

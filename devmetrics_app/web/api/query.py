@@ -30,6 +30,7 @@ import asyncpg
 import orjson
 from aiohttp import web
 
+from devmetrics_app.digits import is_decimal
 from devmetrics_app.metrics.explain import Period
 from devmetrics_app.metrics.service import Scope
 from devmetrics_app.metrics.settings import SettingsError
@@ -52,7 +53,7 @@ CURSOR_MAC_BYTES = 16
 
 def parse_id(field: str, raw: str) -> int:
     raw = raw.strip()
-    if not raw.isdigit() or int(raw) > MAX_ID or int(raw) == 0:
+    if not is_decimal(raw) or int(raw) > MAX_ID or int(raw) == 0:
         raise bad_request(field, "must be a positive integer id")
     return int(raw)
 
@@ -176,7 +177,7 @@ def limit_of(request: web.Request) -> int:
     raw = single(request, "limit")
     if raw is None:
         return DEFAULT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    if not is_decimal(raw) or not 1 <= int(raw) <= MAX_LIMIT:
         raise bad_request("limit", f"must be an integer from 1 to {MAX_LIMIT}")
     return int(raw)
 

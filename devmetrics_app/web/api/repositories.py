@@ -11,6 +11,7 @@ import dataclasses
 
 from aiohttp import web
 
+from devmetrics_app.digits import is_decimal
 from devmetrics_app.importer import progress_for
 from devmetrics_app.metrics import service
 from devmetrics_app.web import responses
@@ -67,7 +68,7 @@ async def get_repository(request: web.Request) -> web.Response:
 async def start_import(request: web.Request) -> web.Response:
     row = await visible_repository(request, minimum_role="MANAGER")
     days = request.query.get("days", "90")
-    if not days.isdigit() or not 1 <= int(days) <= 730:
+    if not is_decimal(days) or not 1 <= int(days) <= 730:
         return responses.error(400, "invalid", "days: 1-730", field="days")
     await request.app[SEND]("import_repository_job", installation_id=row["installation_id"],
                             repository_id=row["id"], days=int(days))

@@ -20,6 +20,7 @@ import asyncpg
 import orjson
 from aiohttp import web
 
+from devmetrics_app.digits import is_decimal
 from devmetrics_app.metrics.explain import Period
 from devmetrics_app.metrics.service import Scope
 from devmetrics_app.timeutil import utcnow
@@ -52,6 +53,11 @@ def page(handler: Handler) -> Handler:
     async def wrapped(request: web.Request) -> web.StreamResponse:
         if principal_of(request) is None:
             raise web.HTTPFound("/?" + urlencode({"next": request.path_qs}))
+        if request.method == "GET" and any(not value.strip() for value in request.query.values()):
+            # A GET form sends its blank fields ("All repositories", no author): the API would
+            # call `repository=` invalid, so the page drops them once, leaving a clean URL.
+            kept = [(key, value) for key, value in request.query.items() if value.strip()]
+            raise web.HTTPFound(request.path + ("?" + urlencode(kept) if kept else ""))
         try:
             return await handler(request)
         except web.HTTPException as exc:
@@ -86,7 +92,7 @@ def render(request: web.Request, template: str, context: dict[str, Any], *,
 
 def installation_path_id(request: web.Request) -> int:
     raw = request.match_info["installation_id"]
-    if not raw.isdigit() or not 0 < int(raw) < 2**63:
+    if not is_decimal(raw) or not 0 < int(raw) < 2**63:
         raise web.HTTPNotFound(text='{"error": {"code": "not_found", "message": "not found"}}',
                                content_type="application/json")
     return int(raw)

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from multidict import MultiDictProxy
 
+from devmetrics_app.digits import is_decimal
 from devmetrics_app.notify import rule_store
 from devmetrics_app.notify.rules import CHANNELS, RULE_TYPES, Rule, load_rule
 from devmetrics_app.notify.validation import RuleError, RuleInput, validate_rule
@@ -56,7 +57,7 @@ def body_from_form(form: MultiDictProxy) -> dict[str, Any]:
     for key in TEXT_CONDITIONS:
         if key in allowed and str(form.get(key, "")).strip():
             value = str(form[key]).strip()
-            conditions[key] = _number(value) if key == "weekday" and value.isdigit() else value
+            conditions[key] = _number(value) if key == "weekday" and is_decimal(value) else value
     for key in LIST_CONDITIONS:
         if key in allowed and str(form.get(key, "")).strip():
             conditions[key] = _list(str(form[key]))
@@ -69,7 +70,7 @@ def body_from_form(form: MultiDictProxy) -> dict[str, Any]:
         "slack_channel": str(form.get("slack_channel", "")).strip() or None,
         "email_recipients": _list(str(form.get("email_recipients", ""))),
         "labels": _list(str(form.get("labels", ""))), "authors": _list(str(form.get("authors", ""))),
-        "repository_ids": [int(r) for r in form.getall("repository_ids", []) if str(r).isdigit()],
+        "repository_ids": [int(r) for r in form.getall("repository_ids", []) if is_decimal(str(r))],
         "enabled": "enabled" in form,
     }
     if str(form.get("discord_webhook_url", "")).strip():
