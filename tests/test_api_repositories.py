@@ -50,6 +50,10 @@ async def test_connect_and_disconnect_need_a_manager(api, pool) -> None:
     assert [item["id"] for item in disconnected["items"]] == [API_REPO]
     await api.post(f"/api/repositories/{API_REPO}/connect", status=200)
     assert await pool.fetchval("SELECT connected FROM repositories WHERE id = $1", API_REPO) is True
+    # Each change recomputes the installation's history; connecting a connected one does not.
+    await api.post(f"/api/repositories/{API_REPO}/connect", status=200)
+    recomputes = [kw for name, kw in api.sent if name == "recompute_installation_rollups"]
+    assert recomputes == [{"installation_id": ORG, "days": 730}] * 2
     await api.post(f"/api/repositories/{B_REPO}/connect", status=404)
     assert await pool.fetchval("SELECT connected FROM repositories WHERE id = $1", B_REPO) is True
 

@@ -108,5 +108,18 @@ async def test_settings_are_for_admins(pages, pool) -> None:
     stored = await pool.fetchval("SELECT settings FROM organizations WHERE id = $1", payloads.ORG_ID)
     assert '"ai_monthly_budget_usd": 80.0' in stored.replace(":", ": ").replace(":  ", ": ")
     assert "renovate-*" in await pages.html(f"/orgs/{ORG}/settings")
+    # New bot patterns and environments: the stored rollups are recomputed for the history.
+    assert pages.sent == [("recompute_installation_rollups", {"installation_id": ORG, "days": 730})]
+    await pages.post(f"/orgs/{ORG}/settings", {"budget": "90", "risk_threshold": "60",
+                                               "bot_patterns": "renovate-*, ci-*",
+                                               "production_environments": "prod, live"})
+    assert len(pages.sent) == 1  # the budget is not a metric setting: nothing to recompute
+    # Roles: a known role is stored; anything else is a 400 naming the field.
+    bob = payloads.BOB["id"]
+    await set_role(pool, bob, "VIEWER")
+    await pages.post(f"/orgs/{ORG}/settings/members/{bob}", {"role": "MANAGER"})
+    assert await pool.fetchval("SELECT role FROM memberships WHERE installation_id = $1 AND user_id = $2",
+                               ORG, bob) == "MANAGER"
+    await pages.post(f"/orgs/{ORG}/settings/members/{bob}", {"role": "KING"}, status=400)
     await pages.post(f"/orgs/{ORG}/settings", {"budget": "x", "risk_threshold": "60",
                                                "production_environments": "prod"}, status=400)

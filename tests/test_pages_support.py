@@ -1,13 +1,10 @@
-"""Shared pieces of the dashboard page tests (no tests here): the app with the dashboard
-installed as web/app.py will install it, and a browser-style signed-in client.
-
-`pages` builds the app like conftest's `github_client` and adds the dashboard's routes,
-middleware and live-update listener before it starts (a no-op once create_app wires them).
-"""
+"""Shared pieces of the dashboard page tests (no tests here): the app as web/app.py builds it
+(dashboard included) and a browser-style signed-in client. Jobs the pages would enqueue are
+recorded in `pages.sent` instead of reaching Dramatiq (as in api_support)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -15,6 +12,7 @@ from api_support import ORG, seed_world  # noqa: F401 - re-exported for the page
 from test_auth import browser_sign_in, seed_user
 
 from devmetrics_app.web.app import create_app
+from devmetrics_app.web.keys import SEND
 
 WORLD_QUERY = {"period": "custom", "from": "2024-01-01", "to": "2024-12-31"}
 API_WORLD = {"from": "2024-01-01", "to": "2024-12-31"}
@@ -25,6 +23,7 @@ class Pages:
     client: Any
     state: Any
     csrf: str = ""
+    sent: list[tuple[str, dict]] = field(default_factory=list)
 
     async def sign_in(self, login: str = "alice", installations: tuple[int, ...] = (ORG,)) -> str:
         seed_user(self.state, login, installations=installations)
@@ -57,4 +56,14 @@ async def pages_fixture(aiohttp_client, wired_settings, pool, broker, fake_githu
     state, _ = fake_github
     app = create_app(wired_settings, database_url=wired_settings.database_url.get(),
                      redis_url=wired_settings.redis_url.get())
-    return Pages(await aiohttp_client(app), state)
+    sent: list[tuple[str, dict]] = []
+
+    async def record(actor_name: str, **kwargs: object) -> None:
+        sent.append((actor_name, kwargs))
+
+    async def recorder(app):
+        app[SEND] = record
+        yield
+
+    app.cleanup_ctx.append(recorder)  # after the app's own resources: replaces their sender
+    return Pages(await aiohttp_client(app), state, sent=sent)

@@ -12,6 +12,7 @@ import dataclasses
 from aiohttp import web
 
 from devmetrics_app.digits import is_decimal
+from devmetrics_app.events.context import FULL_RECOMPUTE_DAYS, INSTALLATION_ROLLUP_ACTOR
 from devmetrics_app.importer import progress_for
 from devmetrics_app.metrics import service
 from devmetrics_app.web import responses
@@ -100,9 +101,14 @@ async def list_repositories(request: web.Request) -> web.Response:
 
 async def _set_connected(request: web.Request, connected: bool) -> web.Response:
     row = await visible_repository(request, minimum_role="MANAGER")
-    await request.app[POOL].execute(
-        "UPDATE repositories SET connected = $1, updated_at = now() WHERE id = $2 AND installation_id = $3",
+    changed = await request.app[POOL].fetchval(
+        """UPDATE repositories SET connected = $1, updated_at = now()
+           WHERE id = $2 AND installation_id = $3 AND connected IS DISTINCT FROM $1 RETURNING id""",
         connected, row["id"], row["installation_id"])
+    if changed:
+        # Installation-wide rollups sum the connected repositories: recompute the history.
+        await request.app[SEND](INSTALLATION_ROLLUP_ACTOR, installation_id=row["installation_id"],
+                                days=FULL_RECOMPUTE_DAYS)
     return responses.json({"repository": row["id"], "connected": connected})
 
 

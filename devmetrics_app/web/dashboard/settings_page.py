@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from devmetrics_app.events.context import FULL_RECOMPUTE_DAYS, INSTALLATION_ROLLUP_ACTOR
 from devmetrics_app.metrics.settings import MetricsSettings, SettingsError
 from devmetrics_app.review.config import (
     DEFAULT_RISK_THRESHOLD,
@@ -21,7 +22,8 @@ from devmetrics_app.review.config import (
     monthly_budget_usd,
 )
 from devmetrics_app.web.api.params import path_id
-from devmetrics_app.web.dashboard.common import installation_context, page, pool, render
+from devmetrics_app.web.dashboard.common import bad_request, installation_context, page, pool, render
+from devmetrics_app.web.keys import SEND
 from devmetrics_app.web.tenancy import ROLES, not_found
 
 routes = web.RouteTableDef()
@@ -104,6 +106,11 @@ async def save_settings(request: web.Request) -> web.Response:
     await pool(request).execute(
         """UPDATE organizations o SET settings = $2::jsonb FROM installations i
            WHERE i.id = $1 AND o.id = i.account_id""", installation_id, orjson.dumps(new).decode())
+    if MetricsSettings.from_json(new) != MetricsSettings.from_json(settings):
+        # Stored rollups were computed with the old bots, environments and labels: redo them
+        # (reads fall back to raw rows where a stored figure names other bot settings).
+        await request.app[SEND](INSTALLATION_ROLLUP_ACTOR, installation_id=installation_id,
+                                days=FULL_RECOMPUTE_DAYS)
     raise web.HTTPSeeOther(f"/orgs/{installation_id}/settings?done=saved")
 
 
@@ -114,7 +121,7 @@ async def set_role(request: web.Request) -> web.Response:
     installation_id = context["installation"]["id"]
     role = (await request.post()).get("role")
     if role not in ROLES:
-        raise not_found()
+        raise bad_request("role", f"must be one of {', '.join(ROLES)}")
     updated = await pool(request).fetchval(
         """UPDATE memberships SET role = $3, source = 'manual', updated_at = now()
            WHERE installation_id = $1 AND user_id = $2 AND removed_at IS NULL RETURNING user_id""",
