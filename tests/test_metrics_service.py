@@ -88,6 +88,19 @@ async def test_dora_throughput_builds_velocity(world):
     assert vel["count"] == 2 and vel["excluded"] == [{"reason": "sprint still open", "count": 1}]
 
 
+async def test_dora_explain_lists_what_each_key_is_made_of(world):
+    async with world.acquire() as conn:
+        dora = await service.dora(conn, service.Scope(INST_A, MARCH), explain=True)
+    lead = dora["lead_time"]["items"]
+    # The released commits, longest lead first: c101 126 h, m101 100 h, m104 2 h.
+    assert [(i["id"], round(i["value"])) for i in lead] == [("c101", 126), ("m101", 100), ("m104", 2)]
+    failures = {i["id"]: i["details"]["failed_by"] for i in dora["change_failure_rate"]["items"]}
+    assert failures == {502: ["deployment status"], 501: ["incident"]}
+    assert len(failures) == dora["change_failure_rate"]["failed"]
+    [incident] = dora["time_to_restore"]["items"]
+    assert incident["id"] == 807 and incident["value"] == 3.0
+
+
 async def test_tenancy_other_installation_never_counted(world):
     async with world.acquire() as conn:
         b = service.Scope(INST_B, MARCH)
@@ -146,6 +159,11 @@ async def test_team_scope_and_snapshots(world):
         assert series["series"] == [{"start": "2024-03-01", "value": 3.0}]
         with pytest.raises(ValueError, match="metric"):
             await service.trends(conn, team, metric="nope", interval="day")
+        # A team's throughput lists its members' pull requests only (alice 101, carol 104).
+        tp = await service.throughput(conn, team, explain=True)
+        merged = tp["pull_requests_merged"]
+        assert merged["value"] == 2.0 and {i["id"] for i in merged["items"]} == {101, 104}
+        assert tp["issues_closed"]["value"] == 0.0 and tp["issues_closed"]["items"] == []
         # Build success of a team: the runs its members triggered (alice's: 1 success, 1 failure,
         # 1 in progress); a team of bob alone triggered none.
         builds = await service.build_success(conn, team, explain=True)

@@ -601,6 +601,15 @@ FROM (SELECT lead_hours, committed_at, bot, NOT bot AND lead_hours >= 0 AS ok
                   OR lower(c.author_login) = ANY($5::text[]))
             OFFSET 0) y) x
 """
+# explain: the period's released commits with the longest lead times (the rank index, backwards).
+LEAD_ITEMS_SQL = f"""
+SELECT c.sha, c.repository_id, c.lead_hours, c.released_at, c.release_source, c.release_id
+FROM release_commits c
+WHERE c.installation_id = $1 AND c.released_at >= $2 AND c.released_at < $3
+  AND c.repository_id = ANY($4::bigint[]) AND ($5::text[] IS NULL OR lower(c.author_login) = ANY($5::text[]))
+  AND c.lead_hours >= 0 AND NOT {LEAD_BOT}
+ORDER BY c.installation_id, metrics_bucket(c.lead_hours) DESC, c.lead_hours DESC, c.sha LIMIT $8
+"""
 # Commits of the period never released (yet): all commits committed in it minus released ones.
 COMMITS_IN_PERIOD_SQL = """
 SELECT count(*) FROM commits k
@@ -619,7 +628,7 @@ INCIDENT_MATCH = "metrics_labels(i.labels) && $5::text[]"
 # Failure signals at or after the period start (an earlier one cannot hit an attempt in it),
 # each attributed to the latest success at or before it: same repository if that repository
 # ever released, else across the scope (dora._attribute).
-CHANGE_FAILURE_SQL = f"""
+_FAILURE_SIGNALS = f"""
 WITH signals AS (
     SELECT 'revert' AS kind, f.repository_id, f.merged_at AS at
     FROM pull_request_cycle f
@@ -651,7 +660,11 @@ attributed AS (  -- the latest success at or before each signal: one descending 
           AND r.succeeded_at <= s.at AND r.repository_id = ANY($4::bigint[])
         ORDER BY r.succeeded_at DESC, r.id DESC LIMIT 1) other ON true
 ),
-hit AS (SELECT DISTINCT t_source, t_id FROM attributed WHERE t_id IS NOT NULL),
+hit AS (SELECT DISTINCT t_source, t_id FROM attributed WHERE t_id IS NOT NULL)
+"""
+CHANGE_FAILURE_SQL = (
+    _FAILURE_SIGNALS
+    + f""",
 -- The period's releases counted in one pass of releases_period_idx; a release that failed by
 -- its own status counts once, a signal adds only releases of the period that did not.
 outcomes AS (
@@ -669,9 +682,21 @@ SELECT o.attempts,
            AS incident_unattributed,
        (SELECT count(*) FROM issues i WHERE i.installation_id = $1 AND i.github_created_at >= $2
             AND i.repository_id = ANY($4::bigint[]) AND i.deleted_at IS NULL AND {INCIDENT_MATCH}
-            AND coalesce(i.state_reason, '') = 'not_planned') AS incident_not_planned
+            AND coalesce(i.state_reason, '') = 'not_planned') AS incident_not_planned,
+       -- explain ($6 > 0): the first $6 failed releases, newest first, with what failed them.
+       (SELECT coalesce(jsonb_agg(x ORDER BY x.outcome_at DESC, x.id DESC), '[]'::jsonb) FROM (
+            SELECT r.source, r.id, r.sha, r.repository_id, r.outcome_at,
+                   r.failed_at IS NOT NULL AS status_failed,
+                   coalesce((SELECT array_agg(DISTINCT a.kind ORDER BY a.kind) FROM attributed a
+                             WHERE a.t_source = r.source AND a.t_id = r.id), '{{}}') AS signals
+            FROM releases r
+            WHERE {RELEASE_WHERE} AND r.outcome_at >= $2 AND r.outcome_at < $3
+              AND (r.failed_at IS NOT NULL
+                   OR EXISTS (SELECT 1 FROM hit h WHERE h.t_source = r.source AND h.t_id = r.id))
+            ORDER BY r.outcome_at DESC, r.id DESC LIMIT $6) x) AS items
 FROM outcomes o
 """
+)
 RESTORE_SQL = f"""
 SELECT count(*) FILTER (WHERE coalesce(i.state_reason, '') <> 'not_planned') AS n,
        percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM i.closed_at - i.github_created_at)
@@ -684,6 +709,16 @@ SELECT count(*) FILTER (WHERE coalesce(i.state_reason, '') <> 'not_planned') AS 
 FROM issues i
 WHERE i.installation_id = $1 AND i.closed_at >= $2 AND i.closed_at < $3 AND i.deleted_at IS NULL
   AND i.repository_id = ANY($4::bigint[]) AND {INCIDENT_MATCH}
+"""
+# explain: the period's resolved incidents, longest outage first.
+RESTORE_ITEMS_SQL = f"""
+SELECT i.id, i.number, i.title, i.repository_id, i.github_created_at, i.closed_at,
+       extract(epoch FROM i.closed_at - i.github_created_at) / 3600.0 AS hours
+FROM issues i
+WHERE i.installation_id = $1 AND i.closed_at >= $2 AND i.closed_at < $3 AND i.deleted_at IS NULL
+  AND i.repository_id = ANY($4::bigint[]) AND {INCIDENT_MATCH}
+  AND coalesce(i.state_reason, '') <> 'not_planned'
+ORDER BY hours DESC, i.id LIMIT $6
 """
 
 
@@ -745,7 +780,7 @@ async def _lead_time_fast(conn: asyncpg.Connection, r: Resolved) -> tuple[dict, 
     return row, committed, hists["lead:released_committed"].n
 
 
-async def _lead_time(conn: asyncpg.Connection, r: Resolved) -> Figure:
+async def _lead_time(conn: asyncpg.Connection, r: Resolved, *, explain: bool = False) -> Figure:
     period = r.scope.period
     args = [r.scope.installation_id, period.start, period.end, r.repository_ids, r.member_logins]
     fast = await _lead_time_fast(conn, r) if _fast_path(r) else None
@@ -755,6 +790,14 @@ async def _lead_time(conn: asyncpg.Connection, r: Resolved) -> Figure:
         row = await conn.fetchrow(LEAD_TIME_SQL, *args, *r.bots)
         committed = await conn.fetchval(COMMITS_IN_PERIOD_SQL, *args)
         released = await conn.fetchval(RELEASED_COMMITTED_IN_PERIOD_SQL, *args)
+    items = None
+    if explain:
+        items = [
+            Item("commit", c["sha"], c["sha"][:12], c["lead_hours"],
+                 {"repository_id": c["repository_id"], "released_at": c["released_at"],
+                  "release": f"{c['release_source']}:{c['release_id']}"})
+            for c in await conn.fetch(LEAD_ITEMS_SQL, *args, *r.bots, EXPLAIN_LIMIT)
+        ]
     return _figure(
         row["median"],
         "hours",
@@ -765,21 +808,25 @@ async def _lead_time(conn: asyncpg.Connection, r: Resolved) -> Figure:
             ("commit time unknown", row["unknown"]),
             ("committed after its deployment (clock skew)", row["skew"]),
         ],
-        None,
+        items,
         {"benchmark": lead_time_bucket(row["median"])},
     )
 
 
-async def _change_failure(conn: asyncpg.Connection, r: Resolved) -> Figure:
+async def _change_failure(conn: asyncpg.Connection, r: Resolved, *, explain: bool = False) -> Figure:
     period = r.scope.period
-    row = await conn.fetchrow(
-        CHANGE_FAILURE_SQL,
-        r.scope.installation_id,
-        period.start,
-        period.end,
-        r.repository_ids,
-        [x.lower() for x in r.settings.incident_labels],
-    )
+    args = [r.scope.installation_id, period.start, period.end, r.repository_ids,
+            [x.lower() for x in r.settings.incident_labels]]
+    # One query: its attribution of failure signals is the costly part, not worth running twice.
+    row = await conn.fetchrow(CHANGE_FAILURE_SQL, *args, EXPLAIN_LIMIT if explain else 0)
+    items = None
+    if explain:
+        items = [
+            Item(x["source"], x["id"], x["sha"][:12], None,
+                 {"repository_id": x["repository_id"], "outcome_at": x["outcome_at"],
+                  "failed_by": (["deployment status"] if x["status_failed"] else []) + list(x["signals"])})
+            for x in row["items"]
+        ]
     attempts = row["attempts"]
     value = row["failed"] / attempts * 100.0 if attempts else None
     return _figure(
@@ -791,27 +838,30 @@ async def _change_failure(conn: asyncpg.Connection, r: Resolved) -> Figure:
             ("revert with no deployment before it", row["revert_unattributed"]),
             ("incident with no deployment before it", row["incident_unattributed"]),
         ],
-        None,
+        items,
         {"failed": row["failed"], "benchmark": change_failure_bucket(value)},
     )
 
 
-async def _restore(conn: asyncpg.Connection, r: Resolved) -> Figure:
+async def _restore(conn: asyncpg.Connection, r: Resolved, *, explain: bool = False) -> Figure:
     period = r.scope.period
-    row = await conn.fetchrow(
-        RESTORE_SQL,
-        r.scope.installation_id,
-        period.start,
-        period.end,
-        r.repository_ids,
-        [x.lower() for x in r.settings.incident_labels],
-    )
+    args = [r.scope.installation_id, period.start, period.end, r.repository_ids,
+            [x.lower() for x in r.settings.incident_labels]]
+    row = await conn.fetchrow(RESTORE_SQL, *args)
+    items = None
+    if explain:
+        items = [
+            Item("issue", i["id"], f"#{i['number']} {i['title']}", i["hours"],
+                 {"repository_id": i["repository_id"], "opened_at": i["github_created_at"],
+                  "closed_at": i["closed_at"]})
+            for i in await conn.fetch(RESTORE_ITEMS_SQL, *args, EXPLAIN_LIMIT)
+        ]
     return _figure(
         row["median"],
         "hours",
         row["n"],
         [("still open", row["still_open"]), ("closed as not planned", row["not_planned"])],
-        None,
+        items,
         {"benchmark": restore_bucket(row["median"])},
     )
 
@@ -821,9 +871,9 @@ async def dora(conn: asyncpg.Connection, scope: Scope, *, explain: bool = False)
     r = await resolve(conn, scope)
     return {
         "deployment_frequency": (await _frequency(conn, r, explain=explain)).to_dict(explain=explain),
-        "lead_time": (await _lead_time(conn, r)).to_dict(explain=explain),
-        "change_failure_rate": (await _change_failure(conn, r)).to_dict(explain=explain),
-        "time_to_restore": (await _restore(conn, r)).to_dict(explain=explain),
+        "lead_time": (await _lead_time(conn, r, explain=explain)).to_dict(explain=explain),
+        "change_failure_rate": (await _change_failure(conn, r, explain=explain)).to_dict(explain=explain),
+        "time_to_restore": (await _restore(conn, r, explain=explain)).to_dict(explain=explain),
         "benchmark_source": BENCHMARK_SOURCE,
     }
 
@@ -999,7 +1049,7 @@ MERGED_ITEMS_SQL = f"""
 SELECT f.pull_request_id, f.number, f.title, f.repository_id FROM pull_request_cycle f
 WHERE f.installation_id = $1 AND f.merged_at >= $2 AND f.merged_at < $3 AND f.repository_id =
     ANY($4::bigint[])
-  AND NOT {CYCLE_BOT}
+  AND NOT {CYCLE_BOT} AND ($8::bigint[] IS NULL OR f.author_id = ANY($8::bigint[]))
 ORDER BY f.merged_at DESC, f.pull_request_id DESC LIMIT $5
 """
 CLOSED_ITEMS_SQL = f"""
@@ -1008,6 +1058,7 @@ WHERE i.installation_id = $1 AND i.closed_at >= $2 AND i.closed_at < $3 AND i.st
   AND i.deleted_at IS NULL AND i.repository_id = ANY($4::bigint[])
   AND coalesce(i.state_reason, '') <> 'not_planned'
   AND NOT {facts.bot_sql("i.author_login", "coalesce(u.is_bot, false)", 6, 7)}
+  AND ($8::bigint[] IS NULL OR i.assignee_ids && $8::bigint[])
 ORDER BY i.closed_at DESC, i.id DESC LIMIT $5
 """
 
@@ -1029,7 +1080,7 @@ async def throughput(conn: asyncpg.Connection, scope: Scope, *, explain: bool = 
                 f"#{p['number']} {p['title']}",
                 details={"repository_id": p["repository_id"]},
             )
-            for p in await conn.fetch(MERGED_ITEMS_SQL, *base, EXPLAIN_LIMIT, *r.bots)
+            for p in await conn.fetch(MERGED_ITEMS_SQL, *base, EXPLAIN_LIMIT, *r.bots, r.member_ids)
         ]
         issue_items = [
             Item(
@@ -1038,7 +1089,7 @@ async def throughput(conn: asyncpg.Connection, scope: Scope, *, explain: bool = 
                 f"#{i['number']} {i['title']}",
                 details={"repository_id": i["repository_id"]},
             )
-            for i in await conn.fetch(CLOSED_ITEMS_SQL, *base, EXPLAIN_LIMIT, *r.bots)
+            for i in await conn.fetch(CLOSED_ITEMS_SQL, *base, EXPLAIN_LIMIT, *r.bots, r.member_ids)
         ]
     return {
         "pull_requests_merged": _figure(
