@@ -480,6 +480,8 @@ async def cycle_time(
 SPRINT_WHERE = "s.installation_id = $1 AND s.repository_id = ANY($4::bigint[])"
 VELOCITY_SQL = f"""
 SELECT count(*) AS n, coalesce(sum(points), 0) AS total,
+       coalesce(sum(bot_issues), 0) AS bot_issues, coalesce(sum(not_planned_issues), 0) AS not_planned,
+       coalesce(sum(open_issues), 0) AS open_issues,
        (SELECT count(*) FROM sprint_facts s WHERE {SPRINT_WHERE} AND s.state <> 'CLOSED'
           AND s.starts_at < $3 AND s.ends_at >= $2) AS open_sprints
 FROM sprint_facts s WHERE {SPRINT_WHERE} AND s.state = 'CLOSED' AND s.ends_at >= $2 AND s.ends_at < $3
@@ -516,7 +518,13 @@ async def velocity(conn: asyncpg.Connection, scope: Scope, *, explain: bool = Fa
         current,
         "points",
         n,
-        [("sprint still open", agg["open_sprints"])],
+        [
+            ("sprint still open", agg["open_sprints"]),
+            # Issues of the counted sprints whose points did not count:
+            ("issues opened by a bot", agg["bot_issues"]),
+            ("issues closed as not planned", agg["not_planned"]),
+            ("issues still open when the sprint closed", agg["open_issues"]),
+        ],
         items,
         {
             "average": agg["total"] / n if n else None,
