@@ -24,6 +24,8 @@ async def test_pull_request_list_and_page(pages, pool) -> None:
     assert f'/pulls/{PR7}"' in merged and 'value="merged" selected' in merged
     await pages.html(f"/orgs/{ORG}/pulls", {"author": "not a login!"}, status=400)
     page = await pages.html(f"/orgs/{ORG}/pulls/{PR7}")
+    # Live: its own events and its repository's rollups (which recompute its stages).
+    assert f'data-live-rooms="pr:{PR7} repo:{payloads.REPO_API_ID}"' in page
     assert "Cycle-time stages" in page and "Timeline" in page and "AI insights" in page
     # A PR seen through another installation's path is 404.
     await pages.html(f"/orgs/{payloads.SOLO_INSTALLATION_ID}/pulls/{PR7}", status=404)

@@ -7,6 +7,7 @@
   if (!rooms.length || !("WebSocket" in window)) { return; }
   var status = document.getElementById("live-status");
   var attempt = 0;
+  var connectedBefore = false;
   var refreshTimer = null;
   var MAX_DELAY_MS = 30000;
 
@@ -32,7 +33,13 @@
     var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
     var query = rooms.map(function (r) { return "room=" + encodeURIComponent(r); }).join("&");
     var socket = new WebSocket(scheme + window.location.host + "/api/live?" + query);
-    socket.onopen = function () { attempt = 0; document.body.setAttribute("data-live-connected", "true"); };
+    socket.onopen = function () {
+      attempt = 0;
+      document.body.setAttribute("data-live-connected", "true");
+      // Back after a drop: events sent meanwhile are lost, so fetch the page once.
+      if (connectedBefore) { refresh(); }
+      connectedBefore = true;
+    };
     socket.onmessage = function (message) {
       var event;
       try { event = JSON.parse(message.data); } catch (e) { return; }

@@ -48,4 +48,5 @@ async def individual(request: web.Request) -> web.Response:
         unit="hours", label_header="Stage")
     return render(request, "person.html", {**context, "filters": filters, "person": result,
                                            "stage_chart": chart, "stage_words": STAGE_WORDS,
+                                           "live_rooms": [f"org:{installation['id']}"],
                                            "self": user_id == signed_in(request).user_id})

@@ -102,4 +102,5 @@ async def pull_request(request: web.Request) -> web.Response:
         **context, "pr": dict(pr), "timeline": [dict(t) for t in timeline],
         "reviews": [dict(r) for r in reviews], "stages": stages, "insight": insight,
         "stage_names": ("coding", "pickup", "review", "merge", "deploy"),
-        "live_rooms": [f"pr:{pr['id']}"]})
+        # Its own events, and its repository's rollups (they recompute its stages).
+        "live_rooms": [f"pr:{pr['id']}", f"repo:{pr['repository_id']}"]})
