@@ -42,12 +42,17 @@ async def test_repository_person_and_sprint_pages(pages, pool) -> None:
     assert "not a ranking" in me and "(you)" in me
     # Her cycle time split into stages: a chart and the table of the same numbers.
     assert "Median hours per cycle-time stage" in me and "<caption>Cycle-time stages" in me
+    # The period and repository filters, a custom range included, as on the overview.
+    mine = await pages.html(f"/orgs/{ORG}/people/{payloads.ALICE['id']}", WORLD_QUERY)
+    assert 'value="custom" checked' in mine and 'name="repository"' in mine and 'name="team"' not in mine
     # Another person's page: only for managers.
     await pages.html(f"/orgs/{ORG}/people/{payloads.BOB['id']}", status=404)
     await set_role(pool, payloads.ALICE["id"], "MANAGER")
     assert "bob" in await pages.html(f"/orgs/{ORG}/people/{payloads.BOB['id']}")
     sprint = await pages.html(f"/orgs/{ORG}/sprints", {**WORLD_QUERY, "milestone": str(MILESTONE)})
     assert "Burndown of v1.0" in sprint and "Velocity" in sprint
+    # Without a period, sprints look back a quarter (weighted velocity wants several sprints).
+    assert 'value="90" checked' in await pages.html(f"/orgs/{ORG}/sprints")
 
 
 async def test_notification_rules_through_forms(pages, pool) -> None:

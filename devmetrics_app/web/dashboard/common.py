@@ -159,9 +159,9 @@ def _nonempty(request: web.Request, field: str) -> str | None:
     return raw if raw and raw.strip() else None
 
 
-def period_filter(request: web.Request) -> tuple[str, Period]:
+def period_filter(request: web.Request, default: str = DEFAULT_PERIOD) -> tuple[str, Period]:
     """`period=7|30|90` (default 30), or `period=custom` with `from`/`to` dates (inclusive)."""
-    choice = single(request, "period") or DEFAULT_PERIOD
+    choice = single(request, "period") or default
     raw_from, raw_to = _nonempty(request, "from"), _nonempty(request, "to")
     if choice not in (*PERIODS, "custom"):
         raise bad_request("period", "one of 7, 30, 90 or custom")
@@ -177,11 +177,12 @@ def period_filter(request: web.Request) -> tuple[str, Period]:
     return choice, Period(start, end)
 
 
-async def filters_of(request: web.Request, conn: asyncpg.Connection, installation_id: int) -> Filters:
+async def filters_of(request: web.Request, conn: asyncpg.Connection, installation_id: int, *,
+                     default_period: str = DEFAULT_PERIOD) -> Filters:
     """Tenancy of the filter ids first (a foreign repository or team is 404), then the period."""
     repository_ids = await repositories_of(request, conn, installation_id)
     team_id = await team_of(request, conn, installation_id)
-    choice, period = period_filter(request)
+    choice, period = period_filter(request, default_period)
     return Filters(installation_id, choice, period, repository_ids, team_id)
 
 

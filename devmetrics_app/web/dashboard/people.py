@@ -14,6 +14,7 @@ from devmetrics_app.web.api.params import path_id
 from devmetrics_app.web.api.query import computed
 from devmetrics_app.web.dashboard import charts
 from devmetrics_app.web.dashboard.common import (
+    filter_options,
     filters_of,
     installation_context,
     page,
@@ -39,6 +40,7 @@ async def individual(request: web.Request) -> web.Response:
         await _known_user(conn, installation["id"], user_id)
         filters = await filters_of(request, conn, installation["id"])
         result = await computed(service.individual_analytics(conn, filters.scope(), user_id))
+        options = await filter_options(conn, installation["id"])
     if result is None:
         raise not_found()
     stages = result["cycle_time"]["stages"]
@@ -49,4 +51,5 @@ async def individual(request: web.Request) -> web.Response:
     return render(request, "person.html", {**context, "filters": filters, "person": result,
                                            "stage_chart": chart, "stage_words": STAGE_WORDS,
                                            "live_rooms": [f"org:{installation['id']}"],
+                                           "repositories": options["repositories"],
                                            "self": user_id == signed_in(request).user_id})

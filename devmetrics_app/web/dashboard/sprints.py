@@ -7,7 +7,14 @@ from aiohttp import web
 from devmetrics_app.metrics import service
 from devmetrics_app.web.api.query import computed, parse_id, single
 from devmetrics_app.web.dashboard import charts
-from devmetrics_app.web.dashboard.common import filters_of, installation_context, page, pool, render
+from devmetrics_app.web.dashboard.common import (
+    filter_options,
+    filters_of,
+    installation_context,
+    page,
+    pool,
+    render,
+)
 from devmetrics_app.web.tenancy import not_found
 
 routes = web.RouteTableDef()
@@ -21,7 +28,9 @@ async def sprints(request: web.Request) -> web.Response:
     async with pool(request).acquire() as conn:
         context = await installation_context(request, conn)
         installation_id = context["installation"]["id"]
-        filters = await filters_of(request, conn, installation_id)
+        # Weighted velocity wants several sprints: a quarter unless the visitor picks a period.
+        filters = await filters_of(request, conn, installation_id, default_period="90")
+        options = await filter_options(conn, installation_id)
         velocity = await computed(service.velocity(conn, filters.scope()))
         milestones = [dict(m) for m in await conn.fetch(
             """SELECT m.id, m.title, m.state, r.full_name FROM milestones m
@@ -49,4 +58,5 @@ async def sprints(request: web.Request) -> web.Response:
     return render(request, "sprints.html", {
         **context, "filters": filters, "velocity": velocity, "velocity_chart": velocity_chart,
         "milestones": milestones, "chosen": chosen, "burndown": burndown,
-        "burndown_chart": burndown_chart, "live_rooms": [f"org:{installation_id}"]})
+        "burndown_chart": burndown_chart, "live_rooms": [f"org:{installation_id}"],
+        "repositories": options["repositories"]})
