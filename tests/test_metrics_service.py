@@ -47,6 +47,9 @@ async def test_cycle_time_hand_computed_and_equal_to_calculator(world):
     # deploy: 101's merge commit is older than release 501's commit → 100 h; 104 is 501 → 2 h.
     assert got["stages"]["deploy"]["median"] == 51.0
     assert got["unreviewed"]["value"] == 1.0
+    async with world.acquire() as conn:
+        explained = await service.cycle_time(conn, service.Scope(INST_A, MARCH), explain=True)
+    assert [i["id"] for i in explained["unreviewed"]["items"]] == [102]
     report = cycle_time_calc(
         [r.facts for r in rows],
         period=MARCH,

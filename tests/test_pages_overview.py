@@ -30,11 +30,18 @@ async def test_overview_figures_match_the_api(pages, pool) -> None:
     links = re.findall(r'href="(/orgs/\d+/explain/[a-z_]+\?[^"]+)"', html)
     keys = {re.search(r"/explain/([a-z_]+)", link).group(1) for link in links}
     assert {"deployment_frequency", "lead_time", "change_failure_rate", "time_to_restore", "cycle_time",
-            "stage_pickup", "prs_merged", "build_success", "review_load"} <= keys
+            "stage_pickup", "stage_deploy", "stage_time_to_first_review", "unreviewed", "prs_merged",
+            "build_success", "review_load"} <= keys
     assert all("period=custom" in link and "from=2024-01-01" in link for link in links)
     # Charts are SVG with a title, and carry a table of the same numbers.
     assert html.count('<svg class="chart"') >= 3 and "<title id=" in html
-    assert "Table of the numbers" in html and "DORA elite lead time" in html
+    # The lead-time trend carries DORA's elite band (a day); the stage chart, a different
+    # measure, carries none.
+    assert "Table of the numbers" in html and "Lead time for changes</" in html
+    assert html.count("DORA elite: under a day") >= 1
+    assert "Merged without review" not in html  # the figure's title is on its explanation page
+    unreviewed = await pages.html(f"/orgs/{ORG}/explain/unreviewed", WORLD_QUERY)
+    assert "Merged without review" in unreviewed
     assert "<script>" not in html and "style=" not in html
 
 

@@ -361,6 +361,11 @@ CYCLE_BOT_ITEMS_SQL = f"""
 SELECT f.pull_request_id, f.number, f.title FROM pull_request_cycle f
 WHERE {CYCLE_WHERE} AND {CYCLE_BOT} ORDER BY f.merged_at DESC, f.pull_request_id LIMIT $8
 """
+UNREVIEWED_ITEMS_SQL = f"""
+SELECT f.pull_request_id, f.number, f.title, f.repository_id, f.merged_at FROM pull_request_cycle f
+WHERE {CYCLE_WHERE} AND f.unreviewed AND NOT {CYCLE_BOT}
+ORDER BY f.merged_at DESC, f.pull_request_id LIMIT $8
+"""
 
 
 async def _cycle_row(conn: asyncpg.Connection, r: Resolved) -> dict | None:
@@ -406,6 +411,7 @@ async def cycle_time(
     bot_reason = [("authored by a bot", row["bots"])]
     items_by_stage: dict[str, list[Item]] = {}
     bot_items: dict[str, list[Item]] = {}
+    unreviewed_items: list[Item] = []
     offset = _page(cursor)
     if explain:
         rows = await conn.fetch(CYCLE_ITEMS_SQL, *args, EXPLAIN_LIMIT, offset)
@@ -423,6 +429,11 @@ async def cycle_time(
         bot_items["authored by a bot"] = [
             Item("pull_request", p["pull_request_id"], f"#{p['number']} {p['title']}")
             for p in await conn.fetch(CYCLE_BOT_ITEMS_SQL, *args, EXPLAIN_LIMIT)
+        ]
+        unreviewed_items = [
+            Item("pull_request", p["pull_request_id"], f"#{p['number']} {p['title']}", None,
+                 {"repository_id": p["repository_id"], "merged_at": p["merged_at"]})
+            for p in await conn.fetch(UNREVIEWED_ITEMS_SQL, *args, EXPLAIN_LIMIT)
         ]
 
     def figure(column: str, stage: str | None) -> Figure:
@@ -464,10 +475,10 @@ async def cycle_time(
             "pull requests",
             merged,
             bot_reason,
-            [],
+            unreviewed_items,
             {"percent": row["unreviewed"] / merged * 100.0 if merged else None},
             bot_items,
-        ).to_dict(explain=False),
+        ).to_dict(explain=explain),
     }
     if explain:
         out["items_total"] = merged
@@ -872,6 +883,11 @@ async def _restore(conn: asyncpg.Connection, r: Resolved, *, explain: bool = Fal
         items,
         {"benchmark": restore_bucket(row["median"])},
     )
+
+
+async def lead_time(conn: asyncpg.Connection, scope: Scope) -> dict:
+    """DORA lead time for changes alone (the overview's trend line)."""
+    return (await _lead_time(conn, await resolve(conn, scope))).to_dict()
 
 
 async def dora(conn: asyncpg.Connection, scope: Scope, *, explain: bool = False) -> dict:

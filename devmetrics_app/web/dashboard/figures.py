@@ -41,6 +41,8 @@ STAGE_WORDS = {
     "review": "from the first review to the approval that stuck",
     "merge": "from that approval to the merge",
     "deploy": "from the merge to the first successful production release containing it",
+    "time_to_first_review": "from opening (or ready for review) to the first review by someone else",
+    "time_to_approval": "from opening (or ready for review) to the approval that stuck",
 }
 
 FIGURES: dict[str, FigureDef] = {
@@ -67,8 +69,13 @@ FIGURES: dict[str, FigureDef] = {
         "Median hours from the first commit (or opening, if earlier) to the merge, over pull "
         "requests merged in the period. Stages do not add up to it: draft time belongs to none.",
         _pick(service.cycle_time, "cycle_time")),
+    "unreviewed": FigureDef(
+        "Merged without review",
+        "Pull requests merged in the period with no review by anyone but their author; they "
+        "count as unreviewed, never as a pickup time of zero.",
+        _pick(service.cycle_time, "unreviewed")),
     **{f"stage_{name}": FigureDef(
-        f"{name.capitalize()} time",
+        f"{name.replace('_', ' ').capitalize()}" + ("" if name.startswith("time_to") else " time"),
         f"Median hours {words}, over pull requests merged in the period where it is known.",
         _pick(service.cycle_time, "stages", name)) for name, words in STAGE_WORDS.items()},
     "prs_merged": FigureDef(
