@@ -140,3 +140,7 @@ async def test_analytics(api, pool) -> None:
     body = await api.get("/api/analytics/trends", {**WORLD, "team": "71", "metric": "deployments"},
                          status=400)
     assert body["error"]["field"] == "metric"
+    # Team series have no repository dimension: both filters together are refused, not half-applied.
+    body = await api.get("/api/analytics/trends", {**WORLD, "team": "71", "metric": "prs_merged",
+                                                   "repository": str(payloads.REPO_API_ID)}, status=400)
+    assert body["error"]["field"] == "repository"

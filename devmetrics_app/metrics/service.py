@@ -504,6 +504,12 @@ ORDER BY s.ends_at DESC, s.milestone_id DESC LIMIT $5
 """
 
 
+# Said by figures a team filter cannot narrow (they belong to repositories, not to people).
+TEAM_NOT_APPLIED = (
+    "not applied: deployments, incidents and sprints belong to repositories; filter by repository"
+)
+
+
 async def velocity(conn: asyncpg.Connection, scope: Scope, *, explain: bool = False) -> dict:
     """Weighted velocity over the closed sprints (milestones) that ended in the period."""
     r = await resolve(conn, scope)
@@ -545,6 +551,7 @@ async def velocity(conn: asyncpg.Connection, scope: Scope, *, explain: bool = Fa
             "confidence": confidence(velocities),
             "sprints": [{"id": s["milestone_id"], "title": s["title"], "points": s["points"]} for s in shown],
             "sprints_total": n,
+            **({"team_filter": TEAM_NOT_APPLIED} if scope.team_id is not None else {}),
         },
     )
     return figure.to_dict(explain=explain)
@@ -893,13 +900,18 @@ async def lead_time(conn: asyncpg.Connection, scope: Scope) -> dict:
 async def dora(conn: asyncpg.Connection, scope: Scope, *, explain: bool = False) -> dict:
     """The four keys with their 2023 benchmark buckets."""
     r = await resolve(conn, scope)
-    return {
+    out = {
         "deployment_frequency": (await _frequency(conn, r, explain=explain)).to_dict(explain=explain),
         "lead_time": (await _lead_time(conn, r, explain=explain)).to_dict(explain=explain),
         "change_failure_rate": (await _change_failure(conn, r, explain=explain)).to_dict(explain=explain),
         "time_to_restore": (await _restore(conn, r, explain=explain)).to_dict(explain=explain),
         "benchmark_source": BENCHMARK_SOURCE,
     }
+    if scope.team_id is not None:
+        # Lead time follows the team's commits; the other keys have no author to filter on.
+        for key in ("deployment_frequency", "change_failure_rate", "time_to_restore"):
+            out[key]["team_filter"] = TEAM_NOT_APPLIED
+    return out
 
 
 PER_REPOSITORY_RELEASES_SQL = f"""

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from devmetrics_app.metrics import service
 from devmetrics_app.web.api.metrics import envelope
-from devmetrics_app.web.api.params import path_id
+from devmetrics_app.web.api.params import bad_request, path_id
 from devmetrics_app.web.api.query import choice, computed, installation_of, metric_query, parse_id, single
 from devmetrics_app.web.api.repositories import visible_repository
 from devmetrics_app.web.keys import POOL
@@ -74,6 +74,9 @@ async def repository(request: web.Request) -> web.Response:
 async def trends(request: web.Request) -> web.Response:
     async with request.app[POOL].acquire() as conn:
         query = await metric_query(request, conn)
+        if query.team_id is not None and query.repository_ids is not None:
+            # team_metrics has no repository column: the answer would silently ignore one filter.
+            raise bad_request("repository", "cannot be combined with team for trends")
         # A team's series come from team rollups, which keep fewer columns.
         allowed = service.TEAM_TREND_METRICS if query.team_id is not None else service.TREND_METRICS
         metric = choice(request, "metric", allowed, required=True)
