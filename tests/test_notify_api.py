@@ -333,3 +333,28 @@ def test_openapi_describes_the_notification_list_parameters() -> None:
     answers = doc["paths"]["/api/notifications"]["get"]["responses"]
     assert {"400", "404"} <= set(answers)
     assert answers["200"]["content"]["application/json"]["schema"]["$ref"].endswith("NotificationPage")
+
+
+async def test_rules_list_pages_with_signed_cursors(api, pool) -> None:
+    client, _ = api
+    admin = await bearer(api, "carol")
+    created = []
+    for n in range(5):
+        response = await client.post("/api/notifications/rules", json={**GOOD, "name": f"r{n}"},
+                                     headers=admin)
+        assert response.status == 201, await response.text()
+        created.append((await response.json())["id"])
+    seen, params = [], {"limit": "2"}
+    while True:
+        body = await (await client.get("/api/notifications/rules", params=params, headers=admin)).json()
+        seen += [r["id"] for r in body["rules"]]
+        if body["next_cursor"] is None:
+            break
+        params = {"limit": "2", "cursor": body["next_cursor"]}
+    assert seen == created  # oldest first, each once
+    await bad(client, admin, {"cursor": "garbage"}, "cursor", path="/api/notifications/rules")
+    await bad(client, admin, {"limit": "101"}, "limit", path="/api/notifications/rules")
+    # A cursor of the notifications list is not one of the rules list.
+    await add_notifications(pool, 3)
+    other = await (await client.get("/api/notifications", params={"limit": "1"}, headers=admin)).json()
+    await bad(client, admin, {"cursor": other["next_cursor"]}, "cursor", path="/api/notifications/rules")

@@ -81,11 +81,13 @@ async def delete(conn: asyncpg.Connection | asyncpg.Pool, rule_id: int) -> None:
     await conn.execute("DELETE FROM notification_rules WHERE id = $1", rule_id)
 
 
-async def list_rules(conn: asyncpg.Connection | asyncpg.Pool, installation_ids: list[int]) -> list[Rule]:
+async def list_rules(conn: asyncpg.Connection | asyncpg.Pool, installation_ids: list[int], *,
+                     after_id: int = 0, limit: int | None = None) -> list[Rule]:
+    """Oldest first (keyset on id): the rules after `after_id`, at most `limit` (None: all)."""
     rows = await conn.fetch(
         f"SELECT {RULE_COLUMNS} FROM notification_rules "  # noqa: S608 - constant column list
-        "WHERE installation_id = ANY($1::bigint[]) ORDER BY installation_id, id",
-        installation_ids)
+        "WHERE installation_id = ANY($1::bigint[]) AND id > $2 ORDER BY id LIMIT $3",
+        installation_ids, after_id, limit)
     return [Rule.from_row(r) for r in rows]
 
 

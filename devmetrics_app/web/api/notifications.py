@@ -34,6 +34,7 @@ routes = web.RouteTableDef()
 
 WRITE_ROLE = "MANAGER"
 CURSOR_KIND = "notifications"
+RULES_CURSOR_KIND = "notification_rules"
 NOTIFICATION_COLUMNS = "id, installation_id, rule_id, title, body, url, read_at, created_at"
 
 
@@ -75,9 +76,13 @@ async def _validated(request: web.Request, installation_id: int, *,
 
 @routes.get("/api/notifications/rules")
 async def list_rules(request: web.Request) -> web.Response:
+    """Oldest first (keyset on id); pass `next_cursor` back as `cursor` for the next page."""
     installation_ids = await _installations(request)
-    rules = await rule_store.list_rules(request.app[POOL], installation_ids)
-    return responses.json({"rules": [rule_store.to_json(r) for r in rules]})
+    limit = limit_of(request)
+    after = _position(request, RULES_CURSOR_KIND) or 0
+    rules = await rule_store.list_rules(request.app[POOL], installation_ids, after_id=after, limit=limit + 1)
+    listed = page(request, RULES_CURSOR_KIND, [rule_store.to_json(r) for r in rules], limit, "id")
+    return responses.json({"rules": listed["items"], "next_cursor": listed["next_cursor"], "limit": limit})
 
 
 @routes.post("/api/notifications/rules")
@@ -114,9 +119,9 @@ async def delete_rule(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-def _before(request: web.Request) -> int | None:
-    """The id the page starts below: the keyset position of `cursor` (signed, this list's own)."""
-    position = decode_cursor(request, CURSOR_KIND)
+def _position(request: web.Request, kind: str) -> int | None:
+    """The id a page continues from: the keyset position of `cursor` (signed, this list's own)."""
+    position = decode_cursor(request, kind)
     if position is None:
         return None
     sort_key, row_id = position
@@ -132,7 +137,7 @@ async def list_notifications(request: web.Request) -> web.Response:
     user_id = require_principal(request).user_id
     installation_ids = await _installations(request)
     limit = limit_of(request)
-    before = _before(request)
+    before = _position(request, CURSOR_KIND)
     unread_only = flag(request, "unread")
     pool = request.app[POOL]
     rows = await pool.fetch(

@@ -133,7 +133,7 @@ OPERATIONS: tuple[Op, ...] = (
     Op("POST", "/api/notifications/rules", "Create a notification rule", "notifications",
        role="MANAGER", success=201, params=("installation",), body="Object", errors=(400, 404)),
     Op("GET", "/api/notifications/rules", "Notification rules", "notifications",
-       params=("installation_filter",), errors=(400, 404)),
+       params=("installation_filter", *PAGE), result="RulePage", errors=(400, 404)),
     Op("GET", "/api/notifications/rules/{rule_id}", "One notification rule", "notifications"),
     Op("PATCH", "/api/notifications/rules/{rule_id}", "Change a notification rule",
        "notifications", role="MANAGER", body="Object", errors=(400,)),

@@ -106,6 +106,10 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "limit": {"type": "integer"},
         "unread_count": {"type": "integer", "description": "Your unread ones in the installations "
                                                            "listed, not only this page's."}}},
+    "RulePage": {"type": "object", "required": ["rules", "next_cursor", "limit"], "properties": {
+        "rules": {"type": "array", "items": OBJECT},
+        "next_cursor": {"type": ["string", "null"], "description": "null on the last page"},
+        "limit": {"type": "integer"}}},
     "Metric": {"type": "object", "required": ["metric", "query", "result"], "properties": {
         "metric": {"type": "string"},
         "query": {"type": "object", "properties": {
