@@ -47,8 +47,14 @@ async def test_repository_person_and_sprint_pages(pages, pool) -> None:
     assert 'value="custom" checked' in mine and 'name="repository"' in mine and 'name="team"' not in mine
     # Another person's page: only for managers.
     await pages.html(f"/orgs/{ORG}/people/{payloads.BOB['id']}", status=404)
+    # The people table: for managers; anyone else lands on their own page.
+    response = await pages.client.get(f"/orgs/{ORG}/people", allow_redirects=False)
+    assert response.headers["Location"] == f"/orgs/{ORG}/people/{payloads.ALICE['id']}"
     await set_role(pool, payloads.ALICE["id"], "MANAGER")
     assert "bob" in await pages.html(f"/orgs/{ORG}/people/{payloads.BOB['id']}")
+    everyone = await pages.html(f"/orgs/{ORG}/people", WORLD_QUERY)
+    assert f'href="/orgs/{ORG}/people/{payloads.ALICE["id"]}">alice</a>' in everyone
+    assert "not a ranking" in everyone and f'href="/orgs/{ORG}/people"' in everyone  # in the nav
     sprint = await pages.html(f"/orgs/{ORG}/sprints", {**WORLD_QUERY, "milestone": str(MILESTONE)})
     assert "Burndown of v1.0" in sprint and "Velocity" in sprint
     # Without a period, sprints look back a quarter (weighted velocity wants several sprints).

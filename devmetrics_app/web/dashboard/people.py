@@ -28,6 +28,23 @@ from devmetrics_app.web.tenancy import not_found, role_at_least
 routes = web.RouteTableDef()
 
 
+@routes.get("/orgs/{installation_id}/people")
+@page
+async def people(request: web.Request) -> web.Response:
+    """Everyone's flow in one table for managers (alphabetical: a coaching view, not a ranking);
+    anyone else is sent to their own page."""
+    async with pool(request).acquire() as conn:
+        context = await installation_context(request, conn)
+        installation = context["installation"]
+        if not role_at_least(installation["role"], "MANAGER"):
+            raise web.HTTPFound(f"/orgs/{installation['id']}/people/{signed_in(request).user_id}")
+        filters = await filters_of(request, conn, installation["id"])
+        result = await computed(service.team_analytics(conn, filters.scope()))
+        options = await filter_options(conn, installation["id"])
+    return render(request, "people.html", {**context, **options, "filters": filters, "team": result,
+                                           "live_rooms": [f"org:{installation['id']}"]})
+
+
 @routes.get("/orgs/{installation_id}/people/{user_id}")
 @page
 async def individual(request: web.Request) -> web.Response:
