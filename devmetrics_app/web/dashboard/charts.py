@@ -218,7 +218,7 @@ def horizontal_bars(title: str, items: Sequence[tuple[str, float]], *, unit: str
     """One row per person or thing (review load per reviewer), longest scale first."""
     chart_id = f"c{next(_ids)}"
     row_h, label_w = 24, 150
-    height = TOP + BOTTOM // 2 + row_h * max(len(items), 1)
+    height = TOP + BOTTOM // 2 + 16 + row_h * max(len(items), 1)
     top = _nice_max(max([v for _, v in items] or [0]))
     plot_w = WIDTH - label_w - RIGHT - 40
     parts = [f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" '
@@ -238,6 +238,16 @@ def horizontal_bars(title: str, items: Sequence[tuple[str, float]], *, unit: str
                      f'{escape(fmt(value, unit))}</text>')
     if not items:
         parts.append(f'<text class="tick" x="{label_w}" y="{TOP + 16}">No data</text>')
+    # The value scale: grid lines behind the bars (right after the title and description),
+    # ticks under them, at quarters of the axis.
+    bottom = TOP + row_h * max(len(items), 1)
+    scale = []
+    for k in range(5):
+        value, x = top * k / 4, label_w + plot_w * k / 4
+        scale.append(f'<line class="grid" x1="{x:.1f}" x2="{x:.1f}" y1="{TOP}" y2="{bottom}"/>')
+        parts.append(f'<text class="tick" x="{x:.1f}" y="{bottom + 14}" text-anchor="middle">'
+                     f'{escape(fmt(value))}</text>')
+    parts[3:3] = scale
     parts.append(f'<text class="axis-label" x="{label_w + plot_w / 2:.1f}" y="{height - 8}" '
                  f'text-anchor="middle">{escape(unit)}</text>')
     parts.append("</svg>")
