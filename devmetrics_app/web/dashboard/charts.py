@@ -49,10 +49,16 @@ class Chart:
 
 
 def fmt(value: float | None, unit: str = "") -> str:
-    """A figure as people read it: at most one decimal, and a dash for 'no data'."""
+    """A figure as people read it: at most one decimal (two significant digits below 0.1, so a
+    rare but real event never reads as 0), and a dash for 'no data'."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "\u2013"  # an en dash: no data
-    text = f"{value:.0f}" if abs(value - round(value)) < 0.05 or abs(value) >= 100 else f"{value:.1f}"
+    if 0 < abs(value) < 0.001:
+        text = "<0.001" if value > 0 else ">-0.001"
+    elif abs(value) < 0.05:
+        text = f"{value:.2g}"
+    else:
+        text = f"{value:.0f}" if abs(value - round(value)) < 0.05 or abs(value) >= 100 else f"{value:.1f}"
     return f"{text} {unit}".strip() if unit and unit != "%" else f"{text}{unit}"
 
 
