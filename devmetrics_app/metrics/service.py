@@ -686,7 +686,9 @@ attributed AS (  -- the latest success at or before each signal: one descending 
           AND r.succeeded_at <= s.at AND r.repository_id = ANY($4::bigint[])
         ORDER BY r.succeeded_at DESC, r.id DESC LIMIT 1) other ON true
 ),
-hit AS (SELECT DISTINCT t_source, t_id FROM attributed WHERE t_id IS NOT NULL)
+hit AS (  -- each release a signal hit, with the kinds of signal that hit it
+    SELECT t_source, t_id, array_agg(DISTINCT kind ORDER BY kind) AS kinds
+    FROM attributed WHERE t_id IS NOT NULL GROUP BY t_source, t_id)
 """
 CHANGE_FAILURE_SQL = (
     _FAILURE_SIGNALS
@@ -711,15 +713,14 @@ SELECT o.attempts,
             AND coalesce(i.state_reason, '') = 'not_planned') AS incident_not_planned,
        -- explain ($6 > 0): the first $6 failed releases, newest first, with what failed them.
        (SELECT coalesce(jsonb_agg(x ORDER BY x.outcome_at DESC, x.id DESC), '[]'::jsonb) FROM (
-            SELECT r.source, r.id, r.sha, r.repository_id, r.outcome_at,
-                   r.failed_at IS NOT NULL AS status_failed,
-                   coalesce((SELECT array_agg(DISTINCT a.kind ORDER BY a.kind) FROM attributed a
-                             WHERE a.t_source = r.source AND a.t_id = r.id), '{{}}') AS signals
-            FROM releases r
-            WHERE {RELEASE_WHERE} AND r.outcome_at >= $2 AND r.outcome_at < $3
-              AND (r.failed_at IS NOT NULL
-                   OR EXISTS (SELECT 1 FROM hit h WHERE h.t_source = r.source AND h.t_id = r.id))
-            ORDER BY r.outcome_at DESC, r.id DESC LIMIT $6) x) AS items
+            SELECT f.*, coalesce(h.kinds, '{{}}') AS signals FROM (
+                SELECT r.source, r.id, r.sha, r.repository_id, r.outcome_at,
+                       r.failed_at IS NOT NULL AS status_failed
+                FROM releases r
+                WHERE {RELEASE_WHERE} AND r.outcome_at >= $2 AND r.outcome_at < $3
+                  AND (r.failed_at IS NOT NULL OR (r.source, r.id) IN (SELECT t_source, t_id FROM hit))
+                ORDER BY r.outcome_at DESC, r.id DESC LIMIT $6) f
+            LEFT JOIN hit h ON h.t_source = f.source AND h.t_id = f.id) x) AS items
 FROM outcomes o
 """
 )
