@@ -110,6 +110,15 @@ async def test_dora_explain_lists_what_each_key_is_made_of(world):
     assert incident["id"] == 807 and incident["value"] == 3.0
 
 
+async def test_dora_concurrently_equals_dora(world):
+    for scope in (service.Scope(INST_A, MARCH), service.Scope(INST_A, MARCH, team_id=TEAM),
+                  service.Scope(INST_A, MARCH, repository_ids=(REPO_A,)), service.Scope(INST_B, MARCH)):
+        for explain in (False, True):
+            async with world.acquire() as conn:
+                one_by_one = await service.dora(conn, scope, explain=explain)
+            assert await service.dora_concurrently(world, scope, explain=explain) == one_by_one
+
+
 async def test_tenancy_other_installation_never_counted(world):
     async with world.acquire() as conn:
         b = service.Scope(INST_B, MARCH)

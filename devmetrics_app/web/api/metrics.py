@@ -90,7 +90,12 @@ async def build_success(request: web.Request) -> web.Response:
 
 @routes.get("/api/metrics/dora")
 async def dora(request: web.Request) -> web.Response:
-    return await _explained(request, "dora", service.dora)
+    async with request.app[POOL].acquire() as conn:
+        query = await metric_query(request, conn)
+    # The four keys at once, each on its own connection (none held while waiting for another).
+    result = await computed(service.dora_concurrently(request.app[POOL], query.scope(),
+                                                      explain=query.explain))
+    return envelope("dora", query, result)
 
 
 async def _milestone(request: web.Request, conn: asyncpg.Connection, installation_id: int) -> int:

@@ -66,9 +66,10 @@ def slice_label(p: Period) -> str:
         f"{p.start:%d %b}\u2013{last:%d %b}")
 
 
-async def _dora(conn: asyncpg.Connection, filters: Filters) -> dict[str, Any]:
-    current = await service.dora(conn, filters.scope())
-    previous = await service.dora(conn, filters.previous())
+async def _dora(db: asyncpg.Pool, filters: Filters) -> dict[str, Any]:
+    current, previous = await asyncio.gather(
+        computed(service.dora_concurrently(db, filters.scope())),
+        computed(service.dora_concurrently(db, filters.previous())))
     tiles = []
     for key in DORA_KEYS:
         figure, before = current[key], previous[key]
@@ -134,7 +135,7 @@ async def overview(request: web.Request) -> web.Response:
     slices = buckets(filters.period)
     half = len(slices) // 2
     dora, flow, early, late, series = await asyncio.gather(
-        on_connection(db, lambda c: _dora(c, filters)),
+        _dora(db, filters),
         on_connection(db, lambda c: _flow(c, filters)),
         on_connection(db, lambda c: _stage_medians(c, filters, slices[:half])),
         on_connection(db, lambda c: _stage_medians(c, filters, slices[half:])),
