@@ -666,29 +666,30 @@ WITH signals AS (
     WHERE i.installation_id = $1 AND i.github_created_at >= $2 AND i.repository_id = ANY($4::bigint[])
       AND i.deleted_at IS NULL AND {INCIDENT_MATCH} AND coalesce(i.state_reason, '') <> 'not_planned'
 ),
-repos AS MATERIALIZED (  -- which signal repositories ever released (one index probe each)
-    SELECT x.repository_id,
-           EXISTS (SELECT 1 FROM releases r
-                   WHERE r.repository_id = x.repository_id AND r.installation_id = $1)
-               AS released
-    FROM (SELECT DISTINCT repository_id FROM signals) x
-),
-attributed AS (  -- the latest success at or before each signal: one descending index probe
-    SELECT s.kind, s.at, coalesce(same.source, other.source) AS t_source, coalesce(same.id, other.id) AS t_id
-    FROM signals s JOIN repos p ON p.repository_id = s.repository_id
+-- The latest success at or before each signal, with that release's outcome: one descending
+-- index-only probe in the signal's repository; only for a repository that never released, the
+-- latest success anywhere in the scope (dora._attribute).
+attributed AS (
+    SELECT s.kind, s.at, coalesce(same.source, other.source) AS t_source,
+           coalesce(same.id, other.id) AS t_id, coalesce(same.outcome_at, other.outcome_at) AS t_outcome_at,
+           coalesce(same.failed_at, other.failed_at) AS t_failed_at
+    FROM signals s
     LEFT JOIN LATERAL (
-        SELECT r.source, r.id FROM releases r
-        WHERE p.released AND r.repository_id = s.repository_id AND r.installation_id = $1
-          AND r.succeeded_at <= s.at
+        SELECT r.source, r.id, r.outcome_at, r.failed_at FROM releases r
+        WHERE r.repository_id = s.repository_id AND r.installation_id = $1 AND r.succeeded_at <= s.at
         ORDER BY r.succeeded_at DESC NULLS LAST, r.id DESC LIMIT 1) same ON true
     LEFT JOIN LATERAL (
-        SELECT r.source, r.id FROM releases r
-        WHERE NOT p.released AND r.installation_id = $1 AND r.succeeded_at IS NOT NULL
+        SELECT r.source, r.id, r.outcome_at, r.failed_at FROM releases r
+        WHERE same.id IS NULL
+          AND NOT EXISTS (SELECT 1 FROM releases x
+                          WHERE x.repository_id = s.repository_id AND x.installation_id = $1)
+          AND r.installation_id = $1 AND r.succeeded_at IS NOT NULL
           AND r.succeeded_at <= s.at AND r.repository_id = ANY($4::bigint[])
         ORDER BY r.succeeded_at DESC, r.id DESC LIMIT 1) other ON true
 ),
-hit AS (  -- each release a signal hit, with the kinds of signal that hit it
-    SELECT t_source, t_id, array_agg(DISTINCT kind ORDER BY kind) AS kinds
+hit AS (  -- each release a signal hit: its outcome, and the kinds of signal that hit it
+    SELECT t_source, t_id, min(t_outcome_at) AS outcome_at, bool_or(t_failed_at IS NOT NULL) AS status_failed,
+           array_agg(DISTINCT kind ORDER BY kind) AS kinds
     FROM attributed WHERE t_id IS NOT NULL GROUP BY t_source, t_id)
 """
 CHANGE_FAILURE_SQL = (
@@ -701,10 +702,8 @@ outcomes AS (
     FROM releases r WHERE {RELEASE_WHERE} AND r.outcome_at >= $2 AND r.outcome_at < $3
 )
 SELECT o.attempts,
-       o.status_failed + (SELECT count(*) FROM hit h
-                          JOIN releases r ON r.source = h.t_source AND r.id = h.t_id
-                          WHERE {RELEASE_WHERE} AND r.outcome_at >= $2 AND r.outcome_at < $3
-                            AND r.failed_at IS NULL) AS failed,
+       o.status_failed + (SELECT count(*) FROM hit h WHERE h.outcome_at >= $2 AND h.outcome_at < $3
+                            AND NOT h.status_failed) AS failed,
        (SELECT count(*) FROM attributed x WHERE x.t_id IS NULL AND x.kind = 'revert' AND x.at < $3)
            AS revert_unattributed,
        (SELECT count(*) FROM attributed x WHERE x.t_id IS NULL AND x.kind = 'incident' AND x.at < $3)
