@@ -45,6 +45,8 @@ INVALID: list[tuple[str, dict | list, str]] = [
     ("/api/analytics/trends", {"metric": "happiness"}, "metric"),
     ("/api/analytics/trends", {"metric": "prs_merged", "interval": "year"}, "interval"),
     ("/api/analytics/team", {"from": "2024-05-01", "to": "2024-04-01"}, "to"),
+    ("/api/analytics/team", {"explain": "true"}, "explain"),  # a table: nothing to explain
+    ("/api/analytics/trends", {"metric": "prs_merged", "explain": "true"}, "explain"),
     (PRS, {"limit": "0"}, "limit"),
     (PRS, {"limit": "101"}, "limit"),
     (PRS, {"limit": "ten"}, "limit"),

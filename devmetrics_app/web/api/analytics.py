@@ -12,7 +12,15 @@ from aiohttp import web
 from devmetrics_app.metrics import service
 from devmetrics_app.web.api.metrics import envelope
 from devmetrics_app.web.api.params import bad_request, path_id
-from devmetrics_app.web.api.query import choice, computed, installation_of, metric_query, parse_id, single
+from devmetrics_app.web.api.query import (
+    MetricQuery,
+    choice,
+    computed,
+    installation_of,
+    metric_query,
+    parse_id,
+    single,
+)
 from devmetrics_app.web.api.repositories import visible_repository
 from devmetrics_app.web.keys import POOL
 from devmetrics_app.web.tenancy import not_found
@@ -32,9 +40,17 @@ SELECT EXISTS (SELECT 1 FROM memberships WHERE installation_id = $1 AND user_id 
 @routes.get("/api/analytics/team")
 async def team(request: web.Request) -> web.Response:
     async with request.app[POOL].acquire() as conn:
-        query = await metric_query(request, conn)
+        query = _unexplained(await metric_query(request, conn))
         result = await computed(service.team_analytics(conn, query.scope()))
     return envelope("team", query, result)
+
+
+def _unexplained(query: MetricQuery) -> MetricQuery:
+    """The analytics views are tables of figures, not one figure: `explain` has nothing to list
+    here, so asking for it is an error rather than silently ignored."""
+    if query.explain:
+        raise bad_request("explain", "not offered by analytics; use /api/metrics/* with explain=true")
+    return query
 
 
 async def _known_user(conn: asyncpg.Connection, installation_id: int, user_id: int) -> None:
@@ -48,7 +64,7 @@ async def individual(request: web.Request) -> web.Response:
     async with request.app[POOL].acquire() as conn:
         installation_id, _ = await installation_of(request)
         await _known_user(conn, installation_id, user_id)
-        query = await metric_query(request, conn, installation_id=installation_id)
+        query = _unexplained(await metric_query(request, conn, installation_id=installation_id))
         result = await computed(service.individual_analytics(conn, query.scope(), user_id))
     if result is None:
         raise not_found()
@@ -63,7 +79,7 @@ async def repository(request: web.Request) -> web.Response:
     if raw is not None and parse_id("installation", raw) != repo["installation_id"]:
         raise not_found()
     async with request.app[POOL].acquire() as conn:
-        query = await metric_query(request, conn, installation_id=repo["installation_id"])
+        query = _unexplained(await metric_query(request, conn, installation_id=repo["installation_id"]))
         result = await computed(service.repository_analytics(conn, query.scope(), repo["id"]))
     if result is None:
         raise not_found()
@@ -73,7 +89,7 @@ async def repository(request: web.Request) -> web.Response:
 @routes.get("/api/analytics/trends")
 async def trends(request: web.Request) -> web.Response:
     async with request.app[POOL].acquire() as conn:
-        query = await metric_query(request, conn)
+        query = _unexplained(await metric_query(request, conn))
         if query.team_id is not None and query.repository_ids is not None:
             # team_metrics has no repository column: the answer would silently ignore one filter.
             raise bad_request("repository", "cannot be combined with team for trends")
