@@ -29,6 +29,10 @@ INVALID: list[tuple[str, dict | list, str]] = [
     (CYCLE, {"from": "2024-05-10", "to": "2024-05-01"}, "to"),
     (CYCLE, {"from": "2024-05-01T10:00:00Z", "to": "2024-05-01T10:00:00Z"}, "to"),
     (CYCLE, {"from": "2019-01-01", "to": "2024-01-01"}, "from"),
+    # The 30 days before year 1 are not a date: a 400, never an OverflowError.
+    (CYCLE, {"to": "0001-01-01"}, "to"),
+    (CYCLE, {"to": "0001-01-01T00:00:00Z"}, "to"),
+    (CYCLE, {"from": "1999-12-31"}, "from"),
     (CYCLE, {"repository": "abc"}, "repository"),
     (CYCLE, {"repository": "0"}, "repository"),
     (CYCLE, {"repository": "501,"}, "repository"),

@@ -111,11 +111,18 @@ async def team_of(request: web.Request, conn: asyncpg.Connection, installation_i
     return team_id
 
 
+# Dates the API accepts (GitHub itself began in 2008).
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
 def _bound(field: str, raw: str, *, end: bool) -> datetime:
     raw = raw.strip()
     try:
         if len(raw) == 10:
             day = date.fromisoformat(raw)
+            if not EARLIEST.date() <= day < LATEST.date():
+                raise _out_of_range(field)
             # `to` names the last day included: the half-open period ends the next midnight.
             return datetime.combine(day + timedelta(days=1) if end else day, time(), UTC)
         moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
@@ -123,7 +130,18 @@ def _bound(field: str, raw: str, *, end: bool) -> datetime:
         raise bad_request(field, "must be an ISO date (YYYY-MM-DD) or datetime with offset") from None
     if moment.tzinfo is None:
         raise bad_request(field, "a datetime needs a UTC offset (e.g. Z or +02:00)")
-    return moment.astimezone(UTC)
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:
+        raise _out_of_range(field) from None
+    if not EARLIEST <= moment < LATEST:
+        raise _out_of_range(field)
+    return moment
+
+
+def _out_of_range(field: str) -> web.HTTPBadRequest:
+    # Beyond these, "the 30 days before" or "the period before" would leave the calendar.
+    return bad_request(field, f"must be from {EARLIEST.date()} to before {LATEST.date()}")
 
 
 def period_of(request: web.Request, *, required: bool = True) -> Period | None:
