@@ -28,6 +28,7 @@ from devmetrics_app.web.api.query import (
     limit_of,
     page,
     period_of,
+    printable,
     repositories_of,
     single,
     team_of,
@@ -57,7 +58,7 @@ INSIGHT_COLUMNS = """id, head_sha, status, skip_reason, source, risk_score, floo
 
 
 def _labels(request: web.Request) -> tuple[str, ...]:
-    labels = tuple(request.query.getall("label", []))
+    labels = tuple(printable("label", label) for label in request.query.getall("label", []))
     if len(labels) > MAX_LABELS:
         raise bad_request("label", f"at most {MAX_LABELS} labels")
     if any(not label.strip() or len(label) > MAX_LABEL_CHARS for label in labels):

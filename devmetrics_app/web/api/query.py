@@ -63,7 +63,15 @@ def single(request: web.Request, field: str) -> str | None:
     values = request.query.getall(field, [])
     if len(values) > 1:
         raise bad_request(field, "given more than once")
-    return values[0] if values else None
+    return printable(field, values[0]) if values else None
+
+
+def printable(field: str, value: str) -> str:
+    """A query value without control characters (PostgreSQL refuses NUL in text; none of them
+    belongs in an id, a date, a login or a label)."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise bad_request(field, "contains a control character")
+    return value
 
 
 async def installation_of(request: web.Request, *, minimum_role: str = "VIEWER") -> tuple[int, str]:

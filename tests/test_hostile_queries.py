@@ -1,0 +1,83 @@
+"""Every GET route the app registers, asked with hostile query values by a signed-in user of
+its own installation, answers below 500: malformed, out-of-range, unicode digits, repeated,
+oversized. A 500 here is an unhandled input somewhere.
+
+Like test_tenant_isolation, the walk reads the app's routes, so a new route is covered the day
+it is added; a path parameter this file does not know fails the test until it is taught."""
+
+from __future__ import annotations
+
+import re
+
+import payloads
+from api_support import ORG, seed_world
+from test_auth import api_sign_in, seed_user
+
+from devmetrics_app.web.api.openapi import document
+
+OWN_IDS = {
+    "installation_id": ORG,
+    "repository_id": payloads.REPO_API_ID,
+    "user_id": payloads.ALICE["id"],
+    "pull_request_id": payloads.pr_id(payloads.REPO_API_ID, 7),
+    "milestone_id": 1,
+    "rule_id": 1,
+    "notification_id": 1,
+    "team_id": 1,
+    "token_id": "t",
+    "figure": "cycle_time",
+}
+# The pages read these; an API route's own are the query parameters its OpenAPI entry lists.
+PAGE_PARAMETERS = ("period", "from", "to", "repository", "team", "state", "author", "risk",
+                   "milestone", "cursor", "done")
+HOSTILE = ("", " ", "-1", "0", "\u00b2", "\u0663", "1e9", "99999999999999999999999", "9" * 400,
+           "2024-02-30", "0001-01-01", "9999-12-31T23:59:59+14:00", "null", "[]", "{}", "\x00",
+           "%", "../../etc/passwd", "<script>", "true,false", "custom")
+def documented_parameters() -> dict[str, tuple[str, ...]]:
+    """Query parameter names per GET path, from the OpenAPI document the app serves."""
+    doc = document()
+    out = {}
+    for path, methods in doc["paths"].items():
+        names = []
+        for ref in methods.get("get", {}).get("parameters", []):
+            param = doc["components"]["parameters"][ref["$ref"].rsplit("/", 1)[1]] if "$ref" in ref else ref
+            if param["in"] == "query":
+                names.append(param["name"])
+        out[path] = tuple(names)
+    return out
+
+
+SKIP = re.compile(r"^/(api/webhooks/|api/auth/|api/live|setup|static|healthz|readyz)")
+
+
+async def test_no_get_route_answers_500(github_client, pool) -> None:
+    client, state = github_client
+    await seed_world(pool, rollups=True)
+    seed_user(state, "alice", installations=(ORG,))
+    headers = {"Authorization": f"Bearer {await api_sign_in(client, state, 'alice')}"}
+    walked, failures = 0, []
+    api_parameters = documented_parameters()
+    for route in client.server.app.router.routes():
+        info = route.resource.get_info() if route.resource else {}
+        pattern = info.get("formatter") or info.get("path")
+        if route.method != "GET" or not pattern or SKIP.match(pattern):
+            continue
+        params = re.findall(r"\{(\w+)\}", pattern)
+        unknown = [p for p in params if p not in OWN_IDS]
+        assert not unknown, f"teach this test the parameter(s) {unknown} of {pattern}"
+        path = pattern.format(**{p: OWN_IDS[p] for p in params})
+        names = api_parameters.get(pattern, ()) if pattern.startswith("/api/") else PAGE_PARAMETERS
+        for name in names:
+            for value in HOSTILE:
+                response = await client.get(path, params={name: value}, headers=headers,
+                                            allow_redirects=False)
+                if response.status >= 500:
+                    failures.append((pattern, name, value, response.status, (await response.text())[:200]))
+            # Repeated: the same parameter twice.
+            response = await client.get(path, params=[(name, "1"), (name, "2")], headers=headers,
+                                        allow_redirects=False)
+            if response.status >= 500:
+                failures.append((pattern, name, "repeated", response.status, (await response.text())[:200]))
+        walked += 1
+    assert not failures, failures[:10]
+    assert walked >= 20
