@@ -358,3 +358,12 @@ async def test_rules_list_pages_with_signed_cursors(api, pool) -> None:
     await add_notifications(pool, 3)
     other = await (await client.get("/api/notifications", params={"limit": "1"}, headers=admin)).json()
     await bad(client, admin, {"cursor": other["next_cursor"]}, "cursor", path="/api/notifications/rules")
+
+
+async def test_nul_characters_are_refused_not_stored(api, pool) -> None:
+    client, _ = api
+    admin = await bearer(api, "carol")
+    for body in ({**GOOD, "name": "a\x00b"}, {**GOOD, "conditions": {"hours": 4, "x\x00": 1}}):
+        response = await client.post("/api/notifications/rules", json=body, headers=admin)
+        assert response.status == 400 and (await response.json())["error"]["field"] == "body"
+    assert await pool.fetchval("SELECT count(*) FROM notification_rules") == 0

@@ -74,6 +74,10 @@ async def test_notification_rules_through_forms(pages, pool) -> None:
     bad = await pages.post(f"{RULES}/new", {"name": "Slow reviews", "type": "pr_review_required",
                                              "channels": "in_app", "enabled": "on"}, status=400)
     assert "conditions.hours" in await bad.text() or "hours" in await bad.text()
+    # A NUL character is refused by name, never stored (PostgreSQL would refuse it with a 500).
+    nul = await pages.post(f"{RULES}/new", {"name": "a\x00b", "type": "pr_opened", "channels": "in_app"},
+                           status=400)
+    assert "name: contains a NUL character" in await nul.text()
     await pages.post(f"{RULES}/new", [("name", "Slow reviews"), ("type", "pr_review_required"),
                                       ("hours", "24"), ("channels", "in_app"), ("enabled", "on")])
     rules = (await pages.api("/api/notifications/rules"))["rules"]

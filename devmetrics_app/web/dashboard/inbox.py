@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from devmetrics_app.web.api.params import path_id
+from devmetrics_app.web.api.params import form_of, path_id
 from devmetrics_app.web.dashboard.common import page, pool, render, signed_in
 from devmetrics_app.web.tenancy import not_found, visible_installations
 
@@ -38,7 +38,7 @@ async def inbox(request: web.Request) -> web.Response:
 @page
 async def mark(request: web.Request) -> web.Response:
     notification_id = path_id(request, "notification_id")
-    read = (await request.post()).get("read", "true") == "true"
+    read = (await form_of(request)).get("read", "true") == "true"
     visible = sorted(await visible_installations(request))
     updated = await pool(request).fetchval(
         """UPDATE notifications SET read_at = CASE WHEN $3 THEN coalesce(read_at, now()) END

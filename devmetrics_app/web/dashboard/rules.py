@@ -18,7 +18,7 @@ from devmetrics_app.digits import is_decimal
 from devmetrics_app.notify import rule_store
 from devmetrics_app.notify.rules import CHANNELS, RULE_TYPES, Rule, load_rule
 from devmetrics_app.notify.validation import RuleError, RuleInput, validate_rule
-from devmetrics_app.web.api.params import path_id
+from devmetrics_app.web.api.params import form_of, path_id
 from devmetrics_app.web.dashboard.common import installation_context, page, pool, render, signed_in
 from devmetrics_app.web.keys import BOX, SETTINGS
 from devmetrics_app.web.tenancy import not_found, role_at_least
@@ -145,7 +145,7 @@ async def save_rule(request: web.Request) -> web.Response:
     context = await _installation(request, WRITE_ROLE)
     installation_id = context["installation"]["id"]
     rule = await _rule(request, installation_id) if "rule_id" in request.match_info else None
-    body = body_from_form(await request.post())
+    body = body_from_form(await form_of(request))
     try:
         data = await _validated(request, installation_id, body, rule)
     except RuleError as exc:
@@ -171,7 +171,7 @@ async def toggle_rule(request: web.Request) -> web.Response:
     context = await _installation(request, WRITE_ROLE)
     installation_id = context["installation"]["id"]
     rule = await _rule(request, installation_id)
-    enabled = (await request.post()).get("enabled") == "true"
+    enabled = (await form_of(request)).get("enabled") == "true"
     try:
         data = await _validated(request, installation_id, {"enabled": enabled}, rule)
     except RuleError as exc:

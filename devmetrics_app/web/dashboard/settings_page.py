@@ -21,7 +21,7 @@ from devmetrics_app.review.config import (
     ORG_KEY,
     monthly_budget_usd,
 )
-from devmetrics_app.web.api.params import path_id
+from devmetrics_app.web.api.params import form_of, path_id
 from devmetrics_app.web.dashboard.common import bad_request, installation_context, page, pool, render
 from devmetrics_app.web.keys import SEND
 from devmetrics_app.web.tenancy import ROLES, not_found
@@ -99,7 +99,7 @@ async def settings_page(request: web.Request) -> web.Response:
 async def save_settings(request: web.Request) -> web.Response:
     context, settings = await _load(request)
     try:
-        new = updated_settings(settings, await request.post())
+        new = updated_settings(settings, await form_of(request))
     except ValueError as exc:
         return await _render(request, context, settings, error=str(exc), status=400)
     installation_id = context["installation"]["id"]
@@ -119,7 +119,7 @@ async def save_settings(request: web.Request) -> web.Response:
 async def set_role(request: web.Request) -> web.Response:
     context, _ = await _load(request)
     installation_id = context["installation"]["id"]
-    role = (await request.post()).get("role")
+    role = (await form_of(request)).get("role")
     if role not in ROLES:
         raise bad_request("role", f"must be one of {', '.join(ROLES)}")
     updated = await pool(request).fetchval(
