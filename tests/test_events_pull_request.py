@@ -30,6 +30,14 @@ async def test_opened_draft_with_null_body(pool) -> None:
     assert repo["full_name"] == "acme/api" and repo["installation_id"] == 4242
 
 
+async def test_nul_characters_do_not_stop_a_delivery(pool) -> None:
+    # PostgreSQL stores no NUL in text: the title keeps a visible replacement, the raw body the NUL.
+    payload = sample("pull_request", "opened-draft-null-body")
+    payload["pull_request"]["title"] = "Fix\x00parser"
+    assert await deliver(pool, "pull_request", payload) == "processed"
+    assert (await pr_row(pool))["title"] == "Fix\ufffdparser"
+
+
 async def test_lifecycle_in_order_builds_timeline_and_final_state(pool) -> None:
     for label in ("opened-draft-null-body", "edited-title", "synchronize", "ready_for_review",
                   "review_requested-user", "review_requested-team", "labeled",

@@ -36,7 +36,21 @@ def decode_payload(content_type: str, body: bytes) -> dict:
     data = orjson.loads(body)
     if not isinstance(data, dict):
         raise ValueError("payload is not a JSON object")
+    if b"\\u0000" in body:  # rare: only then walk the payload
+        data = _without_nul(data)
     return data
+
+
+def _without_nul(value: Any) -> Any:
+    """NUL characters become U+FFFD: PostgreSQL stores no NUL in text or jsonb, and a title or
+    commit message carrying one must not stop the whole delivery (the raw body keeps it)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return value
 
 
 def retry_delay(attempts: int) -> timedelta:
