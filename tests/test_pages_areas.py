@@ -3,6 +3,7 @@ settings pages, over the sample world: rendered, scoped and guarded as the API i
 
 from __future__ import annotations
 
+import orjson
 import payloads
 from api_support import set_role
 from test_pages_support import ORG, WORLD_QUERY, pages_fixture, seed_world  # noqa: F401
@@ -119,17 +120,27 @@ async def test_settings_are_for_admins(pages, pool) -> None:
     await pages.html(f"/orgs/{ORG}/settings", status=403)
     await set_role(pool, payloads.ALICE["id"], "ADMIN")
     assert "Monthly AI budget" in await pages.html(f"/orgs/{ORG}/settings")
+    metric_fields = {"incident_labels": "incident, sev1", "deploy_workflow_pattern": "*release*",
+                     "default_points": "2", "exclude_bots": "on", "revert_detection": "on"}
     await pages.post(f"/orgs/{ORG}/settings", {"budget": "80", "risk_threshold": "60",
                                                "bot_patterns": "renovate-*, ci-*",
-                                               "production_environments": "prod, live"})
+                                               "production_environments": "prod, live", **metric_fields})
     stored = await pool.fetchval("SELECT settings FROM organizations WHERE id = $1", payloads.ORG_ID)
     assert '"ai_monthly_budget_usd": 80.0' in stored.replace(":", ": ").replace(":  ", ": ")
+    saved = orjson.loads(stored)
+    assert (saved["incident_labels"], saved["deploy_workflow_pattern"], saved["default_points"],
+            saved["exclude_bots"], saved["revert_detection"]) == (["incident", "sev1"], "*release*", 2.0,
+                                                                  True, True)
+    for field, value in (("default_points", "-1"), ("default_points", "many"), ("incident_labels", " ")):
+        await pages.post(f"/orgs/{ORG}/settings", {"budget": "80", "risk_threshold": "60",
+                                                   "production_environments": "prod",
+                                                   **metric_fields, field: value}, status=400)
     assert "renovate-*" in await pages.html(f"/orgs/{ORG}/settings")
     # New bot patterns and environments: the stored rollups are recomputed for the history.
     assert pages.sent == [("recompute_installation_rollups", {"installation_id": ORG, "days": 730})]
     await pages.post(f"/orgs/{ORG}/settings", {"budget": "90", "risk_threshold": "60",
                                                "bot_patterns": "renovate-*, ci-*",
-                                               "production_environments": "prod, live"})
+                                               "production_environments": "prod, live", **metric_fields})
     assert len(pages.sent) == 1  # the budget is not a metric setting: nothing to recompute
     # Roles: a known role is stored; anything else is a 400 naming the field.
     bob = payloads.BOB["id"]
@@ -139,4 +150,5 @@ async def test_settings_are_for_admins(pages, pool) -> None:
                                ORG, bob) == "MANAGER"
     await pages.post(f"/orgs/{ORG}/settings/members/{bob}", {"role": "KING"}, status=400)
     await pages.post(f"/orgs/{ORG}/settings", {"budget": "x", "risk_threshold": "60",
-                                               "production_environments": "prod"}, status=400)
+                                               "production_environments": "prod", **metric_fields},
+                     status=400)

@@ -54,6 +54,18 @@ def updated_settings(current: dict[str, Any], form: Any) -> dict[str, Any]:
     if not environments:
         raise ValueError("production environments: name at least one")
     out["production_environments"] = environments
+    labels = _list(str(form.get("incident_labels", "")))
+    if not labels:
+        raise ValueError("incident labels: name at least one")
+    out["incident_labels"] = labels
+    out["deploy_workflow_pattern"] = str(form.get("deploy_workflow_pattern", "")).strip()
+    raw_points = str(form.get("default_points", "")).strip()
+    try:
+        out["default_points"] = float(raw_points)
+    except ValueError:
+        raise ValueError("default story points: a number") from None
+    out["exclude_bots"] = "exclude_bots" in form
+    out["revert_detection"] = "revert_detection" in form
     try:
         MetricsSettings.from_json(out)
     except SettingsError as exc:
@@ -82,8 +94,10 @@ async def _render(request: web.Request, context: dict[str, Any], settings: dict[
         **context, "members": [dict(m) for m in members], "roles": ROLES, "error": error,
         "budget": monthly_budget_usd(settings),
         "risk_threshold": (settings.get(ORG_KEY) or {}).get("risk_threshold", DEFAULT_RISK_THRESHOLD),
+        "metrics": metrics,
         "bot_patterns": ", ".join(metrics.bot_patterns),
         "environments": ", ".join(metrics.production_environments),
+        "incident_labels": ", ".join(metrics.incident_labels),
         "notice": request.query.get("done")}, status=status)
 
 
