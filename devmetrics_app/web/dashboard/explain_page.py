@@ -33,6 +33,8 @@ def item_link(installation_id: int, item: dict[str, Any]) -> str | None:
         return f"/orgs/{installation_id}/pulls/{details['pull_request']}"
     if kind == "sprint":
         return f"/orgs/{installation_id}/sprints?milestone={item['id']}"
+    if details.get("repository_id"):  # a deployment, run, commit or issue: its repository's page
+        return f"/orgs/{installation_id}/repositories/{details['repository_id']}"
     return None
 
 
