@@ -81,3 +81,41 @@ async def test_no_get_route_answers_500(github_client, pool) -> None:
         walked += 1
     assert not failures, failures[:10]
     assert walked >= 20
+
+
+BODIES = (b"", b"null", b"[]", b'"text"', b"{", b'{"name": 1e999}', b'{"a": ' * 200 + b"1" + b"}" * 200,
+          b'{"name": "x", "type": "pr_opened", "channels": ["in_app"], "conditions": {"hours": "\xb2"}}',
+          b'{"role": "ADMIN\\u0000"}', b"\xff\xfe", b'{"enabled": "yes", "days": -1}')
+
+
+async def test_no_write_route_answers_500(github_client, pool) -> None:
+    client, state = github_client
+    await seed_world(pool, rollups=True)
+    seed_user(state, "alice", installations=(ORG,))
+    await pool.execute("UPDATE memberships SET role = 'ADMIN' WHERE installation_id = $1", ORG)
+    headers = {"Authorization": f"Bearer {await api_sign_in(client, state, 'alice')}"}
+    failures, walked = [], 0
+    for route in client.server.app.router.routes():
+        info = route.resource.get_info() if route.resource else {}
+        pattern = info.get("formatter") or info.get("path")
+        if route.method in {"GET", "HEAD", "*"} or not pattern or SKIP.match(pattern):
+            continue
+        params = re.findall(r"\{(\w+)\}", pattern)
+        assert not [p for p in params if p not in OWN_IDS], f"teach this test the parameters of {pattern}"
+        path = pattern.format(**{p: OWN_IDS[p] for p in params})
+        for body in BODIES:
+            for content_type in ("application/json", "application/x-www-form-urlencoded"):
+                response = await client.request(route.method, path, data=body, allow_redirects=False,
+                                                headers={**headers, "Content-Type": content_type})
+                if response.status >= 500:
+                    failures.append((route.method, pattern, body[:60], content_type, response.status))
+        walked += 1
+    # The unauthenticated forms: sign-in and first-run setup.
+    for path in ("/api/auth/github", "/setup/existing"):
+        for body in (b"\xff\xfe", b"next=%00", b"csrf_token=\x00"):
+            response = await client.post(path, data=body, allow_redirects=False,
+                                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+            if response.status >= 500:
+                failures.append(("POST", path, body, response.status))
+    assert not failures, failures[:10]
+    assert walked >= 10

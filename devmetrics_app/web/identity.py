@@ -79,7 +79,10 @@ async def _csrf_ok(request: web.Request, session: Session) -> bool:
     supplied = request.headers.get(CSRF_HEADER)
     if supplied is None and request.content_type in {"application/x-www-form-urlencoded",
                                                      "multipart/form-data"}:
-        supplied = (await request.post()).get(CSRF_FIELD)
+        try:
+            supplied = (await request.post()).get(CSRF_FIELD)
+        except (UnicodeDecodeError, ValueError):
+            return False  # not a readable form: no token in it
     return isinstance(supplied, str) and hmac.compare_digest(supplied, session.csrf_token)
 
 

@@ -30,6 +30,7 @@ from devmetrics_app.manifest import build_manifest
 from devmetrics_app.store import app_credentials
 from devmetrics_app.store.app_credentials import StoredAppCredentials
 from devmetrics_app.web import responses
+from devmetrics_app.web.api.params import form_of
 from devmetrics_app.web.keys import BOX, CREDENTIALS, HTTP, POOL, REDIS, SETTINGS
 
 log = logging.getLogger(__name__)
@@ -124,7 +125,7 @@ def _check_private_key(pem: str, app_id: int) -> str | None:
 async def existing_app(request: web.Request) -> web.Response:
     if await _configured(request):
         return _already_configured()
-    form = await request.post()
+    form = await form_of(request)
     cookie = request.cookies.get(CSRF_COOKIE, "")
     supplied = str(form.get("csrf_token", ""))
     if not cookie or not hmac.compare_digest(cookie, supplied):

@@ -51,7 +51,10 @@ def _has_nul(value: object) -> bool:
 
 async def form_of(request: web.Request) -> Any:
     """The posted form; a field with a NUL character is a 400 naming it (PostgreSQL refuses NUL)."""
-    form = await request.post()
+    try:
+        form = await request.post()
+    except (UnicodeDecodeError, ValueError):
+        raise bad_request("body", "not a form in UTF-8") from None
     for key, value in form.items():
         if isinstance(value, str) and "\x00" in value:
             raise bad_request(key, "contains a NUL character")
