@@ -66,6 +66,12 @@ async def api_fixture(aiohttp_client, wired_settings, pool, broker, fake_github)
     state, _ = fake_github
     app = create_app(wired_settings, database_url=wired_settings.database_url.get(),
                      redis_url=wired_settings.redis_url.get())
+    sent = recorded_sends(app)  # before the client starts the app (its hooks freeze then)
+    return Api(await aiohttp_client(app), state, sent)
+
+
+def recorded_sends(app) -> list[tuple[str, dict]]:
+    """The jobs the app enqueues, as (actor, kwargs), instead of sending them to Dramatiq."""
     sent: list[tuple[str, dict]] = []
 
     async def record(actor_name: str, **kwargs: object) -> None:
@@ -76,7 +82,7 @@ async def api_fixture(aiohttp_client, wired_settings, pool, broker, fake_github)
         yield
 
     app.cleanup_ctx.append(recorder)  # after the app's own resources: replaces their sender
-    return Api(await aiohttp_client(app), state, sent)
+    return sent
 
 
 

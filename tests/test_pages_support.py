@@ -8,11 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from api_support import ORG, seed_world  # noqa: F401 - re-exported for the page tests
+from api_support import ORG, recorded_sends, seed_world  # noqa: F401 - re-exported for the page tests
 from test_auth import browser_sign_in, seed_user
 
 from devmetrics_app.web.app import create_app
-from devmetrics_app.web.keys import SEND
 
 WORLD_QUERY = {"period": "custom", "from": "2024-01-01", "to": "2024-12-31"}
 API_WORLD = {"from": "2024-01-01", "to": "2024-12-31"}
@@ -56,14 +55,5 @@ async def pages_fixture(aiohttp_client, wired_settings, pool, broker, fake_githu
     state, _ = fake_github
     app = create_app(wired_settings, database_url=wired_settings.database_url.get(),
                      redis_url=wired_settings.redis_url.get())
-    sent: list[tuple[str, dict]] = []
-
-    async def record(actor_name: str, **kwargs: object) -> None:
-        sent.append((actor_name, kwargs))
-
-    async def recorder(app):
-        app[SEND] = record
-        yield
-
-    app.cleanup_ctx.append(recorder)  # after the app's own resources: replaces their sender
+    sent = recorded_sends(app)
     return Pages(await aiohttp_client(app), state, sent=sent)

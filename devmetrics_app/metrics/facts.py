@@ -196,10 +196,9 @@ async def load_pull_requests(conn: asyncpg.Connection, ids: Sequence[int]) -> li
     return out
 
 
-SNAPSHOT_SQL = """
-SELECT p.id, p.number, p.repository_id, p.title, p.state, p.author_login, p.author_id,
-       coalesce(u.is_bot, false) AS author_is_bot, p.github_created_at, p.draft, p.merged_at,
-       p.closed_at, p.requested_reviewers
+# The open pull requests of a scope ($1 installation, $2 repository ids or NULL for every
+# connected one), as p with its author u: the snapshot figures' rows (also metrics/open_work.py).
+OPEN_PULL_REQUESTS = """
 FROM pull_requests p
 JOIN repositories r ON r.id = p.repository_id
 LEFT JOIN users u ON u.id = p.author_id
@@ -207,6 +206,12 @@ WHERE p.installation_id = $1 AND p.state = 'OPEN'
   AND r.installation_id = $1 AND r.connected AND r.removed_at IS NULL
   AND ($2::bigint[] IS NULL OR p.repository_id = ANY($2::bigint[]))
 """
+SNAPSHOT_SQL = (
+    """SELECT p.id, p.number, p.repository_id, p.title, p.state, p.author_login, p.author_id,
+       coalesce(u.is_bot, false) AS author_is_bot, p.github_created_at, p.draft, p.merged_at,
+       p.closed_at, p.requested_reviewers"""
+    + OPEN_PULL_REQUESTS
+)
 
 
 async def open_pull_requests(

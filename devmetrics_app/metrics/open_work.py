@@ -22,7 +22,7 @@ import asyncpg
 
 from .bots import bot_rule
 from .explain import Exclusion, Figure, Item
-from .facts import bot_params, bot_sql, settings_key
+from .facts import OPEN_PULL_REQUESTS, bot_params, bot_sql, settings_key
 from .settings import MetricsSettings
 
 AUTHOR_BOT = "authored by a bot"
@@ -45,12 +45,7 @@ _SNAPSHOT = f"""
 WITH prs AS MATERIALIZED (
     SELECT p.id, p.number, p.repository_id, p.title, p.github_created_at AS opened, p.author_login,
            coalesce(u.is_bot, false) AS flag, p.draft, p.requested_reviewers
-    FROM pull_requests p
-    JOIN repositories r ON r.id = p.repository_id
-    LEFT JOIN users u ON u.id = p.author_id
-    WHERE p.installation_id = $1 AND p.state = 'OPEN'
-      AND r.installation_id = $1 AND r.connected AND r.removed_at IS NULL
-      AND ($2::bigint[] IS NULL OR p.repository_id = ANY($2::bigint[]))
+    {OPEN_PULL_REQUESTS}
 ),
 authors AS MATERIALIZED (
     SELECT d.author_login, d.flag, d.n, {bot_sql("d.author_login", "d.flag", 3, 4)} AS bot
