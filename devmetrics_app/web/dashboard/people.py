@@ -1,7 +1,9 @@
-"""One person's flow: throughput, review load and cycle time — a coaching view, not a ranking.
+"""People's flow: throughput, review load and cycle-time stages — a coaching view, not a ranking.
 
-Shown to the person themself and to managers (MANAGER or ADMIN) of the installation; anyone
-else gets the same 404 as for a person who does not exist, so the page reveals nothing.
+One person's page is shown to the person themself and to managers (MANAGER or ADMIN) of the
+installation; anyone else gets the same 404 as for a person who does not exist, so the page
+reveals nothing. The People table (everyone, alphabetical) is for managers; others are sent to
+their own page.
 """
 
 from __future__ import annotations
