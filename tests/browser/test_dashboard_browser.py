@@ -117,6 +117,19 @@ async def test_dashboard_end_to_end(site, browser_page, pool, wired_settings, br
     assert (await page.locator('a[data-figure="cycle_time"]').inner_text()) == fmt(cycle["value"], "h")
     assert (await page.locator('a[data-figure="build_success"]').inner_text()) == fmt(builds["value"], "%")
     assert await page.locator("svg.chart").count() >= 3
+    # The DORA tiles are the API's too.
+    dora = (await api_json(page, base, "/api/metrics/dora", API_WORLD))["result"]
+    for key, unit in (("lead_time", "hours"), ("change_failure_rate", "%")):
+        tile = await page.locator(f'a[data-figure="{key}"]').inner_text()
+        assert tile == fmt(dora[key]["value"], unit), key
+
+    # The other main pages, for the screenshots: people (alice is a manager), her own page, sprints.
+    for name, path in (("people", "people"), ("person", f"people/{payloads.ALICE['id']}"),
+                       ("sprints", "sprints")):
+        await page.goto(f"{base}/orgs/{ORG}/{path}?{query}")
+        assert await page.locator("h1").count() == 1
+        await shot(page, name)
+    await page.goto(f"{base}/orgs/{ORG}?{query}")
 
     # Follow an explanation link: the items behind the cycle time.
     await page.locator('a[data-figure="cycle_time"]').click()
