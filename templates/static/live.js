@@ -33,7 +33,9 @@
     var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
     var query = rooms.map(function (r) { return "room=" + encodeURIComponent(r); }).join("&");
     var socket = new WebSocket(scheme + window.location.host + "/api/live?" + query);
+    var opened = false;
     socket.onopen = function () {
+      opened = true;
       attempt = 0;
       document.body.setAttribute("data-live-connected", "true");
       // Back after a drop: events sent meanwhile are lost, so fetch the page once.
@@ -49,11 +51,23 @@
     };
     socket.onclose = function (event) {
       document.body.setAttribute("data-live-connected", "false");
-      if (event.code === 4401) { say("Signed out: live updates stopped."); return; }
-      var delay = Math.min(MAX_DELAY_MS, 1000 * Math.pow(2, attempt)) * (0.5 + Math.random() / 2);
-      attempt += 1;
-      setTimeout(connect, delay);
+      if (event.code === 4401) { signedOut(); return; }
+      if (opened) { retry(); return; }
+      // A refused handshake (401 after signing out) looks like any dropped connection to a
+      // page: ask for the page itself; signed out, it redirects to the landing page.
+      fetch(window.location.href, { credentials: "same-origin", redirect: "manual" })
+        .then(function (response) {
+          if (response.type === "opaqueredirect") { signedOut(); } else { retry(); }
+        }, retry);
     };
+  }
+
+  function signedOut() { say("Signed out: live updates stopped."); }
+
+  function retry() {
+    var delay = Math.min(MAX_DELAY_MS, 1000 * Math.pow(2, attempt)) * (0.5 + Math.random() / 2);
+    attempt += 1;
+    setTimeout(connect, delay);
   }
   connect();
 }());
