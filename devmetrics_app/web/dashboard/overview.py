@@ -1,9 +1,10 @@
 """The organisation overview: DORA tiles, cycle-time stages over time, throughput, build
 success and review load, for the period and filters in the URL.
 
-The figures come from metrics/service.py (the same calls as /api/metrics/*), in five groups
-each on its own pooled connection, so the page costs about as long as its slowest group rather
-than the sum of a dozen queries.
+The figures come from metrics/service.py (the same calls as /api/metrics/*), in groups each on
+its own pooled connection (the DORA keys of both periods one connection each), so the page costs
+about as long as its slowest group rather than the sum of a dozen queries. No group holds a
+connection while it waits for another, so a busy pool makes pages wait, never deadlock.
 """
 
 from __future__ import annotations
