@@ -110,6 +110,22 @@ async def test_dora_explain_lists_what_each_key_is_made_of(world):
     assert incident["id"] == 807 and incident["value"] == 3.0
 
 
+async def test_a_person_scope_narrows_every_figure_to_them(world):
+    async with world.acquire() as conn:
+        alice = await service.cycle_time(conn, service.Scope(INST_A, MARCH, person_id=ALICE), explain=True)
+        individual = await service.individual_analytics(conn, service.Scope(INST_A, MARCH), ALICE)
+        assert alice["cycle_time"]["count"] == individual["cycle_time"]["count"] == 1
+        assert alice["cycle_time"]["value"] == individual["cycle_time"]["median"] == 26.0
+        assert [i["id"] for i in alice["cycle_time"]["items"]] == [101]
+        merged = await service.throughput(conn, service.Scope(INST_A, MARCH, person_id=ALICE))
+        assert merged["pull_requests_merged"]["value"] == 1.0
+        # A person outside the team asked for: nobody's figures, not the team's.
+        bob_in_team = service.Scope(INST_A, MARCH, team_id=TEAM, person_id=2)
+        assert (await service.cycle_time(conn, bob_in_team))["cycle_time"]["count"] == 0
+        dora = await service.dora(conn, service.Scope(INST_A, MARCH, person_id=ALICE))
+        assert dora["change_failure_rate"]["team_filter"].startswith("not applied")
+
+
 async def test_dora_concurrently_equals_dora(world):
     for scope in (service.Scope(INST_A, MARCH), service.Scope(INST_A, MARCH, team_id=TEAM),
                   service.Scope(INST_A, MARCH, repository_ids=(REPO_A,)), service.Scope(INST_B, MARCH)):

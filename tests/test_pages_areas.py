@@ -3,6 +3,9 @@ settings pages, over the sample world: rendered, scoped and guarded as the API i
 
 from __future__ import annotations
 
+import re
+from html import unescape
+
 import orjson
 import payloads
 from api_support import set_role
@@ -43,6 +46,15 @@ async def test_repository_person_and_sprint_pages(pages, pool) -> None:
     assert "not a ranking" in me and "(you)" in me
     # Her cycle time split into stages: a chart and the table of the same numbers.
     assert "Median hours per cycle-time stage" in me and "<caption>Cycle-time stages" in me
+    # Her figures link to their explanation, narrowed to her: the same number, her pull request.
+    over_2024 = await pages.html(f"/orgs/{ORG}/people/{payloads.ALICE['id']}", WORLD_QUERY)
+    link = re.search(r'href="(/orgs/\d+/explain/cycle_time\?[^"]*person=\d+)"', over_2024).group(1)
+    explained = await pages.html(unescape(link))
+    pr7 = payloads.pr_id(payloads.REPO_API_ID, 7)
+    assert "PR cycle time of alice: 3.8 h" in explained and f'/pulls/{pr7}"' in explained
+    # Someone else's share of a figure: for managers only, like their page.
+    await pages.html(f"/orgs/{ORG}/explain/cycle_time", {"person": str(payloads.BOB["id"])}, status=404)
+    await pages.html(f"/orgs/{ORG}/explain/cycle_time", {"person": "x"}, status=400)
     # The period and repository filters, a custom range included, as on the overview.
     mine = await pages.html(f"/orgs/{ORG}/people/{payloads.ALICE['id']}", WORLD_QUERY)
     assert 'value="custom" checked' in mine and 'name="repository"' in mine and 'name="team"' not in mine

@@ -86,6 +86,11 @@ class Scope:
     period: Period
     repository_ids: tuple[int, ...] | None = None  # None: all connected, not removed repos
     team_id: int | None = None  # restrict people to a team's members
+    person_id: int | None = None  # restrict people to this one (with a team: if a member)
+
+    @property
+    def narrowed_to_people(self) -> bool:
+        return self.team_id is not None or self.person_id is not None
 
 
 @dataclass(frozen=True)
@@ -117,6 +122,7 @@ WHERE installation_id = $1 AND connected AND removed_at IS NULL
   AND ($2::bigint[] IS NULL OR id = ANY($2::bigint[]))
 ORDER BY id
 """
+PERSON_SQL = "SELECT u.id, u.login FROM users u WHERE u.id = $1"
 TEAM_SQL = """
 SELECT u.id, u.login FROM team_members tm
 JOIN teams t ON t.id = tm.team_id AND t.installation_id = $1 AND t.deleted_at IS NULL
@@ -141,8 +147,10 @@ async def resolve(conn: asyncpg.Connection, scope: Scope) -> Resolved:
     wanted = list(scope.repository_ids) if scope.repository_ids is not None else None
     ids = [r["id"] for r in await conn.fetch(REPOSITORIES_SQL, scope.installation_id, wanted)]
     member_ids = member_logins = None
-    if scope.team_id is not None:
-        rows = await conn.fetch(TEAM_SQL, scope.installation_id, scope.team_id)
+    if scope.narrowed_to_people:
+        rows = await conn.fetch(TEAM_SQL, scope.installation_id, scope.team_id) if scope.team_id else [
+            await conn.fetchrow(PERSON_SQL, scope.person_id)]
+        rows = [r for r in rows if r is not None and scope.person_id in (None, r["id"])]
         member_ids = [r["id"] for r in rows]
         member_logins = [r["login"].lower() for r in rows]
     return Resolved(
@@ -552,7 +560,7 @@ async def velocity(conn: asyncpg.Connection, scope: Scope, *, explain: bool = Fa
             "confidence": confidence(velocities),
             "sprints": [{"id": s["milestone_id"], "title": s["title"], "points": s["points"]} for s in shown],
             "sprints_total": n,
-            **({"team_filter": TEAM_NOT_APPLIED} if scope.team_id is not None else {}),
+            **({"team_filter": TEAM_NOT_APPLIED} if scope.narrowed_to_people else {}),
         },
     )
     return figure.to_dict(explain=explain)
@@ -929,7 +937,7 @@ async def dora_concurrently(pool: asyncpg.Pool, scope: Scope, *, explain: bool =
 
 def _dora_result(keys: dict[str, dict], scope: Scope) -> dict:
     out = {**keys, "benchmark_source": BENCHMARK_SOURCE}
-    if scope.team_id is not None:
+    if scope.narrowed_to_people:
         # Lead time follows the team's commits; the other keys have no author to filter on.
         for key in ("deployment_frequency", "change_failure_rate", "time_to_restore"):
             out[key]["team_filter"] = TEAM_NOT_APPLIED

@@ -6,20 +6,24 @@ filters, so the list a manager reads is exactly what the number was computed fro
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
+import asyncpg
 from aiohttp import web
 
-from devmetrics_app.web.api.query import computed
+from devmetrics_app.web.api.analytics import _known_user
+from devmetrics_app.web.api.query import computed, parse_id, single
 from devmetrics_app.web.dashboard.common import (
     filters_of,
     installation_context,
     page,
     pool,
     render,
+    signed_in,
 )
 from devmetrics_app.web.dashboard.figures import FIGURES
-from devmetrics_app.web.tenancy import not_found
+from devmetrics_app.web.tenancy import not_found, role_at_least
 
 routes = web.RouteTableDef()
 
@@ -38,6 +42,22 @@ def item_link(installation_id: int, item: dict[str, Any]) -> str | None:
     return None
 
 
+async def person_of(request: web.Request, conn: asyncpg.Connection, installation: dict) -> dict | None:
+    """`person=<user id>`: one person's share of a figure, for the person and for managers
+    (anyone else, or a stranger to the installation, gets the same 404 as the person page)."""
+    raw = single(request, "person")
+    if raw is None:
+        return None
+    user_id = parse_id("person", raw)
+    if user_id != signed_in(request).user_id and not role_at_least(installation["role"], "MANAGER"):
+        raise not_found()
+    await _known_user(conn, installation["id"], user_id)
+    row = await conn.fetchrow("SELECT id, login FROM users WHERE id = $1", user_id)
+    if row is None:
+        raise not_found()
+    return dict(row)
+
+
 @routes.get("/orgs/{installation_id}/explain/{figure}")
 @page
 async def explain(request: web.Request) -> web.Response:
@@ -47,12 +67,16 @@ async def explain(request: web.Request) -> web.Response:
         if definition is None:
             raise not_found()
         filters = await filters_of(request, conn, context["installation"]["id"])
-        figure = await computed(definition.compute(conn, filters.scope()))
+        person = await person_of(request, conn, context["installation"])
+        scope = filters.scope()
+        if person is not None:
+            scope = dataclasses.replace(scope, person_id=person["id"])
+        figure = await computed(definition.compute(conn, scope))
     installation_id = filters.installation_id
     items = [{**item, "link": item_link(installation_id, item)} for item in figure.get("items", [])]
     excluded = [{**e, "items": [{**i, "link": item_link(installation_id, i)} for i in e.get("items", [])]}
                 for e in figure.get("excluded", [])]
     return render(request, "explain.html", {
         **context, "filters": filters, "key": request.match_info["figure"], "definition": definition,
-        "figure": figure, "items": items, "excluded": excluded,
+        "figure": figure, "items": items, "excluded": excluded, "person": person,
         "items_total": figure.get("items_total", figure.get("count"))})
