@@ -50,6 +50,22 @@ def documented_parameters() -> dict[str, tuple[str, ...]]:
 SKIP = re.compile(r"^/(api/webhooks/|api/auth/|api/live|setup|static|healthz|readyz)")
 
 
+def own_routes(app, wanted) -> list[tuple[str, str, str]]:
+    """(method, pattern, path) of every route whose method is `wanted`, its path parameters
+    filled with the signed-in user's own ids; an unknown parameter fails the test."""
+    out = []
+    for route in app.router.routes():
+        info = route.resource.get_info() if route.resource else {}
+        pattern = info.get("formatter") or info.get("path")
+        if not wanted(route.method) or not pattern or SKIP.match(pattern):
+            continue
+        params = re.findall(r"\{(\w+)\}", pattern)
+        unknown = [p for p in params if p not in OWN_IDS]
+        assert not unknown, f"teach this test the parameter(s) {unknown} of {pattern}"
+        out.append((route.method, pattern, pattern.format(**{p: OWN_IDS[p] for p in params})))
+    return out
+
+
 async def test_no_get_route_answers_500(github_client, pool) -> None:
     client, state = github_client
     await seed_world(pool, rollups=True)
@@ -57,15 +73,7 @@ async def test_no_get_route_answers_500(github_client, pool) -> None:
     headers = {"Authorization": f"Bearer {await api_sign_in(client, state, 'alice')}"}
     walked, failures = 0, []
     api_parameters = documented_parameters()
-    for route in client.server.app.router.routes():
-        info = route.resource.get_info() if route.resource else {}
-        pattern = info.get("formatter") or info.get("path")
-        if route.method != "GET" or not pattern or SKIP.match(pattern):
-            continue
-        params = re.findall(r"\{(\w+)\}", pattern)
-        unknown = [p for p in params if p not in OWN_IDS]
-        assert not unknown, f"teach this test the parameter(s) {unknown} of {pattern}"
-        path = pattern.format(**{p: OWN_IDS[p] for p in params})
+    for _, pattern, path in own_routes(client.server.app, lambda method: method == "GET"):
         names = api_parameters.get(pattern, ()) if pattern.startswith("/api/") else PAGE_PARAMETERS
         for name in names:
             for value in HOSTILE:
@@ -95,20 +103,13 @@ async def test_no_write_route_answers_500(github_client, pool) -> None:
     await pool.execute("UPDATE memberships SET role = 'ADMIN' WHERE installation_id = $1", ORG)
     headers = {"Authorization": f"Bearer {await api_sign_in(client, state, 'alice')}"}
     failures, walked = [], 0
-    for route in client.server.app.router.routes():
-        info = route.resource.get_info() if route.resource else {}
-        pattern = info.get("formatter") or info.get("path")
-        if route.method in {"GET", "HEAD", "*"} or not pattern or SKIP.match(pattern):
-            continue
-        params = re.findall(r"\{(\w+)\}", pattern)
-        assert not [p for p in params if p not in OWN_IDS], f"teach this test the parameters of {pattern}"
-        path = pattern.format(**{p: OWN_IDS[p] for p in params})
+    for method, pattern, path in own_routes(client.server.app, lambda m: m not in {"GET", "HEAD", "*"}):
         for body in BODIES:
             for content_type in ("application/json", "application/x-www-form-urlencoded"):
-                response = await client.request(route.method, path, data=body, allow_redirects=False,
+                response = await client.request(method, path, data=body, allow_redirects=False,
                                                 headers={**headers, "Content-Type": content_type})
                 if response.status >= 500:
-                    failures.append((route.method, pattern, body[:60], content_type, response.status))
+                    failures.append((method, pattern, body[:60], content_type, response.status))
         walked += 1
     # The unauthenticated forms: sign-in and first-run setup.
     for path in ("/api/auth/github", "/setup/existing"):

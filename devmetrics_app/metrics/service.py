@@ -663,7 +663,7 @@ INCIDENT_MATCH = "metrics_labels(i.labels) && $5::text[]"
 # Failure signals at or after the period start (an earlier one cannot hit an attempt in it),
 # each attributed to the latest success at or before it: same repository if that repository
 # ever released, else across the scope (dora._attribute).
-_FAILURE_SIGNALS = f"""
+CHANGE_FAILURE_SQL = f"""
 WITH signals AS (
     SELECT 'revert' AS kind, f.repository_id, f.merged_at AS at
     FROM pull_request_cycle f
@@ -698,11 +698,7 @@ attributed AS (
 hit AS (  -- each release a signal hit: its outcome, and the kinds of signal that hit it
     SELECT t_source, t_id, min(t_outcome_at) AS outcome_at, bool_or(t_failed_at IS NOT NULL) AS status_failed,
            array_agg(DISTINCT kind ORDER BY kind) AS kinds
-    FROM attributed WHERE t_id IS NOT NULL GROUP BY t_source, t_id)
-"""
-CHANGE_FAILURE_SQL = (
-    _FAILURE_SIGNALS
-    + f""",
+    FROM attributed WHERE t_id IS NOT NULL GROUP BY t_source, t_id),
 -- The period's releases counted in one pass of releases_period_idx; a release that failed by
 -- its own status counts once, a signal adds only releases of the period that did not.
 outcomes AS (
@@ -731,7 +727,6 @@ SELECT o.attempts,
             LEFT JOIN hit h ON h.t_source = f.source AND h.t_id = f.id) x) AS items
 FROM outcomes o
 """
-)
 RESTORE_SQL = f"""
 SELECT count(*) FILTER (WHERE coalesce(i.state_reason, '') <> 'not_planned') AS n,
        percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM i.closed_at - i.github_created_at)
