@@ -7,16 +7,25 @@ against the test database and a private Redis, and post signed webhooks over HTT
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
+import dramatiq
 import orjson
 import payloads
 import pytest
-from conftest import WEBHOOK_SECRET, signed_headers, wait_for
+import redis
+from conftest import WEBHOOK_SECRET, running_worker, signed_headers, wait_for
 from processes import PrivateRedis, Process, devmetrics, free_port
+
+from devmetrics_app.jobs import broker as broker_module
+from devmetrics_app.jobs import resources
+from devmetrics_app.jobs.actors import process_deliveries
+from devmetrics_app.store.deliveries import IncomingDelivery, insert_batch
 
 DELIVERY_COUNT = 240
 
@@ -135,3 +144,43 @@ async def test_redis_down_while_webhooks_arrive(pool, web, process_env, log_dir,
 
 async def _at_least(pool, count: int) -> bool:
     return await processed(pool) >= count
+
+
+@pytest.fixture
+def private_broker(private_redis: PrivateRedis, broker):
+    """Every actor on a broker of the private Redis (which the test may stop); the session's
+    broker is put back afterwards."""
+    own = broker_module.configure(private_redis.url, namespace=f"outbox-{uuid.uuid4().hex[:8]}")
+    yield own
+    for name in own.get_declared_actors():
+        own.get_actor(name).broker = broker
+    dramatiq.set_broker(broker)
+
+
+async def test_followups_survive_redis_failing_after_commit(pool, settings, private_redis,
+                                                            private_broker) -> None:
+    """The delivery commits as processed, then Redis is unreachable for its follow-ups: they
+    wait in the outbox and run (the rollup here) once Redis is back."""
+    body = orjson.dumps(opened(1))
+    async with pool.acquire() as conn:
+        await insert_batch(conn, [IncomingDelivery(
+            delivery_id="after-commit", event="pull_request", action="opened",
+            installation_id=payloads.ORG_INSTALLATION_ID, hook_id=None,
+            content_type="application/json", body=body)])
+    private_redis.stop()
+    resources.install(resources.WorkerResources(settings, settings.database_url.get()))
+    try:
+        with contextlib.suppress(redis.ConnectionError):
+            # The actor's own body, run here as a worker would while Redis is down.
+            await process_deliveries.fn.__wrapped__(["after-commit"])
+    finally:
+        await resources.current().close()
+    assert await processed(pool) == 1
+
+    private_redis.start()
+    with running_worker(settings, private_broker):
+        async def rolled_up() -> bool:
+            return await pool.fetchval("SELECT count(*) FROM repository_stats WHERE repository_id = $1",
+                                       payloads.REPO_API["id"]) > 0
+        await wait_for(rolled_up, timeout=60)
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 0

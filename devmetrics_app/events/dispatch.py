@@ -15,7 +15,7 @@ from gidgethub.sansio import Event
 
 from devmetrics_app.events.context import Context, Unprocessable
 from devmetrics_app.logs import delivery_id_var
-from devmetrics_app.store import deliveries
+from devmetrics_app.store import deliveries, outbox
 from devmetrics_app.store.deliveries import StoredDelivery
 from devmetrics_app.timeutil import utcnow
 
@@ -61,7 +61,7 @@ def retry_delay(attempts: int) -> timedelta:
 @dataclass(frozen=True)
 class Outcome:
     status: str  # processed, ignored, retrying, failed
-    # Jobs the handlers asked for, to enqueue now that their rows are committed.
+    # Jobs the handlers asked for, already committed to the outbox with the delivery.
     followups: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
@@ -77,6 +77,10 @@ async def process_delivery(
                 return None
             followups: list[tuple[str, dict[str, Any]]] = []
             status = await _run_handlers(conn, router, stored, followups, max_attempts=max_attempts)
+            if status == "processed":
+                # Same transaction as the 'processed' mark: a Redis outage after the commit
+                # delays these jobs (the dispatcher sends them) but cannot lose them.
+                await outbox.add(conn, followups, delivery_id=delivery_id)
         return Outcome(status, followups if status == "processed" else [])
     finally:
         delivery_id_var.reset(token)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import dramatiq
@@ -28,10 +27,9 @@ async def process_deliveries(delivery_ids: list[str]) -> None:
     pool = await res.pool()
     for delivery_id in delivery_ids:
         async with pool.acquire() as conn:
-            outcome = await process_delivery(conn, router, delivery_id,
-                                             max_attempts=res.settings.delivery_max_attempts)
-        if outcome and outcome.followups:
-            await asyncio.to_thread(enqueue_followups, outcome.followups)
+            # Follow-ups go to the outbox in the delivery's transaction; the dispatcher sends them.
+            await process_delivery(conn, router, delivery_id,
+                                   max_attempts=res.settings.delivery_max_attempts)
 
 
 def enqueue_followups(followups: list[tuple[str, dict]]) -> None:

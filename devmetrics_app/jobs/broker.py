@@ -12,6 +12,8 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AsyncIO
 
+from devmetrics_app.jobs.outbox_sender import RunOnce
+
 DEFAULT_NAMESPACE = "devmetrics"
 
 _placeholder = StubBroker()
@@ -33,6 +35,7 @@ def configure(redis_url: str, *, namespace: str = DEFAULT_NAMESPACE) -> RedisBro
     current = dramatiq.get_broker()
     broker = RedisBroker(url=redis_url, namespace=namespace)
     broker.add_middleware(AsyncIO())
+    broker.add_middleware(RunOnce())
     for name in current.get_declared_actors():
         actor = current.get_actor(name)
         actor.broker = broker

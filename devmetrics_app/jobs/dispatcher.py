@@ -5,6 +5,8 @@ worker process LISTENs, and on a notification leases the deliveries no worker ha
 (SKIP LOCKED: each is taken once, whichever worker wins) and enqueues them. So Redis is not on
 the webhook path at all: a webhook is acknowledged as soon as it is committed, Redis being down
 delays processing but loses nothing, and the web process never blocks on a Redis client.
+
+The same loop sends the outbox: follow-up jobs committed with the deliveries they came from.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from collections.abc import Callable
 import asyncpg
 
 from devmetrics_app.jobs.background import BackgroundLoop
+from devmetrics_app.jobs.outbox_sender import enqueue_jobs, send_outbox
 from devmetrics_app.store.deliveries import DELIVERY_CHANNEL, lease_fresh
+from devmetrics_app.store.outbox import OUTBOX_CHANNEL, OutboxJob
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +52,12 @@ def _waker(event: asyncio.Event) -> Callable[..., None]:
 
 class DispatcherThread(BackgroundLoop):
     def __init__(self, database_url: str, enqueue: Callable[[list[str]], None], *,
-                 lease_seconds: float) -> None:
+                 lease_seconds: float,
+                 enqueue_followups: Callable[[list[OutboxJob]], None] = enqueue_jobs) -> None:
         super().__init__("delivery-dispatcher")
         self._database_url = database_url
         self._enqueue = enqueue
+        self._enqueue_followups = enqueue_followups
         self._lease_seconds = lease_seconds
 
     async def main(self) -> None:
@@ -61,9 +67,12 @@ class DispatcherThread(BackgroundLoop):
                 conn = await asyncpg.connect(self._database_url)
                 woken = asyncio.Event()
                 await conn.add_listener(DELIVERY_CHANNEL, _waker(woken))
+                await conn.add_listener(OUTBOX_CHANNEL, _waker(woken))
                 while not self.stopping:
                     woken.clear()
                     await dispatch_fresh(conn, self._enqueue, lease_seconds=self._lease_seconds)
+                    await send_outbox(conn, self._enqueue_followups,
+                                      lease_seconds=self._lease_seconds)
                     try:
                         await asyncio.wait_for(woken.wait(), FALLBACK_POLL_SECONDS)
                     except TimeoutError:
