@@ -45,10 +45,12 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
+    from devmetrics_app.jobs.queue_groups import parse_queues
     from devmetrics_app.services import InProcessWorker, boot
 
+    queues = parse_queues(args.queues)  # a typo fails before anything starts
     services = boot()
-    worker = InProcessWorker(services, threads=args.threads)
+    worker = InProcessWorker(services, threads=args.threads, queues=queues)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -178,6 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     worker = commands.add_parser("worker", help="run the Dramatiq workers and the sweeper")
     worker.add_argument("--threads", type=int, default=None)
+    worker.add_argument("--queues", default=None,
+                        help="comma-separated queues to consume (default all): core "
+                             "deliveries,rollups,live; outbound reviews,notifications,imports")
     worker.set_defaults(func=_worker)
 
     scheduler = commands.add_parser(

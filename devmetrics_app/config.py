@@ -96,6 +96,7 @@ class Settings:
 
     webhook_max_bytes: int = GITHUB_WEBHOOK_MAX_BYTES
     worker_threads: int = 8
+    outbound_worker_threads: int = 4
     delivery_max_attempts: int = 8
     sweep_interval_seconds: float = 30.0
     sweep_grace_seconds: float = 60.0
@@ -268,6 +269,7 @@ def load_settings(environ: dict[str, str] | None = None, *, dotenv: bool = True)
         sentry_dsn=Secret(_get(env, "SENTRY_DSN")),
         webhook_max_bytes=_int(env, "WEBHOOK_MAX_BYTES", GITHUB_WEBHOOK_MAX_BYTES),
         worker_threads=_int(env, "WORKER_THREADS", 8),
+        outbound_worker_threads=_int(env, "OUTBOUND_WORKER_THREADS", 4),
         delivery_max_attempts=_int(env, "DELIVERY_MAX_ATTEMPTS", 8),
         sweep_interval_seconds=_float(env, "SWEEP_INTERVAL_SECONDS", 30.0),
         sweep_grace_seconds=_float(env, "SWEEP_GRACE_SECONDS", 60.0),

@@ -14,6 +14,7 @@ from devmetrics_app.db import migrate
 from devmetrics_app.jobs import broker as broker_module
 from devmetrics_app.jobs import resources
 from devmetrics_app.jobs.dispatcher import DispatcherThread
+from devmetrics_app.jobs.queue_groups import queue_groups
 from devmetrics_app.jobs.sweeper import SweeperThread
 from devmetrics_app.logs import configure_logging
 from devmetrics_app.runtime import Endpoints, resolve_endpoints
@@ -81,34 +82,47 @@ def check_anthropic_model(settings: Settings) -> None:
 
 
 class InProcessWorker:
-    """Dramatiq worker threads, the delivery dispatcher and the sweeper, in this process."""
+    """Dramatiq workers (one per queue group, each with its own threads), the delivery
+    dispatcher and the sweeper, in this process."""
 
-    def __init__(self, services: Services, *, threads: int | None = None) -> None:
+    def __init__(self, services: Services, *, threads: int | None = None,
+                 queues: list[str] | None = None) -> None:
         settings = services.settings
         check_anthropic_model(settings)
         resources.install(resources.WorkerResources(settings, services.endpoints.database_url,
                                                     redis_url=services.endpoints.redis_url))
-        self.worker = dramatiq.Worker(dramatiq.get_broker(),
-                                      worker_threads=threads or settings.worker_threads)
-        self.dispatcher = DispatcherThread(services.endpoints.database_url, enqueue_deliveries,
-                                           lease_seconds=settings.sweep_grace_seconds)
-        self.sweeper = SweeperThread(services.endpoints.database_url, enqueue_deliveries,
-                                     interval=settings.sweep_interval_seconds,
-                                     grace_seconds=settings.sweep_grace_seconds)
+        groups = queue_groups(core_threads=threads or settings.worker_threads,
+                              outbound_threads=settings.outbound_worker_threads, queues=queues)
+        self.workers = [dramatiq.Worker(dramatiq.get_broker(), queues=set(group.queues),
+                                        worker_threads=group.threads) for group in groups]
+        self.groups = groups
+        # Only a process that consumes deliveries hands them out (and re-enqueues lost ones).
+        self.background = []
+        if queues is None or "deliveries" in queues:
+            self.background = [
+                DispatcherThread(services.endpoints.database_url, enqueue_deliveries,
+                                 lease_seconds=settings.sweep_grace_seconds),
+                SweeperThread(services.endpoints.database_url, enqueue_deliveries,
+                              interval=settings.sweep_interval_seconds,
+                              grace_seconds=settings.sweep_grace_seconds),
+            ]
 
     def start(self) -> None:
-        self.worker.start()
-        self.dispatcher.start()
-        self.sweeper.start()
-        log.info("worker started")
+        for worker in self.workers:
+            worker.start()
+        for thread in self.background:
+            thread.start()
+        log.info("worker started: %s", "; ".join(
+            f"{g.name} ({', '.join(sorted(g.queues))}) x{g.threads}" for g in self.groups))
 
     def stop(self) -> None:
-        self.dispatcher.stop()
-        self.sweeper.stop()
+        for thread in self.background:
+            thread.stop()
         resources.close_on_worker_loop()
-        self.worker.stop()
-        self.dispatcher.join(timeout=5)
-        self.sweeper.join(timeout=5)
+        for worker in self.workers:
+            worker.stop()
+        for thread in self.background:
+            thread.join(timeout=5)
         log.info("worker stopped")
 
 

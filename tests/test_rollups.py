@@ -8,7 +8,6 @@ from datetime import date, timedelta
 
 import payloads
 import pytest
-import redis.asyncio as aioredis
 from conftest import deliver, wait_for
 from metrics_world import INST_A, INST_B, REPO_A, seed
 
@@ -107,18 +106,6 @@ async def test_webhook_data_rolls_up(pool):
             "SELECT * FROM repository_stats WHERE repository_id = $1 AND day = $2", repository_id, day
         )
         assert stats["prs_merged"] == 1 and stats["reviews"] == 1 and stats["cycle_time_count"] == 1
-
-
-async def test_debounce_claims_once(redis_url):
-    client = aioredis.from_url(redis_url)
-    try:
-        claims = await asyncio.gather(
-            *(rollup_jobs.claim_days(client, 4242, ["2024-03-01", "2024-03-02"]) for _ in range(20))
-        )
-        assert sorted(day for claim in claims for day in claim) == ["2024-03-01", "2024-03-02"]
-    finally:
-        await client.delete("devmetrics:rollup:4242:2024-03-01", "devmetrics:rollup:4242:2024-03-02")
-        await client.aclose()
 
 
 @pytest.mark.usefixtures("worker")

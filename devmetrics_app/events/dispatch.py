@@ -17,6 +17,7 @@ from devmetrics_app.events.context import Context, Unprocessable
 from devmetrics_app.logs import delivery_id_var
 from devmetrics_app.store import deliveries, outbox
 from devmetrics_app.store.deliveries import StoredDelivery
+from devmetrics_app.store.lock_order import lock_payload_rows
 from devmetrics_app.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,7 @@ async def _run_handlers(
                   followups=followups)
     try:
         async with conn.transaction():  # a savepoint: a failing handler leaves no partial rows
+            await lock_payload_rows(conn, event.data)  # concurrent deliveries cannot deadlock
             await router.dispatch(event, ctx)
     except Unprocessable as exc:
         await deliveries.record_failure(conn, stored.delivery_id, error=str(exc), retry_at=None)

@@ -37,8 +37,9 @@ class WorkerResources:
         if self._pool is None:
             async with self._lock:
                 if self._pool is None:
-                    self._pool = await create_pool(self.database_url,
-                                                   max_size=self.settings.worker_threads + 2)
+                    # One connection per worker thread of both queue groups, and a spare.
+                    threads = self.settings.worker_threads + self.settings.outbound_worker_threads
+                    self._pool = await create_pool(self.database_url, max_size=threads + 2)
         return self._pool
 
     def redis(self) -> aioredis.Redis:

@@ -1,11 +1,11 @@
-"""Rollup actors: a debounced recompute of (repository, days) and a nightly full recompute.
+"""Rollup actors: a coalesced recompute per installation and a nightly full recompute.
 
-A burst of webhooks about one repository (a push of 20 commits, a PR with ten reviews) asks
-for the same recompute many times. `request_recompute` claims a Redis key per
-(repository, day) with SET NX EX: only the first request in `DEBOUNCE_SECONDS` enqueues, and
-it enqueues with a delay of the same length, so the one recompute runs after the burst and
-sees all of it. A request that loses the claim is covered by the pending recompute (it reads
-whatever is committed when it runs). The keys expire by themselves: nothing to clean up.
+A burst of webhooks (an organisation installing, a push of 20 commits, a PR with ten reviews)
+asks for recomputes many times. `recompute_rollups` only records the (repository, days) as
+pending for the installation (`pending_rollups`) and, if no run is scheduled yet, schedules one
+`DEBOUNCE_SECONDS` later, so it sees the rest of the burst. `run_pending_rollups` takes the
+installation's advisory lock, takes everything pending and recomputes it in one transaction: N
+deliveries make O(1) recomputes, and two recomputes of one installation never overlap.
 """
 
 from __future__ import annotations
@@ -17,14 +17,13 @@ import dramatiq
 import redis.asyncio as aioredis
 
 from devmetrics_app.events.live_updates import publish_all
-from devmetrics_app.jobs import resources
+from devmetrics_app.jobs import pending_rollups, resources
 from devmetrics_app.metrics import rollups
 from devmetrics_app.timeutil import utc_days
 
 log = logging.getLogger(__name__)
 
 DEBOUNCE_SECONDS = 5
-DEBOUNCE_KEY = "devmetrics:rollup:{repository_id}:{day}"
 NIGHTLY_DAYS = 3
 ROLLUP_MAX_RETRIES = 5
 ROLLUP_MIN_BACKOFF_MS = 5_000
@@ -40,30 +39,51 @@ def _client(url: str) -> aioredis.Redis:
     return _redis[url]
 
 
-async def claim_days(
-    redis: aioredis.Redis, repository_id: int, days: list[str], *, seconds: int = DEBOUNCE_SECONDS
-) -> list[str]:
-    """The days no recompute is pending for; each is now claimed for `seconds`."""
-    claimed = []
-    for day in sorted(set(days)):
-        key = DEBOUNCE_KEY.format(repository_id=repository_id, day=day)
-        if await redis.set(key, "1", nx=True, ex=seconds):
-            claimed.append(day)
-    return claimed
+def _redis_client() -> aioredis.Redis:
+    res = resources.current()
+    return _client(res.redis_url or res.settings.redis_url.get())
 
 
 @dramatiq.actor(queue_name="rollups", max_retries=ROLLUP_MAX_RETRIES, min_backoff=ROLLUP_MIN_BACKOFF_MS)
 async def recompute_rollups(repository_id: int, days: list[str]) -> None:
-    """The follow-up handlers ask for: debounce, then enqueue the real recompute once."""
-    res = resources.current()
-    claimed = await claim_days(_client(res.redis_url or res.settings.redis_url.get()), repository_id, days)
-    if claimed:
-        run_rollups.send_with_options(args=(repository_id, claimed), delay=DEBOUNCE_SECONDS * 1000)
+    """The follow-up handlers ask for: mark the days pending, schedule one run if none is."""
+    pool = await resources.current().pool()
+    installation_id = await pool.fetchval(
+        "SELECT installation_id FROM repositories WHERE id = $1", repository_id)
+    if installation_id is None:
+        log.info("rollup for unknown repository %s dropped", repository_id)
+        return
+    if await pending_rollups.mark(_redis_client(), installation_id, repository_id, days):
+        run_pending_rollups.send_with_options(args=(installation_id,), delay=DEBOUNCE_SECONDS * 1000)
+
+
+@dramatiq.actor(queue_name="rollups", max_retries=ROLLUP_MAX_RETRIES, min_backoff=ROLLUP_MIN_BACKOFF_MS)
+async def run_pending_rollups(installation_id: int) -> None:
+    """Everything pending for the installation, under its lock; nothing pending: return at once."""
+    redis = _redis_client()
+    pool = await resources.current().pool()
+    work: dict[int, list[str]] = {}
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            await rollups.lock_installation(conn, installation_id)
+            work = await pending_rollups.take(redis, installation_id)
+            if not work:
+                return
+            done = await rollups.recompute_pending(conn, installation_id, work)
+    except Exception:
+        # Rolled back: the retry (or the next scheduled run) finds the work pending again.
+        await pending_rollups.restore(redis, installation_id, work)
+        raise
+    # Open dashboards of this organisation and its repositories refresh their figures.
+    days = sorted({day for repository_id in done for day in work[repository_id]})
+    await publish_all(resources.current().redis(),
+                      [f"org:{installation_id}", *(f"repo:{r}" for r in done)],
+                      {"type": "rollup.recomputed", "repositories": done, "days": days})
 
 
 @dramatiq.actor(queue_name="rollups", max_retries=ROLLUP_MAX_RETRIES, min_backoff=ROLLUP_MIN_BACKOFF_MS)
 async def run_rollups(repository_id: int, days: list[str]) -> None:
-    """Recompute now (idempotent: a retry or a duplicate does no harm)."""
+    """Recompute one repository now, under the installation's lock (idempotent)."""
     res = resources.current()
     pool = await res.pool()
     async with pool.acquire() as conn:
@@ -116,5 +136,6 @@ __all__ = [
     "nightly_rollups",
     "recompute_installation_rollups",
     "recompute_rollups",
+    "run_pending_rollups",
     "run_rollups",
 ]

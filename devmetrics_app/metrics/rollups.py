@@ -10,7 +10,9 @@
    computed by the pure `cycle_time.pull_request_cycle`, so a stored stage is the calculator's;
 3. `sprint_facts` for the repository's milestones touched in the window;
 4. `repository_stats` for (repository, day), then `installation_stats`, `developer_metrics` and
-   `team_metrics` for (installation, day): each one upsert or DELETE+INSERT statement;
+   `team_metrics` for (installation, day): each one upsert or DELETE+INSERT statement, under
+   a per-installation advisory lock (`lock_installation`) so concurrent recomputes queue up
+   instead of colliding;
 5. `metric_histograms` (sql/004): cumulative per-bucket counts of each cycle-time stage and of
    the lead time per (installation, day), rebuilt from the first changed day on (a cumulative
    row carries every earlier day, so a change on day D rewrites the rows of D and later ones);
@@ -525,6 +527,7 @@ CYCLE_SCALAR_SERIES = ("cycle:bots", "cycle:unreviewed", "cycle:unapproved")
 LEAD_SERIES = "lead_time"
 LEAD_SCALAR_SERIES = ("lead:bots", "lead:unknown", "lead:skew", "lead:released_committed")
 HISTOGRAM_SERIES = CYCLE_STAGE_SERIES + CYCLE_SCALAR_SERIES + (LEAD_SERIES,) + LEAD_SCALAR_SERIES
+ROLLUP_LOCK = 0x64726F6C  # "drol" + installation id: one rollup writer per installation at a time
 HISTOGRAM_LOCK = 0x64686973  # "dhis" + installation id: one rebuild of an installation at a time
 
 # (series, day, bucket, n, total) of the facts with key time in [$2, $3) (NULL: unbounded) of
@@ -731,6 +734,39 @@ WHERE p.repository_id = $1 AND p.merged_at >= $2 AND p.merged_at < $3
 """
 
 
+async def lock_installation(conn: asyncpg.Connection, installation_id: int) -> None:
+    """Serialise rollup writers of one installation until this transaction ends: concurrent
+    DELETE+INSERTs of overlapping (installation, day) windows otherwise collide on unique keys
+    (installation_stats, release_commits) and deadlock on each other's rows."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", ROLLUP_LOCK, installation_id & 0x7FFFFFFF)
+
+
+async def _recompute_repository(
+    conn: asyncpg.Connection, repo: asyncpg.Record, wanted: list[date], settings: MetricsSettings
+) -> tuple[list[date], date | None]:
+    """Facts and repository_stats of one repository; returns the days whose installation-wide
+    rollups follow and the earliest day from which the cumulative histograms changed."""
+    repository_id = repo["id"]
+    releases, cuts, times, changed = await _refresh_releases(conn, repo, settings)
+    start = day_start(wanted[0] - timedelta(days=DEPLOY_LOOKBACK_DAYS))
+    end = day_start(wanted[-1] + timedelta(days=1))
+    # A fact whose merged_at moves into the window leaves its old day: histograms from there.
+    moved = await conn.fetchval(MOVED_FACTS_SQL, repository_id, start, end)
+    await refresh_cycles(conn, repo, start, end, settings, releases, cuts, times)
+    await refresh_sprints(conn, repository_id, day_start(wanted[0]), settings)
+    await open_work.refresh(conn, repo["installation_id"], repository_id, settings)
+    # Cycle facts of the look-back days changed too (deploy stage): their rollups follow.
+    stat_days = sorted(
+        set(wanted) | {wanted[0] - timedelta(days=i) for i in range(1, DEPLOY_LOOKBACK_DAYS + 1)}
+    )
+    exclude, patterns = facts.bot_params(settings)
+    await conn.execute(
+        UPSERT_REPOSITORY_STATS, repository_id, stat_days, repo["installation_id"], exclude, patterns
+    )
+    earliest = [d for d in (changed, moved.astimezone(UTC).date() if moved else None) if d]
+    return stat_days, min(earliest) if earliest else None
+
+
 async def recompute(
     conn: asyncpg.Connection,
     repository_id: int,
@@ -746,33 +782,41 @@ async def recompute(
         repo = await conn.fetchrow(REPOSITORY_SQL, repository_id)
         if repo is None:
             return False
+        await lock_installation(conn, repo["installation_id"])
         settings = await facts.load_settings(conn, repo["installation_id"])
-        releases, cuts, times, changed = await _refresh_releases(conn, repo, settings)
-        start = day_start(wanted[0] - timedelta(days=DEPLOY_LOOKBACK_DAYS))
-        end = day_start(wanted[-1] + timedelta(days=1))
-        # A fact whose merged_at moves into the window leaves its old day: histograms from there.
-        moved = await conn.fetchval(MOVED_FACTS_SQL, repository_id, start, end)
-        await refresh_cycles(conn, repo, start, end, settings, releases, cuts, times)
-        await refresh_sprints(conn, repository_id, day_start(wanted[0]), settings)
-        await open_work.refresh(conn, repo["installation_id"], repository_id, settings)
-        # Cycle facts of the look-back days changed too (deploy stage): their rollups follow.
-        stat_days = sorted(
-            set(wanted) | {wanted[0] - timedelta(days=i) for i in range(1, DEPLOY_LOOKBACK_DAYS + 1)}
-        )
-        exclude, patterns = facts.bot_params(settings)
-        await conn.execute(
-            UPSERT_REPOSITORY_STATS, repository_id, stat_days, repo["installation_id"], exclude, patterns
-        )
+        stat_days, since = await _recompute_repository(conn, repo, wanted, settings)
         if installation_days:
-            earliest = [d for d in (changed, moved.astimezone(UTC).date() if moved else None) if d]
             await refresh_installation_days(
-                conn,
-                repo["installation_id"],
-                stat_days,
-                settings,
-                histograms_since=min(earliest) if earliest else None,
+                conn, repo["installation_id"], stat_days, settings, histograms_since=since
             )
     return True
+
+
+async def recompute_pending(
+    conn: asyncpg.Connection, installation_id: int, work: dict[int, list[date]]
+) -> list[int]:
+    """Every (repository, days) of `work` in one transaction, then the installation-wide rollups
+    once over the union of their days: a burst touching many repositories costs one installation
+    refresh, not one per repository. The caller holds `lock_installation` in an open transaction.
+    Returns the repositories recomputed (unknown or moved ones are dropped)."""
+    settings = await facts.load_settings(conn, installation_id)
+    all_days: set[date] = set()
+    since: list[date] = []
+    done = []
+    for repository_id in sorted(work):
+        repo = await conn.fetchrow(REPOSITORY_SQL, repository_id)
+        wanted = parse_days(work[repository_id])
+        if repo is None or repo["installation_id"] != installation_id or not wanted:
+            continue
+        stat_days, earliest = await _recompute_repository(conn, repo, wanted, settings)
+        all_days.update(stat_days)
+        since.extend([earliest] if earliest else [])
+        done.append(repository_id)
+    if all_days:
+        await refresh_installation_days(
+            conn, installation_id, sorted(all_days), settings, histograms_since=min(since) if since else None
+        )
+    return done
 
 
 async def recompute_installation(conn: asyncpg.Connection, installation_id: int, days: Sequence[date]) -> int:
@@ -788,5 +832,6 @@ async def recompute_installation(conn: asyncpg.Connection, installation_id: int,
     settings = await facts.load_settings(conn, installation_id)
     all_days = sorted(set(days) | {min(days) - timedelta(days=i) for i in range(1, DEPLOY_LOOKBACK_DAYS + 1)})
     async with conn.transaction():
+        await lock_installation(conn, installation_id)
         await refresh_installation_days(conn, installation_id, all_days, settings, full_histograms=True)
     return len(ids)

@@ -70,7 +70,7 @@ async def upsert_issue(
     author = issue.get("user")
     author_id = await upsert_user(conn, author)
     assignees = [a for a in issue.get("assignees") or [] if a]
-    for assignee in assignees:
+    for assignee in sorted(assignees, key=lambda a: a.get("id") or 0):  # one lock order (lock_order)
         await upsert_user(conn, assignee)
     return await upsert(
         conn,

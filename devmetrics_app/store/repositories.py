@@ -83,7 +83,7 @@ async def adopt_repositories(
     conn: asyncpg.Connection, installation_id: int, repos: list[Mapping[str, Any]]
 ) -> None:
     """installation.created: record the repositories it grants, without undoing newer removals."""
-    for repo in repos:
+    for repo in sorted(repos, key=lambda r: r["id"]):  # one lock order (store/lock_order.py)
         await _adopt(conn, installation_id, repo)
 
 
