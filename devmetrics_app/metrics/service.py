@@ -652,6 +652,13 @@ WHERE k.installation_id = $1 AND k.committed_at >= $2 AND k.committed_at < $3
   AND k.repository_id = ANY($4::bigint[])
   AND ($5::text[] IS NULL OR lower(k.author_login) = ANY($5::text[]))
 """
+# Merge commits of the period: not changes, so never released commits (rollups.INSERT_RELEASE_COMMITS).
+MERGE_COMMITS_IN_PERIOD_SQL = """
+SELECT count(*) FROM commits k
+WHERE k.installation_id = $1 AND k.committed_at >= $2 AND k.committed_at < $3 AND k.is_merge
+  AND k.repository_id = ANY($4::bigint[])
+  AND ($5::text[] IS NULL OR lower(k.author_login) = ANY($5::text[]))
+"""
 RELEASED_COMMITTED_IN_PERIOD_SQL = """
 SELECT count(*) FROM release_commits c
 WHERE c.installation_id = $1 AND c.committed_at >= $2 AND c.committed_at < $3
@@ -820,6 +827,7 @@ async def _lead_time(conn: asyncpg.Connection, r: Resolved, *, explain: bool = F
         row = await conn.fetchrow(LEAD_TIME_SQL, *args, *r.bots)
         committed = await conn.fetchval(COMMITS_IN_PERIOD_SQL, *args)
         released = await conn.fetchval(RELEASED_COMMITTED_IN_PERIOD_SQL, *args)
+    merges = await conn.fetchval(MERGE_COMMITS_IN_PERIOD_SQL, *args)
     items = None
     if explain:
         items = [
@@ -833,7 +841,9 @@ async def _lead_time(conn: asyncpg.Connection, r: Resolved, *, explain: bool = F
         "hours",
         row["n"],
         [
-            ("not deployed yet", committed - released),
+            # Counts read at different moments (rollups catching up) never make it negative.
+            ("not deployed yet", max(0, committed - merges - released)),
+            ("merge commits (not changes)", merges),
             ("authored by a bot", row["bots"]),
             ("commit time unknown", row["unknown"]),
             ("committed after its deployment (clock skew)", row["skew"]),
