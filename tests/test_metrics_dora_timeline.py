@@ -1,13 +1,19 @@
-"""DORA lead time for changes, from webhook deliveries to the API figure, against a timeline
-whose expected values are worked out by hand below (not by the code under test).
+"""DORA keys from webhook deliveries to the API figure, against timelines whose expected values
+are worked out by hand below (not by the code under test).
 
-Definition followed (DORA 2023 State of DevOps report, "change lead time: the time it takes
+Lead time: definition followed (DORA 2023 State of DevOps report, "change lead time: the time it takes
 for a code change to go from committed to deployed"; Google Four Keys' lead_time query: the
 deployment's time minus the change's commit timestamp). Which deployment releases a commit
 follows Apache DevLake's deployment-commit diff rather than Four Keys' (Four Keys only credits
 the commits of the push whose head was deployed): the first successful production deployment
 at or after the moment the commit reached the default branch (the merge push of its PR, or its
 direct push) whose sha is that commit or a descendant. Merge commits are not changes.
+
+Change failure rate (DORA 2023: "the percentage of deployments that cause failures in
+production"; Four Keys' change_failure_rate query: a deployment fails when an incident's root
+cause is one of its changes): a revert PR names what it reverts ("Reverts owner/repo#N" from
+GitHub's Revert button, "This reverts commit <sha>." from git), and the failure belongs to the
+deployment that first shipped that change. A revert naming nothing blames nobody.
 """
 
 from __future__ import annotations
@@ -89,3 +95,49 @@ async def test_default_branch_push_time_is_the_earliest_and_order_free(pool):
         "SELECT branches, default_branch_pushed_at, is_merge FROM commits WHERE sha = $1", a1["id"])
     assert row["branches"] == ["feature-a", "main"] and row["is_merge"] is False
     assert row["default_branch_pushed_at"] == datetime(2024, 3, 5, 10, tzinfo=UTC)
+
+
+async def merge_and_deploy(pool, number: int, merged: str, deployed: str, *, title: str | None = None,
+                           body: str | None = None) -> str:
+    """PR `number` merged at `merged` (web-flow merge commit pushed 5 s later) and deployed by a
+    deployment that succeeds at `deployed`; returns the merge commit's sha."""
+    merge_sha = p.sha(f"merge-{number}")
+    title = title or f"Change {number}"
+    merge = commit(f"merge-{number}", merged, f"Merge pull request #{number} from acme/f{number}\n\n{title}")
+    merge["id"] = merge_sha
+    merge["committer"] = dict(WEB_FLOW)
+    pushed = (datetime.fromisoformat(merged.replace("Z", "+00:00")) + timedelta(seconds=5))
+    await push(pool, "main", [merge], pushed.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    pr = p.pull_request(number, repo=REPO, user=p.ALICE, title=title, body=body, state="closed", merged=True,
+                        head_ref=f"f{number}", created_at=iso(1, 9), closed_at=merged, merged_at=merged,
+                        merge_commit_sha=merge_sha, merged_by=p.ALICE, updated_at=merged, id=7000 + number)
+    await deliver(pool, "pull_request", p.pull_request_event("closed", pr, sender=p.ALICE,
+                                                             installation_id=INST))
+    created = (datetime.fromisoformat(deployed.replace("Z", "+00:00")) - timedelta(minutes=15))
+    await deploy(pool, number, merge_sha, created.strftime("%Y-%m-%dT%H:%M:%SZ"), deployed)
+    return merge_sha
+
+
+async def test_a_revert_fails_the_deployment_that_first_shipped_what_it_names(pool):
+    # Deployment 900N ships PR #N's merge commit, 45 minutes after the merge.
+    await merge_and_deploy(pool, 1, iso(4, 10), iso(4, 10, 45))
+    m2 = await merge_and_deploy(pool, 2, iso(4, 14), iso(4, 14, 45))
+    await merge_and_deploy(pool, 3, iso(5, 9), iso(5, 9, 45))
+    # #4 reverts PR #1 -> fails 9001 (not 9003, the latest deployment before the revert).
+    await merge_and_deploy(pool, 4, iso(5, 12), iso(5, 12, 45), title='Revert "Change 1"',
+                           body="Reverts acme/api#1")
+    # #5 reverts #2's merge commit by sha -> fails 9002 (not 9004).
+    await merge_and_deploy(pool, 5, iso(5, 15), iso(5, 15, 45), title='Revert "Change 2"',
+                           body=f"This reverts commit {m2}.\n\nIt broke the login.")
+    # #6 says it reverts something but names nothing: no deployment is blamed (not 9005).
+    await merge_and_deploy(pool, 6, iso(6, 10), iso(6, 10, 45), title='Revert "a bad idea"', body="")
+    async with pool.acquire() as conn:
+        await rollups.recompute_installation(conn, INST, DAYS)
+        dora = await service.dora(conn, service.Scope(INST, MARCH), explain=True)
+    cfr = dora["change_failure_rate"]
+    # Attempts: 9001..9006 = 6; failed: 9001 and 9002 = 2 -> 2 / 6 = 33.3 %.
+    assert cfr["count"] == 6 and cfr["failed"] == 2
+    assert cfr["value"] == 2 / 6 * 100
+    assert {i["id"]: i["details"]["failed_by"] for i in cfr["items"]} == {9001: ["revert"], 9002: ["revert"]}
+    assert {e["reason"]: e["count"] for e in cfr["excluded"]} == {
+        "revert naming no pull request or commit (not attributed)": 1}
