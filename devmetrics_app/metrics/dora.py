@@ -23,11 +23,15 @@ commit "released" before it was committed (clock skew) is excluded rather than c
 **Change failure rate** = failed releases / release attempts * 100 %. Attempts are releases
 whose outcome (first success or failure status) falls in the period, including failed ones: a
 deployment that failed is itself a failed change. A release also counts as failed when a
-failure is attributed to it: a revert PR merged (title matches `revert_title_patterns`) or an
-incident issue opened (labelled with one of `incident_labels`) after it is attributed to the
-latest successful release of the same repository at or before that moment (if that repository
-never released -- an incident tracker repository -- to the latest release across all
-repositories given). A failure with no release before it is reported as unattributed.
+failure is attributed to it. A revert PR merged (title matches `revert_title_patterns`) names
+what it reverts ("Reverts owner/repo#N", "This reverts commit <sha>."): the failure belongs to
+the release that first shipped that change (the served figure, `service.CHANGE_FAILURE_SQL`); a
+revert naming nothing is reported, never guessed. An incident issue opened (labelled with one
+of `incident_labels`) names no change: it is attributed to the latest successful release of
+the same repository at or before that moment (if that repository never released -- an
+incident tracker repository -- to the latest release across all repositories given). The pure
+`change_failure_rate` below knows no PR bodies and attributes reverts like incidents. A failure
+with no release before it is reported as unattributed.
 
 **Time to restore** = median (closed_at - created_at) in hours over incidents resolved in the
 period. Incidents closed as "not planned" were false alarms and are excluded here and from the

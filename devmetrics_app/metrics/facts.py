@@ -434,8 +434,10 @@ async def repository_runs(conn: asyncpg.Connection, repository_id: int) -> list[
 async def commit_times(
     conn: asyncpg.Connection, repository_id: int, shas: Sequence[str]
 ) -> dict[str, datetime]:
+    """When each commit reached the default branch (its push there; else, for commits that
+    came by history import, its commit time): what a release's cut compares."""
     rows = await conn.fetch(
-        """SELECT sha, coalesce(committed_at, authored_at) AS at FROM commits
+        """SELECT sha, coalesce(default_branch_pushed_at, committed_at, authored_at) AS at FROM commits
            WHERE repository_id = $1 AND sha = ANY($2::text[])""",
         repository_id,
         sorted(set(shas)),

@@ -62,9 +62,17 @@ ON CONFLICT (source, id) DO UPDATE SET
     sha = EXCLUDED.sha, succeeded_at = EXCLUDED.succeeded_at, failed_at = EXCLUDED.failed_at,
     outcome_at = EXCLUDED.outcome_at, cut_at = EXCLUDED.cut_at
 """
-# Each default-branch commit belongs to the first successful release whose cut reaches it:
-# releases in success order with a growing cut define the intervals (lo, hi].
-INSERT_RELEASE_COMMITS = """
+# Each default-branch commit belongs to the first successful release whose cut reaches the
+# moment the commit reached the branch (REACHED_AT): releases in success order with a growing
+# cut define the intervals (lo, hi]. The lead time itself runs from the commit's own time.
+# Merge commits are not changes (the lead-time explain counts them apart).
+def reached_at_sql(alias: str) -> str:
+    """When commit `alias` reached the default branch (facts.commit_times says the same)."""
+    return f"coalesce({alias}.default_branch_pushed_at, {alias}.committed_at, {alias}.authored_at)"
+
+
+REACHED_AT = reached_at_sql("c")
+INSERT_RELEASE_COMMITS = f"""
 INSERT INTO release_commits (repository_id, sha, installation_id, release_source, release_id,
                              released_at, committed_at, lead_hours, author_login, author_is_bot)
 SELECT c.repository_id, c.sha, c.installation_id, iv.source, iv.id, iv.released_at,
@@ -75,9 +83,8 @@ SELECT c.repository_id, c.sha, c.installation_id, iv.source, iv.id, iv.released_
                 false)
 FROM unnest($3::timestamptz[], $4::timestamptz[], $5::text[], $6::bigint[], $7::timestamptz[])
      AS iv (lo, hi, source, id, released_at)
-JOIN commits c ON c.repository_id = $1 AND $2 = ANY(c.branches)
-              AND coalesce(c.committed_at, c.authored_at) > iv.lo
-              AND coalesce(c.committed_at, c.authored_at) <= iv.hi
+JOIN commits c ON c.repository_id = $1 AND $2 = ANY(c.branches) AND NOT c.is_merge
+              AND {REACHED_AT} > iv.lo AND {REACHED_AT} <= iv.hi
 """
 UPDATE_RELEASE_COUNTS = """
 UPDATE releases r SET commits = coalesce(
@@ -87,9 +94,12 @@ WHERE r.repository_id = $1
 
 
 def release_cuts(releases: Sequence[Release], times: dict[str, datetime]) -> dict[tuple[str, int], datetime]:
-    """Newest default-branch commit time each release contains: its own commit's time, else
-    its outcome time (the sha was never pushed here: assume it is the branch head then)."""
-    return {(r.source, r.id): times.get(r.sha) or r.outcome_at for r in releases}
+    """Latest moment a commit can have reached the default branch and be in each release: when
+    its own sha reached the branch (`times`, from `facts.commit_times`; the default branch is
+    linear, so everything that reached it earlier is an ancestor), else its outcome time (the
+    sha was never pushed here: assume it is the branch head then). Never later than the
+    outcome: a deployment cannot ship what reached the branch after it finished."""
+    return {(r.source, r.id): min(times.get(r.sha) or r.outcome_at, r.outcome_at) for r in releases}
 
 
 def release_intervals(

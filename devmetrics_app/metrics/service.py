@@ -652,6 +652,13 @@ WHERE k.installation_id = $1 AND k.committed_at >= $2 AND k.committed_at < $3
   AND k.repository_id = ANY($4::bigint[])
   AND ($5::text[] IS NULL OR lower(k.author_login) = ANY($5::text[]))
 """
+# Merge commits of the period: not changes, so never released commits (rollups.INSERT_RELEASE_COMMITS).
+MERGE_COMMITS_IN_PERIOD_SQL = """
+SELECT count(*) FROM commits k
+WHERE k.installation_id = $1 AND k.committed_at >= $2 AND k.committed_at < $3 AND k.is_merge
+  AND k.repository_id = ANY($4::bigint[])
+  AND ($5::text[] IS NULL OR lower(k.author_login) = ANY($5::text[]))
+"""
 RELEASED_COMMITTED_IN_PERIOD_SQL = """
 SELECT count(*) FROM release_commits c
 WHERE c.installation_id = $1 AND c.committed_at >= $2 AND c.committed_at < $3
@@ -660,28 +667,59 @@ WHERE c.installation_id = $1 AND c.committed_at >= $2 AND c.committed_at < $3
 """
 # Same test as unnesting lower(trim(label)) = ANY($5), through the GIN index of sql/004.
 INCIDENT_MATCH = "metrics_labels(i.labels) && $5::text[]"
-# Failure signals at or after the period start (an earlier one cannot hit an attempt in it),
-# each attributed to the latest success at or before it: same repository if that repository
-# ever released, else across the scope (dora._attribute).
+# A revert PR names what it reverts: GitHub's Revert button writes "Reverts owner/repo#N" in the
+# body, `git revert` writes "This reverts commit <sha>." in the message (a one-commit PR's body).
+REVERTS_PR = r"Reverts ([A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+)#([0-9]+)"
+REVERTS_COMMIT = r"This reverts commit ([0-9a-fA-F]{40})"
+_REVERTED_REACHED = rollups.reached_at_sql("k")
+# Failure signals at or after the period start (an earlier one cannot hit an attempt in it).
+# A revert blames the deployment that first shipped the change it names: the first success of
+# that change's repository whose cut reaches the moment the change reached the default branch
+# (rollups.release_intervals), or that deployed it by sha; a revert naming nothing, or a change
+# never shipped, blames nobody and is counted apart. An incident names no change: it is
+# attributed to the latest success at or before it, in its repository if that repository ever
+# released, else across the scope (dora._attribute).
 CHANGE_FAILURE_SQL = f"""
-WITH signals AS (
-    SELECT 'revert' AS kind, f.repository_id, f.merged_at AS at
-    FROM pull_request_cycle f
+WITH reverts AS (
+    SELECT f.merged_at AS at, named.repository_id AS t_repo, named.sha AS t_sha,
+           (m.pr_ref IS NOT NULL OR m.sha_ref IS NOT NULL) AS names
+    FROM pull_request_cycle f JOIN pull_requests p ON p.id = f.pull_request_id
+    CROSS JOIN LATERAL (SELECT regexp_match(coalesce(p.body, ''), '{REVERTS_PR}') AS pr_ref,
+                               regexp_match(coalesce(p.body, ''), '{REVERTS_COMMIT}') AS sha_ref) m
+    LEFT JOIN LATERAL (
+        SELECT q.repository_id, q.merge_commit_sha AS sha
+        FROM repositories rr JOIN pull_requests q ON q.repository_id = rr.id
+        WHERE m.pr_ref IS NOT NULL AND rr.installation_id = $1 AND lower(rr.full_name) = lower(m.pr_ref[1])
+          AND q.number = m.pr_ref[2]::int AND q.merged_at IS NOT NULL AND q.merge_commit_sha IS NOT NULL
+        UNION ALL
+        SELECT f.repository_id, lower(m.sha_ref[1]) WHERE m.pr_ref IS NULL AND m.sha_ref IS NOT NULL
+        LIMIT 1) named ON true
     WHERE f.installation_id = $1 AND f.is_revert AND f.merged_at >= $2 AND f.repository_id = ANY($4::bigint[])
-    UNION ALL
-    SELECT 'incident', i.repository_id, i.github_created_at
+),
+incidents AS (
+    SELECT i.repository_id, i.github_created_at AS at
     FROM issues i
     WHERE i.installation_id = $1 AND i.github_created_at >= $2 AND i.repository_id = ANY($4::bigint[])
       AND i.deleted_at IS NULL AND {INCIDENT_MATCH} AND coalesce(i.state_reason, '') <> 'not_planned'
 ),
--- The latest success at or before each signal, with that release's outcome: one descending
--- index-only probe in the signal's repository; only for a repository that never released, the
--- latest success anywhere in the scope (dora._attribute).
+-- For incidents: the latest success at or before each, with that release's outcome: one
+-- descending index-only probe in the incident's repository; only for a repository that never
+-- released, the latest success anywhere in the scope (dora._attribute).
 attributed AS (
-    SELECT s.kind, s.at, coalesce(same.source, other.source) AS t_source,
-           coalesce(same.id, other.id) AS t_id, coalesce(same.outcome_at, other.outcome_at) AS t_outcome_at,
-           coalesce(same.failed_at, other.failed_at) AS t_failed_at
-    FROM signals s
+    SELECT 'revert' AS kind, v.at, v.names, shipped.source AS t_source, shipped.id AS t_id,
+           shipped.outcome_at AS t_outcome_at, shipped.failed_at AS t_failed_at
+    FROM reverts v
+    LEFT JOIN commits k ON k.repository_id = v.t_repo AND k.sha = v.t_sha
+    LEFT JOIN LATERAL (
+        SELECT r.source, r.id, r.outcome_at, r.failed_at FROM releases r
+        WHERE r.repository_id = v.t_repo AND r.installation_id = $1 AND r.succeeded_at IS NOT NULL
+          AND (r.sha = v.t_sha OR (r.succeeded_at >= {_REVERTED_REACHED} AND r.cut_at >= {_REVERTED_REACHED}))
+        ORDER BY r.succeeded_at, r.id LIMIT 1) shipped ON true
+    UNION ALL
+    SELECT 'incident', s.at, true, coalesce(same.source, other.source),
+           coalesce(same.id, other.id), coalesce(same.outcome_at, other.outcome_at),
+           coalesce(same.failed_at, other.failed_at)
+    FROM incidents s
     LEFT JOIN LATERAL (
         SELECT r.source, r.id, r.outcome_at, r.failed_at FROM releases r
         WHERE r.repository_id = s.repository_id AND r.installation_id = $1 AND r.succeeded_at <= s.at
@@ -708,8 +746,10 @@ outcomes AS (
 SELECT o.attempts,
        o.status_failed + (SELECT count(*) FROM hit h WHERE h.outcome_at >= $2 AND h.outcome_at < $3
                             AND NOT h.status_failed) AS failed,
-       (SELECT count(*) FROM attributed x WHERE x.t_id IS NULL AND x.kind = 'revert' AND x.at < $3)
-           AS revert_unattributed,
+       (SELECT count(*) FROM attributed x WHERE x.kind = 'revert' AND NOT x.names AND x.at < $3)
+           AS revert_unnamed,
+       (SELECT count(*) FROM attributed x WHERE x.t_id IS NULL AND x.kind = 'revert' AND x.names
+            AND x.at < $3) AS revert_unattributed,
        (SELECT count(*) FROM attributed x WHERE x.t_id IS NULL AND x.kind = 'incident' AND x.at < $3)
            AS incident_unattributed,
        (SELECT count(*) FROM issues i WHERE i.installation_id = $1 AND i.github_created_at >= $2
@@ -820,6 +860,7 @@ async def _lead_time(conn: asyncpg.Connection, r: Resolved, *, explain: bool = F
         row = await conn.fetchrow(LEAD_TIME_SQL, *args, *r.bots)
         committed = await conn.fetchval(COMMITS_IN_PERIOD_SQL, *args)
         released = await conn.fetchval(RELEASED_COMMITTED_IN_PERIOD_SQL, *args)
+    merges = await conn.fetchval(MERGE_COMMITS_IN_PERIOD_SQL, *args)
     items = None
     if explain:
         items = [
@@ -833,7 +874,9 @@ async def _lead_time(conn: asyncpg.Connection, r: Resolved, *, explain: bool = F
         "hours",
         row["n"],
         [
-            ("not deployed yet", committed - released),
+            # Counts read at different moments (rollups catching up) never make it negative.
+            ("not deployed yet", max(0, committed - merges - released)),
+            ("merge commits (not changes)", merges),
             ("authored by a bot", row["bots"]),
             ("commit time unknown", row["unknown"]),
             ("committed after its deployment (clock skew)", row["skew"]),
@@ -865,7 +908,8 @@ async def _change_failure(conn: asyncpg.Connection, r: Resolved, *, explain: boo
         attempts,
         [
             ("incident closed as not planned", row["incident_not_planned"]),
-            ("revert with no deployment before it", row["revert_unattributed"]),
+            ("revert naming no pull request or commit (not attributed)", row["revert_unnamed"]),
+            ("revert of a change no deployment shipped", row["revert_unattributed"]),
             ("incident with no deployment before it", row["incident_unattributed"]),
         ],
         items,
