@@ -129,6 +129,15 @@ async def test_unknown_event_is_stored(client, pool) -> None:
     assert await pool.fetchval("SELECT event FROM webhook_deliveries") == "star"
 
 
+async def test_event_names_with_digits_are_stored(client, pool) -> None:
+    for event in ("projects_v2", "projects_v2_item", "projects_v2_status_update"):
+        response = await post_webhook(client, event, {"action": "edited",
+                                                      "installation": {"id": 4242}})
+        assert response.status == 202, event
+    stored = {r["event"] for r in await pool.fetch("SELECT event FROM webhook_deliveries")}
+    assert stored == {"projects_v2", "projects_v2_item", "projects_v2_status_update"}
+
+
 async def test_health_endpoints(client) -> None:
     health = await client.get("/healthz")
     assert health.status == 200 and (await health.json())["status"] == "ok"

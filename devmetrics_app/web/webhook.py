@@ -22,7 +22,9 @@ log = logging.getLogger(__name__)
 ACCEPTED_CONTENT_TYPES = frozenset({"application/json", FORM_CONTENT_TYPE})
 # GitHub sends a GUID; allow any short printable token (replays, GHES) but nothing hostile.
 DELIVERY_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
-EVENT_NAME = re.compile(r"^[a-z_]{1,64}$")
+# GitHub's documented event names are lower-case words joined by "_", some with digits
+# (projects_v2, projects_v2_item, projects_v2_status_update).
+EVENT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
 # simdjson validates the whole document (structure and UTF-8) several times faster than a full
