@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from urllib.parse import urlencode
 
+import asyncpg
 import orjson
 from conftest import WEBHOOK_SECRET, post_webhook, signed_headers
 
 from devmetrics_app.store import body_codec
+from devmetrics_app.store.deliveries import IncomingDelivery
+from devmetrics_app.store.delivery_writer import DeliveryWriter
 
 PR_PAYLOAD = {
     "action": "opened",
@@ -145,3 +149,44 @@ async def test_health_endpoints(client) -> None:
     body = await ready.json()
     assert ready.status == 200, body
     assert body["checks"] == {"database": "ok", "redis": "ok"}
+
+
+async def test_deep_nesting_and_wide_integers_are_400(client, pool) -> None:
+    bodies = (
+        b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        b'{"action": "opened", "n": 123456789012345678901234567890}',
+        b'{"installation": {"id": 123456789012345678901234567890}}',
+        b'{"installation": {"id": "123456789012345678901234567890"}}',
+        b'{"installation": {"id": 18446744073709551615}}',
+        b'{"action": "open\\u0000ed"}',
+    )
+    for body in bodies:
+        response = await client.post("/api/webhooks/github", data=body,
+                                     headers=signed_headers("pull_request", body))
+        assert response.status == 400, body[:60]
+        assert (await response.json())["error"]["code"] == "bad_payload"
+    body = orjson.dumps(PR_PAYLOAD)
+    headers = dict(signed_headers("pull_request", body), **{"X-GitHub-Hook-ID": "9" * 40})
+    response = await client.post("/api/webhooks/github", data=body, headers=headers)
+    assert response.status == 400
+    assert (await response.json())["error"]["field"] == "X-GitHub-Hook-ID"
+    assert await count_deliveries(pool) == 0
+
+
+async def test_a_bad_row_in_a_group_commit_fails_alone(pool) -> None:
+    """A row the database refuses, batched with good ones, fails only itself."""
+    writer = DeliveryWriter(pool)
+
+    def delivery(installation_id: int) -> IncomingDelivery:
+        return IncomingDelivery(delivery_id=str(uuid.uuid4()), event="push", action=None,
+                                installation_id=installation_id, hook_id=1,
+                                content_type="application/json", body=b"{}")
+
+    good = [delivery(4242) for _ in range(20)]
+    bad = delivery(10**30)  # wider than bigint: the whole statement is refused
+    results = await asyncio.gather(*(writer.write(d) for d in [*good[:10], bad, *good[10:]]),
+                                   return_exceptions=True)
+    assert isinstance(results[10], asyncpg.DataError)
+    assert results[:10] + results[11:] == [True] * 20
+    stored = {r["delivery_id"] for r in await pool.fetch("SELECT delivery_id FROM webhook_deliveries")}
+    assert stored == {d.delivery_id for d in good}

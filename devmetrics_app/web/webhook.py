@@ -25,6 +25,9 @@ DELIVERY_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 # GitHub's documented event names are lower-case words joined by "_", some with digits
 # (projects_v2, projects_v2_item, projects_v2_status_update).
 EVENT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+# Ids are stored as PostgreSQL bigint; anything wider is hostile, and is refused here rather
+# than failing the group commit it would have joined.
+BIGINT_RANGE = range(-(2**63), 2**63)
 
 
 # simdjson validates the whole document (structure and UTF-8) several times faster than a full
@@ -47,18 +50,31 @@ def peek_payload(content_type: str, body: bytes) -> Peek:
         if not values:
             raise ValueError("form body has no payload field")
         body = values[0].encode()
-    document = _parser.parse(body)
+    try:
+        document = _parser.parse(body)
+    except RuntimeError as exc:
+        # simdjson reports too-deep nesting and integers wider than 64 bits this way.
+        raise ValueError(str(exc)) from None
     if not isinstance(document, simdjson.Object):
         raise ValueError("payload is not a JSON object")
     action = document.get("action")
     installation = document.get("installation")
     zen = document.get("zen")
+    if isinstance(action, str) and "\x00" in action:
+        raise ValueError("action holds a NUL character")
+    installation_id = (_int_or_none(installation.get("id"))
+                       if isinstance(installation, simdjson.Object) else None)
+    if installation_id is not None and not _in_id_range(installation_id):
+        raise ValueError("installation.id is out of range")
     return Peek(
         action=action if isinstance(action, str) else None,
-        installation_id=_int_or_none(installation.get("id"))
-        if isinstance(installation, simdjson.Object) else None,
+        installation_id=installation_id,
         zen=zen if isinstance(zen, str) else None,
     )
+
+
+def _in_id_range(value: int) -> bool:
+    return value in BIGINT_RANGE
 
 
 def _int_or_none(value: object) -> int | None:
@@ -106,12 +122,16 @@ async def receive(request: web.Request) -> web.Response:
     if event == "ping":
         return responses.json({"ok": True, "zen": peek.zen})
 
+    hook_id = _int_or_none(request.headers.get("X-GitHub-Hook-ID"))
+    if hook_id is not None and not _in_id_range(hook_id):
+        return responses.error(400, "bad_header", "X-GitHub-Hook-ID is out of range",
+                               field="X-GitHub-Hook-ID")
     delivery = IncomingDelivery(
         delivery_id=delivery_id,
         event=event,
         action=peek.action,
         installation_id=peek.installation_id,
-        hook_id=_int_or_none(request.headers.get("X-GitHub-Hook-ID")),
+        hook_id=hook_id,
         content_type=request.content_type,
         body=body,
     )
