@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import uuid
+import zlib
 from urllib.parse import urlencode
 
 import asyncpg
@@ -13,6 +15,7 @@ from conftest import WEBHOOK_SECRET, post_webhook, signed_headers
 from devmetrics_app.store import body_codec
 from devmetrics_app.store.deliveries import IncomingDelivery
 from devmetrics_app.store.delivery_writer import DeliveryWriter
+from devmetrics_app.web import body_reader
 
 PR_PAYLOAD = {
     "action": "opened",
@@ -190,3 +193,41 @@ async def test_a_bad_row_in_a_group_commit_fails_alone(pool) -> None:
     assert results[:10] + results[11:] == [True] * 20
     stored = {r["delivery_id"] for r in await pool.fetch("SELECT delivery_id FROM webhook_deliveries")}
     assert stored == {d.delivery_id for d in good}
+
+
+async def test_any_content_encoding_is_415_and_not_inflated(client, pool) -> None:
+    body = orjson.dumps(PR_PAYLOAD)
+    for encoding, data in (("gzip", gzip.compress(body)), ("deflate", zlib.compress(body)),
+                           ("br", body), ("x-unknown", body)):
+        # Signed over the inflated body, as a bomb's sender would: it must never be inflated.
+        headers = dict(signed_headers("pull_request", body), **{"Content-Encoding": encoding})
+        response = await client.post("/api/webhooks/github", data=data, headers=headers)
+        assert response.status == 415, encoding
+        assert (await response.json())["error"]["code"] == "unsupported_encoding"
+    assert await count_deliveries(pool) == 0
+
+
+async def test_large_bodies_wait_for_one_of_a_few_slots(client, pool, monkeypatch) -> None:
+    monkeypatch.setattr(body_reader, "SLOT_WAIT_SECONDS", 0.05)
+    slots = client.server.app[body_reader.LARGE_BODY_SLOTS_KEY]
+    for _ in range(body_reader.LARGE_BODY_SLOTS):  # as if that many large bodies were arriving
+        await slots.acquire()
+    large = orjson.dumps({**PR_PAYLOAD, "pad": "x" * body_reader.LARGE_BODY_BYTES})
+
+    async def chunked():
+        yield large[:1000]
+        yield large[1000:]
+
+    response = await client.post("/api/webhooks/github", data=large,
+                                 headers=signed_headers("pull_request", large))
+    assert response.status == 503 and response.headers["Retry-After"]
+    response = await client.post("/api/webhooks/github", data=chunked(),
+                                 headers=signed_headers("pull_request", large))
+    assert response.status == 503
+    # Small bodies need no slot.
+    assert (await post_webhook(client, "pull_request", PR_PAYLOAD)).status == 202
+    slots.release()
+    response = await client.post("/api/webhooks/github", data=large,
+                                 headers=signed_headers("pull_request", large))
+    assert response.status == 202
+    assert await count_deliveries(pool) == 2

@@ -13,7 +13,7 @@ from aiohttp import web
 from devmetrics_app.digits import is_decimal
 from devmetrics_app.events.dispatch import FORM_CONTENT_TYPE
 from devmetrics_app.store.deliveries import IncomingDelivery
-from devmetrics_app.web import responses
+from devmetrics_app.web import body_reader, responses
 from devmetrics_app.web.keys import CREDENTIALS, SETTINGS, WRITER
 from devmetrics_app.web.signature import verify
 
@@ -93,15 +93,22 @@ async def receive(request: web.Request) -> web.Response:
         return responses.error(503, "not_configured",
                                "no webhook secret yet: finish the app setup at /setup")
     max_bytes = settings.webhook_max_bytes
-    if request.content_length is not None and request.content_length > max_bytes:
-        return responses.error(413, "too_large", f"body exceeds {max_bytes} bytes")
+    if request.headers.get("Content-Encoding", "identity").strip().lower() != "identity":
+        # GitHub never compresses deliveries; inflating a stranger's body before its signature
+        # is checked would let a small bomb spend the server's memory and CPU.
+        return responses.error(415, "unsupported_encoding",
+                               "compressed bodies are not accepted: send no Content-Encoding")
     if request.content_type not in ACCEPTED_CONTENT_TYPES:
         return responses.error(415, "unsupported_media_type",
                                "send application/json or application/x-www-form-urlencoded")
     try:
-        body = await request.read()
-    except web.HTTPRequestEntityTooLarge:
+        body = await body_reader.read_capped(request, max_bytes=max_bytes)
+    except body_reader.BodyTooLarge:
         return responses.error(413, "too_large", f"body exceeds {max_bytes} bytes")
+    except body_reader.NoSlot:
+        response = responses.error(503, "busy", "too many large bodies at once; retry later")
+        response.headers["Retry-After"] = "5"
+        return response
     if not verify(secret, body, request.headers.get("X-Hub-Signature-256")):
         log.warning("webhook signature missing or invalid",
                     extra={"delivery_id": request.headers.get("X-GitHub-Delivery", "")[:100]})
