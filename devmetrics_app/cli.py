@@ -19,9 +19,8 @@ DEFAULT_PORT = 8000
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from aiohttp import web
-
     from devmetrics_app.services import InProcessWorker, boot
+    from devmetrics_app.web import server
     from devmetrics_app.web.app import create_app
 
     services = boot()
@@ -36,8 +35,7 @@ def _serve(args: argparse.Namespace) -> int:
         _use_uvloop()
         log.info("DevMetrics listening on http://%s:%d (public URL %s)%s", args.host, args.port,
                  services.settings.public_url, " with in-process workers" if worker else "")
-        web.run_app(app, host=args.host, port=args.port, access_log=None,
-                    print=lambda _: None)
+        server.run(app, settings=services.settings, host=args.host, port=args.port)
     finally:
         if worker:
             worker.stop()

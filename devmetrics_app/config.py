@@ -95,6 +95,11 @@ class Settings:
     sentry_dsn: Secret = field(default_factory=lambda: Secret(""))
 
     webhook_max_bytes: int = GITHUB_WEBHOOK_MAX_BYTES
+    # Slow or numerous clients (web/server.py): time to send the request head (and idle
+    # keep-alive), time to send the body, and open connections per process.
+    web_idle_timeout_seconds: float = 15.0
+    web_body_timeout_seconds: float = 30.0
+    web_max_connections: int = 1000
     worker_threads: int = 8
     outbound_worker_threads: int = 4
     delivery_max_attempts: int = 8
@@ -268,6 +273,9 @@ def load_settings(environ: dict[str, str] | None = None, *, dotenv: bool = True)
         log_format=log_format,
         sentry_dsn=Secret(_get(env, "SENTRY_DSN")),
         webhook_max_bytes=_int(env, "WEBHOOK_MAX_BYTES", GITHUB_WEBHOOK_MAX_BYTES),
+        web_idle_timeout_seconds=_float(env, "WEB_IDLE_TIMEOUT_SECONDS", 15.0),
+        web_body_timeout_seconds=_float(env, "WEB_BODY_TIMEOUT_SECONDS", 30.0),
+        web_max_connections=_int(env, "WEB_MAX_CONNECTIONS", 1000),
         worker_threads=_int(env, "WORKER_THREADS", 8),
         outbound_worker_threads=_int(env, "OUTBOUND_WORKER_THREADS", 4),
         delivery_max_attempts=_int(env, "DELIVERY_MAX_ATTEMPTS", 8),

@@ -22,6 +22,7 @@ import asyncpg
 import dramatiq
 import orjson
 import pytest
+from aiohttp.test_utils import TestServer
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -31,6 +32,7 @@ from devmetrics_app.db import create_pool, migrate
 from devmetrics_app.jobs import broker as broker_module
 from devmetrics_app.jobs import resources
 from devmetrics_app.web.app import create_app
+from devmetrics_app.web.server import runner_options
 from devmetrics_app.web.signature import sign
 
 WEBHOOK_SECRET = "test-webhook-secret"
@@ -159,7 +161,9 @@ async def client(aiohttp_client, settings: Settings, pool: asyncpg.Pool, broker:
     """The real app over real HTTP (aiohttp's test server on loopback)."""
     app = create_app(settings, database_url=settings.database_url.get(),
                      redis_url=settings.redis_url.get())
-    return await aiohttp_client(app)
+    server = TestServer(app)
+    await server.start_server(**runner_options(settings))  # the server options `serve` uses
+    return await aiohttp_client(server)
 
 
 @contextlib.contextmanager

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import gzip
 import uuid
+import zlib
 from urllib.parse import urlencode
 
+import asyncpg
 import orjson
 from conftest import WEBHOOK_SECRET, post_webhook, signed_headers
 
 from devmetrics_app.store import body_codec
+from devmetrics_app.store.deliveries import IncomingDelivery
+from devmetrics_app.store.delivery_writer import DeliveryWriter
+from devmetrics_app.web import body_reader
 
 PR_PAYLOAD = {
     "action": "opened",
@@ -129,6 +136,15 @@ async def test_unknown_event_is_stored(client, pool) -> None:
     assert await pool.fetchval("SELECT event FROM webhook_deliveries") == "star"
 
 
+async def test_event_names_with_digits_are_stored(client, pool) -> None:
+    for event in ("projects_v2", "projects_v2_item", "projects_v2_status_update"):
+        response = await post_webhook(client, event, {"action": "edited",
+                                                      "installation": {"id": 4242}})
+        assert response.status == 202, event
+    stored = {r["event"] for r in await pool.fetch("SELECT event FROM webhook_deliveries")}
+    assert stored == {"projects_v2", "projects_v2_item", "projects_v2_status_update"}
+
+
 async def test_health_endpoints(client) -> None:
     health = await client.get("/healthz")
     assert health.status == 200 and (await health.json())["status"] == "ok"
@@ -136,3 +152,82 @@ async def test_health_endpoints(client) -> None:
     body = await ready.json()
     assert ready.status == 200, body
     assert body["checks"] == {"database": "ok", "redis": "ok"}
+
+
+async def test_deep_nesting_and_wide_integers_are_400(client, pool) -> None:
+    bodies = (
+        b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        b'{"action": "opened", "n": 123456789012345678901234567890}',
+        b'{"installation": {"id": 123456789012345678901234567890}}',
+        b'{"installation": {"id": "123456789012345678901234567890"}}',
+        b'{"installation": {"id": 18446744073709551615}}',
+        b'{"action": "open\\u0000ed"}',
+    )
+    for body in bodies:
+        response = await client.post("/api/webhooks/github", data=body,
+                                     headers=signed_headers("pull_request", body))
+        assert response.status == 400, body[:60]
+        assert (await response.json())["error"]["code"] == "bad_payload"
+    body = orjson.dumps(PR_PAYLOAD)
+    headers = dict(signed_headers("pull_request", body), **{"X-GitHub-Hook-ID": "9" * 40})
+    response = await client.post("/api/webhooks/github", data=body, headers=headers)
+    assert response.status == 400
+    assert (await response.json())["error"]["field"] == "X-GitHub-Hook-ID"
+    assert await count_deliveries(pool) == 0
+
+
+async def test_a_bad_row_in_a_group_commit_fails_alone(pool) -> None:
+    """A row the database refuses, batched with good ones, fails only itself."""
+    writer = DeliveryWriter(pool)
+
+    def delivery(installation_id: int) -> IncomingDelivery:
+        return IncomingDelivery(delivery_id=str(uuid.uuid4()), event="push", action=None,
+                                installation_id=installation_id, hook_id=1,
+                                content_type="application/json", body=b"{}")
+
+    good = [delivery(4242) for _ in range(20)]
+    bad = delivery(10**30)  # wider than bigint: the whole statement is refused
+    results = await asyncio.gather(*(writer.write(d) for d in [*good[:10], bad, *good[10:]]),
+                                   return_exceptions=True)
+    assert isinstance(results[10], asyncpg.DataError)
+    assert results[:10] + results[11:] == [True] * 20
+    stored = {r["delivery_id"] for r in await pool.fetch("SELECT delivery_id FROM webhook_deliveries")}
+    assert stored == {d.delivery_id for d in good}
+
+
+async def test_any_content_encoding_is_415_and_not_inflated(client, pool) -> None:
+    body = orjson.dumps(PR_PAYLOAD)
+    for encoding, data in (("gzip", gzip.compress(body)), ("deflate", zlib.compress(body)),
+                           ("br", body), ("x-unknown", body)):
+        # Signed over the inflated body, as a bomb's sender would: it must never be inflated.
+        headers = dict(signed_headers("pull_request", body), **{"Content-Encoding": encoding})
+        response = await client.post("/api/webhooks/github", data=data, headers=headers)
+        assert response.status == 415, encoding
+        assert (await response.json())["error"]["code"] == "unsupported_encoding"
+    assert await count_deliveries(pool) == 0
+
+
+async def test_large_bodies_wait_for_one_of_a_few_slots(client, pool, monkeypatch) -> None:
+    monkeypatch.setattr(body_reader, "SLOT_WAIT_SECONDS", 0.05)
+    slots = client.server.app[body_reader.LARGE_BODY_SLOTS_KEY]
+    for _ in range(body_reader.LARGE_BODY_SLOTS):  # as if that many large bodies were arriving
+        await slots.acquire()
+    large = orjson.dumps({**PR_PAYLOAD, "pad": "x" * body_reader.LARGE_BODY_BYTES})
+
+    async def chunked():
+        yield large[:1000]
+        yield large[1000:]
+
+    response = await client.post("/api/webhooks/github", data=large,
+                                 headers=signed_headers("pull_request", large))
+    assert response.status == 503 and response.headers["Retry-After"]
+    response = await client.post("/api/webhooks/github", data=chunked(),
+                                 headers=signed_headers("pull_request", large))
+    assert response.status == 503
+    # Small bodies need no slot.
+    assert (await post_webhook(client, "pull_request", PR_PAYLOAD)).status == 202
+    slots.release()
+    response = await client.post("/api/webhooks/github", data=large,
+                                 headers=signed_headers("pull_request", large))
+    assert response.status == 202
+    assert await count_deliveries(pool) == 2

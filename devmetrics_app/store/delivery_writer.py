@@ -44,17 +44,42 @@ class DeliveryWriter:
     async def _write_batch(self, batch: list[tuple[IncomingDelivery, asyncio.Future[bool]]]) -> None:
         # The same delivery twice in one batch (a fast redelivery) is one row.
         unique = list({d.delivery_id: d for d, _ in reversed(batch)}.values())
+        failed: dict[str, BaseException] = {}
         try:
-            async with self._pool.acquire() as conn:
-                fresh = await insert_batch(conn, unique)
+            fresh = await self._insert(unique)
+        except asyncpg.PostgresError as exc:
+            # The statement was refused (by the server or asyncpg's encoder): one row may be to
+            # blame, so each is written alone and only a bad one fails, never its neighbours.
+            if len(unique) > 1:
+                fresh, failed = await self._insert_each(unique)
+            else:
+                fresh, failed = set(), {unique[0].delivery_id: exc}
         except Exception as exc:
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-            return
+            # A lost connection or pool timeout: every row would fail alike, so none is retried.
+            fresh, failed = set(), {d.delivery_id: exc for d in unique}
         claimed: set[str] = set()
         for delivery, future in batch:
+            if future.done():
+                continue
+            if delivery.delivery_id in failed:
+                future.set_exception(failed[delivery.delivery_id])
+                continue
             is_new = delivery.delivery_id in fresh and delivery.delivery_id not in claimed
             claimed.add(delivery.delivery_id)
-            if not future.done():
-                future.set_result(is_new)
+            future.set_result(is_new)
+
+    async def _insert(self, deliveries: list[IncomingDelivery]) -> set[str]:
+        async with self._pool.acquire() as conn:
+            return await insert_batch(conn, deliveries)
+
+    async def _insert_each(
+        self, deliveries: list[IncomingDelivery]
+    ) -> tuple[set[str], dict[str, BaseException]]:
+        fresh: set[str] = set()
+        failed: dict[str, BaseException] = {}
+        for delivery in deliveries:
+            try:
+                fresh |= await self._insert([delivery])
+            except Exception as exc:
+                failed[delivery.delivery_id] = exc
+        return fresh, failed

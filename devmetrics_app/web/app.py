@@ -32,6 +32,7 @@ from devmetrics_app.web.api import (
     pull_requests,
     repositories,
 )
+from devmetrics_app.web.body_reader import LARGE_BODY_SLOTS_KEY, new_large_body_slots
 from devmetrics_app.web.dashboard import csp, live
 from devmetrics_app.web.identity import identity_middleware
 from devmetrics_app.web.keys import (
@@ -47,6 +48,7 @@ from devmetrics_app.web.keys import (
     SETTINGS,
     WRITER,
 )
+from devmetrics_app.web.server import body_deadline
 from devmetrics_app.web.sessions import SessionStore
 
 log = logging.getLogger(__name__)
@@ -63,6 +65,8 @@ def create_app(settings: Settings, *, database_url: str, redis_url: str) -> web.
                           middlewares=[csp.csp_middleware, identity_middleware])
     app[SETTINGS] = settings
     app[BOX] = SecretBox(settings.secret_key.get())
+    app[LARGE_BODY_SLOTS_KEY] = new_large_body_slots()
+    app.middlewares.append(body_deadline)  # innermost: only bodies a handler reads are timed
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(project_path("templates")),
                          autoescape=jinja2.select_autoescape(default=True))
 

@@ -13,7 +13,7 @@ from aiohttp import web
 from devmetrics_app.digits import is_decimal
 from devmetrics_app.events.dispatch import FORM_CONTENT_TYPE
 from devmetrics_app.store.deliveries import IncomingDelivery
-from devmetrics_app.web import responses
+from devmetrics_app.web import body_reader, responses
 from devmetrics_app.web.keys import CREDENTIALS, SETTINGS, WRITER
 from devmetrics_app.web.signature import verify
 
@@ -22,7 +22,12 @@ log = logging.getLogger(__name__)
 ACCEPTED_CONTENT_TYPES = frozenset({"application/json", FORM_CONTENT_TYPE})
 # GitHub sends a GUID; allow any short printable token (replays, GHES) but nothing hostile.
 DELIVERY_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
-EVENT_NAME = re.compile(r"^[a-z_]{1,64}$")
+# GitHub's documented event names are lower-case words joined by "_", some with digits
+# (projects_v2, projects_v2_item, projects_v2_status_update).
+EVENT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+# Ids are stored as PostgreSQL bigint; anything wider is hostile, and is refused here rather
+# than failing the group commit it would have joined.
+BIGINT_RANGE = range(-(2**63), 2**63)
 
 
 # simdjson validates the whole document (structure and UTF-8) several times faster than a full
@@ -45,18 +50,31 @@ def peek_payload(content_type: str, body: bytes) -> Peek:
         if not values:
             raise ValueError("form body has no payload field")
         body = values[0].encode()
-    document = _parser.parse(body)
+    try:
+        document = _parser.parse(body)
+    except RuntimeError as exc:
+        # simdjson reports too-deep nesting and integers wider than 64 bits this way.
+        raise ValueError(str(exc)) from None
     if not isinstance(document, simdjson.Object):
         raise ValueError("payload is not a JSON object")
     action = document.get("action")
     installation = document.get("installation")
     zen = document.get("zen")
+    if isinstance(action, str) and "\x00" in action:
+        raise ValueError("action holds a NUL character")
+    installation_id = (_int_or_none(installation.get("id"))
+                       if isinstance(installation, simdjson.Object) else None)
+    if installation_id is not None and not _in_id_range(installation_id):
+        raise ValueError("installation.id is out of range")
     return Peek(
         action=action if isinstance(action, str) else None,
-        installation_id=_int_or_none(installation.get("id"))
-        if isinstance(installation, simdjson.Object) else None,
+        installation_id=installation_id,
         zen=zen if isinstance(zen, str) else None,
     )
+
+
+def _in_id_range(value: int) -> bool:
+    return value in BIGINT_RANGE
 
 
 def _int_or_none(value: object) -> int | None:
@@ -75,15 +93,22 @@ async def receive(request: web.Request) -> web.Response:
         return responses.error(503, "not_configured",
                                "no webhook secret yet: finish the app setup at /setup")
     max_bytes = settings.webhook_max_bytes
-    if request.content_length is not None and request.content_length > max_bytes:
-        return responses.error(413, "too_large", f"body exceeds {max_bytes} bytes")
+    if request.headers.get("Content-Encoding", "identity").strip().lower() != "identity":
+        # GitHub never compresses deliveries; inflating a stranger's body before its signature
+        # is checked would let a small bomb spend the server's memory and CPU.
+        return responses.error(415, "unsupported_encoding",
+                               "compressed bodies are not accepted: send no Content-Encoding")
     if request.content_type not in ACCEPTED_CONTENT_TYPES:
         return responses.error(415, "unsupported_media_type",
                                "send application/json or application/x-www-form-urlencoded")
     try:
-        body = await request.read()
-    except web.HTTPRequestEntityTooLarge:
+        body = await body_reader.read_capped(request, max_bytes=max_bytes)
+    except body_reader.BodyTooLarge:
         return responses.error(413, "too_large", f"body exceeds {max_bytes} bytes")
+    except body_reader.NoSlot:
+        response = responses.error(503, "busy", "too many large bodies at once; retry later")
+        response.headers["Retry-After"] = "5"
+        return response
     if not verify(secret, body, request.headers.get("X-Hub-Signature-256")):
         log.warning("webhook signature missing or invalid",
                     extra={"delivery_id": request.headers.get("X-GitHub-Delivery", "")[:100]})
@@ -104,12 +129,16 @@ async def receive(request: web.Request) -> web.Response:
     if event == "ping":
         return responses.json({"ok": True, "zen": peek.zen})
 
+    hook_id = _int_or_none(request.headers.get("X-GitHub-Hook-ID"))
+    if hook_id is not None and not _in_id_range(hook_id):
+        return responses.error(400, "bad_header", "X-GitHub-Hook-ID is out of range",
+                               field="X-GitHub-Hook-ID")
     delivery = IncomingDelivery(
         delivery_id=delivery_id,
         event=event,
         action=peek.action,
         installation_id=peek.installation_id,
-        hook_id=_int_or_none(request.headers.get("X-GitHub-Hook-ID")),
+        hook_id=hook_id,
         content_type=request.content_type,
         body=body,
     )
