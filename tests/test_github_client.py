@@ -23,7 +23,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fakes.github import create_fake_github
 from fakes.github.state import FakeGitHubState, InjectedFailure
-from gidgethub import BadRequest
+from gidgethub import BadRequest, GitHubBroken
 from redis.asyncio import Redis
 
 from devmetrics_app.config import Secret, Settings
@@ -358,6 +358,57 @@ async def test_permission_403_is_not_retried(github, open_clients: OpenClients) 
         await gh.getitem(REPOS_PATH)
     assert len(state.requests_to("GET", REPOS_PATH)) == 1
     assert sleep.delays == []
+
+
+# --- gateway errors (502/503/504) -----------------------------------------------------------
+
+BAD_GATEWAY = {"message": "Server Error"}
+
+
+@pytest.mark.parametrize("status", [502, 503, 504])
+async def test_gateway_error_on_an_idempotent_request_is_retried(
+        github, open_clients: OpenClients, status: int) -> None:
+    state, base_url = github
+    sleep = RecordedSleep()
+    gh = await open_clients(base_url, sleep=sleep).client_for(INSTALLATION)
+    state.failures.append(InjectedFailure(REPOS_PATH, status, body=BAD_GATEWAY))
+    assert (await gh.getitem(REPOS_PATH))["total_count"] == 3
+    assert len(state.requests_to("GET", REPOS_PATH)) == 2
+    assert sleep.delays == [1.0]
+
+
+async def test_gateway_error_backs_off_honours_retry_after_and_gives_up(
+        github, open_clients: OpenClients) -> None:
+    state, base_url = github
+    sleep = RecordedSleep()
+    gh = await open_clients(base_url, sleep=sleep).client_for(INSTALLATION)
+    state.failures.append(InjectedFailure(REPOS_PATH, 503, times=1, body=BAD_GATEWAY,
+                                          headers={"Retry-After": "7"}))
+    state.failures.append(InjectedFailure(REPOS_PATH, 502, times=10, body=BAD_GATEWAY))
+    with pytest.raises(GitHubBroken):
+        await gh.getitem(REPOS_PATH)
+    assert sleep.delays == [7.0, 2.0, 4.0]  # retry-after, then doubling from a second
+    assert len(state.requests_to("GET", REPOS_PATH)) == 4
+
+
+async def test_patch_is_retried_but_post_is_not(github, open_clients: OpenClients) -> None:
+    """A POST that met a 502 may have created its object: sending it again could make two."""
+    state, base_url = github
+    sleep = RecordedSleep()
+    gh = await open_clients(base_url, sleep=sleep).client_for(INSTALLATION)
+    state.check_runs["acme/repo-0"] = []
+    state.failures.append(InjectedFailure("/repos/acme/repo-0/check-runs", 502, method="POST",
+                                          body=BAD_GATEWAY))
+    with pytest.raises(GitHubBroken):
+        await gh.post("/repos/acme/repo-0/check-runs", data={"name": "x", "head_sha": "a" * 40})
+    assert len(state.requests_to("POST", "/repos/acme/repo-0/check-runs")) == 1
+    run = await gh.post("/repos/acme/repo-0/check-runs", data={"name": "x", "head_sha": "a" * 40})
+    state.failures.append(InjectedFailure("/repos/acme/repo-0/check-runs", 502, method="PATCH",
+                                          body=BAD_GATEWAY))
+    done = await gh.patch(f"/repos/acme/repo-0/check-runs/{run['id']}",
+                          data={"status": "completed", "conclusion": "success"})
+    assert done["status"] == "completed"
+    assert len(state.requests_to("PATCH", "/repos/acme/repo-0/check-runs")) == 2
 
 
 # --- ETags -----------------------------------------------------------------------------------

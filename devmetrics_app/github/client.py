@@ -6,7 +6,12 @@ gidgethub 6 leaves rate limits to two hooks; we fill them in as GitHub's documen
   content-creating requests (POST/PATCH/PUT/DELETE) under 80 a minute;
 - after a 403/429 (`handle_rate_limit_error`): honour `retry-after`; else, with
   `x-ratelimit-remaining: 0`, wait for `x-ratelimit-reset`; else back off exponentially from a
-  minute, capped; give up with `RateLimited` after a bounded number of attempts.
+  minute, capped; give up with `RateLimited` after a bounded number of attempts;
+- after a 502/503/504 on an idempotent request (GET, HEAD, PUT, PATCH, DELETE): honour
+  `retry-after`, else back off exponentially from a second, a few times, then let the error
+  through. Retrying here, not by re-running the job, keeps a job's earlier (costly) steps from
+  being repeated. POST is not retried: the gateway may have given up after GitHub created the
+  object, and a second POST would create another.
 Around the HTTP call itself, a semaphore keeps at most 100 requests in flight per installation.
 Limits, pacing and the ETag cache belong to the installation, not to one client object, so every
 client a process hands out for an installation shares them (per process: with several worker
@@ -68,6 +73,11 @@ ETAG_CACHE_ENTRIES = 200
 USER_LIMITS_ENTRIES = 256
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=60)
 SECONDARY_LIMIT_PHRASES = ("secondary rate limit", "abuse")
+SERVER_ERROR_STATUSES = frozenset({502, 503, 504})
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "PATCH", "DELETE"})
+SERVER_ERROR_BACKOFF_SECONDS = 1.0
+SERVER_ERROR_BACKOFF_CAP_SECONDS = 30.0
+SERVER_ERROR_ATTEMPTS = 4  # one request and three retries: ~7 s of a gateway's bad moment
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -85,6 +95,9 @@ class RateLimitPolicy:
     max_wait: float = MAX_WAIT_SECONDS
     reset_slack: float = RESET_SLACK_SECONDS
     etag_cache_entries: int = ETAG_CACHE_ENTRIES
+    server_error_attempts: int = SERVER_ERROR_ATTEMPTS
+    server_error_backoff: float = SERVER_ERROR_BACKOFF_SECONDS
+    server_error_backoff_cap: float = SERVER_ERROR_BACKOFF_CAP_SECONDS
 
 
 class LRUCache(MutableMapping[str, Any]):
@@ -250,6 +263,20 @@ def rate_limit_delay(exc: HTTPException, attempt: int, policy: RateLimitPolicy,
     return None  # a 403 for permissions: retrying will not help
 
 
+def server_error_delay(exc: HTTPException, method: str, attempt: int, policy: RateLimitPolicy,
+                       now: float) -> float | None:
+    """Seconds to wait before sending an idempotent request again after a gateway error, or
+    None when it should not be retried (not a 5xx we retry, a POST, attempts or patience spent)."""
+    if exc.status_code not in SERVER_ERROR_STATUSES or method.upper() not in IDEMPOTENT_METHODS:
+        return None
+    if attempt >= policy.server_error_attempts:
+        return None
+    retry_after = parse_retry_after((exc.headers or {}).get("retry-after"), now)
+    delay = retry_after if retry_after is not None else min(
+        policy.server_error_backoff * 2 ** (attempt - 1), policy.server_error_backoff_cap)
+    return delay if delay <= policy.max_wait else None
+
+
 class GitHubClient(GitHubAPI):
     """gidgethub's aiohttp client with shared per-installation limits and late-bound auth."""
 
@@ -289,6 +316,12 @@ class GitHubClient(GitHubAPI):
             await self._auth.invalidate()  # revoked or expired early: one retry with a fresh one
             return True
         policy = self._limits.policy
+        if exception.status_code in SERVER_ERROR_STATUSES:
+            delay_5xx = server_error_delay(exception, method, attempt, policy, self._clock())
+            if delay_5xx is None:
+                return False
+            await self.sleep(delay_5xx)
+            return True
         decision = rate_limit_delay(exception, attempt, policy, self._clock())
         if decision is None:
             return False

@@ -54,7 +54,8 @@ async def record_and_inject(request: web.Request, handler) -> web.StreamResponse
     state.requests.append(RecordedRequest(request.method, request.path, dict(request.query),
                                           dict(request.headers), body))
     for failure in state.failures:
-        if failure.times > 0 and request.path.startswith(failure.path_prefix):
+        if failure.times > 0 and request.path.startswith(failure.path_prefix) and (
+                failure.method is None or failure.method == request.method):
             failure.times -= 1
             return web.json_response(failure.body, status=failure.status, headers=failure.headers)
     if state.rate_limit_remaining is not None and request.path not in {"/rate_limit"}:

@@ -21,13 +21,15 @@ class RecordedRequest:
 
 @dataclass
 class InjectedFailure:
-    """Answer the next `times` requests whose path starts with `path_prefix` with `status`."""
+    """Answer the next `times` requests whose path starts with `path_prefix` (and, when given,
+    whose method is `method`) with `status`."""
 
     path_prefix: str
     status: int
     times: int = 1
     headers: dict[str, str] = field(default_factory=dict)
     body: Json = field(default_factory=lambda: {"message": "You have exceeded a secondary rate limit."})
+    method: str | None = None
 
 
 @dataclass
