@@ -10,12 +10,12 @@ import sys
 import threading
 from pathlib import Path
 
-from devmetrics_app.config import ConfigError
+from devmetrics_app.config import SERVE_HOST, SERVE_PORT, ConfigError
 
 log = logging.getLogger("devmetrics")
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8000
+DEFAULT_HOST = SERVE_HOST
+DEFAULT_PORT = SERVE_PORT
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -21,6 +21,11 @@ from devmetrics_app.digits import is_decimal
 APP_NAME = "devmetrics"
 GITHUB_WEBHOOK_MAX_BYTES = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB.
 DEFAULT_ANTHROPIC_MODEL = "claude-sonnet-4-6"
+# Where `devmetrics serve` listens by default; PUBLIC_URL's default is that same address, so a
+# newcomer who opens the logged URL is on the public URL (cookies and OAuth callbacks agree).
+SERVE_HOST = "127.0.0.1"
+SERVE_PORT = 8000
+DEFAULT_PUBLIC_URL = f"http://{SERVE_HOST}:{SERVE_PORT}"
 # Credentials that only make sense together: one without the others is a configuration error.
 GITHUB_APP_GROUP = ("GITHUB_APP_ID", "GITHUB_PRIVATE_KEY", "GITHUB_WEBHOOK_SECRET")
 
@@ -61,7 +66,7 @@ class Settings:
     data_dir: Path = field(default_factory=lambda: Path(platformdirs.user_data_dir(APP_NAME)))
     database_url: Secret = field(default_factory=lambda: Secret(""))
     redis_url: Secret = field(default_factory=lambda: Secret(""))
-    public_url: str = "http://localhost:8000"
+    public_url: str = DEFAULT_PUBLIC_URL
     secret_key: Secret = field(default_factory=lambda: Secret(""))
 
     github_app_id: int | None = None
@@ -244,7 +249,7 @@ def load_settings(environ: dict[str, str] | None = None, *, dotenv: bool = True)
         data_dir=data_dir,
         database_url=Secret(_get(env, "DATABASE_URL")),
         redis_url=Secret(_get(env, "REDIS_URL")),
-        public_url=_url(env, "PUBLIC_URL", "http://localhost:8000"),
+        public_url=_url(env, "PUBLIC_URL", DEFAULT_PUBLIC_URL),
         secret_key=Secret(_secret_key(env, production=production, data_dir=data_dir)),
         github_app_id=int(app_id_raw) if app_id_raw else None,
         github_app_slug=_get(env, "GITHUB_APP_SLUG"),

@@ -94,3 +94,11 @@ def test_secrets_never_appear_in_repr_or_logs(tmp_path: Path, private_key_pem: s
     for value in [*secrets.values(), "0123456789abcdef-secret", "PRIVATE KEY"]:
         assert value not in printed
     assert repr(Secret("x")) == "Secret('**********')"
+
+
+def test_public_url_defaults_to_where_serve_listens(tmp_path: Path) -> None:
+    """The log's "listening on" URL is the public URL a newcomer opens: they must agree."""
+    from devmetrics_app.cli import build_parser
+
+    serve = build_parser().parse_args(["serve"])
+    assert settings_from(tmp_path).public_url == f"http://{serve.host}:{serve.port}"

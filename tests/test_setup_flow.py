@@ -33,7 +33,8 @@ async def unconfigured(aiohttp_client, settings, pool, broker, fake_github, priv
         "permissions": {}, "events": [], "created_at": "2024-05-01T10:00:00Z",
         "updated_at": "2024-05-01T10:00:00Z",
     }
-    return await aiohttp_client(app), state
+    # The browser is on PUBLIC_URL's host (as it is once redirected there, or behind a proxy).
+    return await aiohttp_client(app, headers={"Host": urlsplit(bare.public_url).netloc}), state
 
 
 def form_parts(page: str) -> tuple[str, dict]:
@@ -121,3 +122,22 @@ async def test_install_callback_page(unconfigured, pool) -> None:
     assert response.status == 200
     assert "will appear" in await response.text()
     assert (await client.get("/setup/installed?installation_id=abc")).status == 400
+
+
+@pytest.mark.parametrize("path", ["/", "/setup", "/setup?organization=acme"])
+async def test_pages_with_buttons_redirect_a_browser_on_another_host(unconfigured, path) -> None:
+    """127.0.0.1 and localhost are the same server but not the same site for cookies and the
+    OAuth callback: the sign-in and register buttons only work on PUBLIC_URL's host."""
+    client, _ = unconfigured
+    elsewhere = await client.get(path, headers={"Host": f"127.0.0.1:{client.port}"},
+                                 allow_redirects=False)
+    assert elsewhere.status == 302
+    assert elsewhere.headers["Location"] == "http://localhost:8000" + path
+
+
+async def test_a_proxy_naming_the_public_host_is_not_redirected(unconfigured) -> None:
+    client, _ = unconfigured
+    proxied = await client.get("/setup", headers={"Host": "10.0.0.5:8000",
+                                                  "X-Forwarded-Host": "localhost:8000"})
+    assert proxied.status == 200
+    assert "Register GitHub App" in await proxied.text()

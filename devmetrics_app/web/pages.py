@@ -7,12 +7,14 @@ from aiohttp import web
 
 from devmetrics_app.web.identity import principal_of
 from devmetrics_app.web.keys import CREDENTIALS, SETTINGS
+from devmetrics_app.web.public_host import require_public_host
 
 routes = web.RouteTableDef()
 
 
 @routes.get("/")
 async def landing(request: web.Request) -> web.Response:
+    require_public_host(request)
     creds = await request.app[CREDENTIALS]()
     if creds is None:
         raise web.HTTPFound("/setup")

@@ -32,6 +32,7 @@ from devmetrics_app.store.app_credentials import StoredAppCredentials
 from devmetrics_app.web import responses
 from devmetrics_app.web.api.params import form_of
 from devmetrics_app.web.keys import BOX, CREDENTIALS, HTTP, POOL, REDIS, SETTINGS
+from devmetrics_app.web.public_host import require_public_host
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ def _valid_org(login: str) -> bool:
 
 @routes.get("/setup")
 async def setup_page(request: web.Request) -> web.Response:
+    require_public_host(request)
     if await _configured(request):
         raise web.HTTPFound("/")
     settings = request.app[SETTINGS]
