@@ -21,6 +21,13 @@ WIDTH, HEIGHT = 640, 260
 LEFT, RIGHT, TOP, BOTTOM = 56, 16, 16, 56
 MAX_X_LABELS = 12
 SERIES_CLASSES = tuple(f"s{i}" for i in range(6))
+TICKS = 4  # intervals on a value axis
+INTEGER_STEPS = (1, 2, 5)  # times a power of ten: the step between ticks of a count axis
+# Count units read in the singular beside exactly one ("1 review request", not "1 review requests").
+SINGULAR = {"hours": "hour", "pull requests": "pull request", "merged pull requests": "merged pull request",
+            "review requests": "review request",
+            "points": "point", "days": "day", "issues": "issue", "deployments": "deployment",
+            "incidents": "incident", "commits": "commit", "runs": "run", "workflow runs": "workflow run"}
 _ids = itertools.count(1)
 
 
@@ -59,6 +66,8 @@ def fmt(value: float | None, unit: str = "") -> str:
         text = f"{value:.2g}"
     else:
         text = f"{value:.0f}" if abs(value - round(value)) < 0.05 or abs(value) >= 100 else f"{value:.1f}"
+    if text == "1":
+        unit = SINGULAR.get(unit, unit)
     return f"{text} {unit}".strip() if unit and unit != "%" else f"{text}{unit}"
 
 
@@ -78,12 +87,28 @@ def _nice_max(value: float) -> float:
     return 10 * power
 
 
+def _scale(highest: float, *, integer: bool = False) -> tuple[float, list[float]]:
+    """(axis maximum, tick values). A count axis ticks at whole numbers only (0, 2, 4, 6 for a
+    largest count of 5, never 1.2 or 3.8); other axes at quarters of a round maximum."""
+    if not integer:
+        top = _nice_max(highest)
+        return top, [top * k / TICKS for k in range(TICKS + 1)]
+    highest = max(math.ceil(highest), 1)
+    power = 1
+    while True:
+        for step in (s * power for s in INTEGER_STEPS):
+            if step * TICKS >= highest:
+                intervals = math.ceil(highest / step)
+                return float(step * intervals), [float(step * k) for k in range(intervals + 1)]
+        power *= 10
+
+
 class _Frame:
     """Plot area geometry shared by the vertical charts."""
 
-    def __init__(self, n: int, top_value: float) -> None:
+    def __init__(self, n: int, top_value: float, *, integer: bool = False) -> None:
         self.n = max(n, 1)
-        self.top = _nice_max(top_value)
+        self.top, self.ticks = _scale(top_value, integer=integer)
         self.plot_w = WIDTH - LEFT - RIGHT
         self.plot_h = HEIGHT - TOP - BOTTOM
 
@@ -105,8 +130,7 @@ def _open(chart_id: str, title: str, desc: str) -> list[str]:
 
 def _axes(frame: _Frame, labels: Sequence[str], x_label: str, y_label: str, unit: str) -> list[str]:
     parts = []
-    for k in range(5):
-        value = frame.top * k / 4
+    for value in frame.ticks:
         y = frame.y(value)
         parts.append(f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>')
         parts.append(f'<text class="tick" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">'
@@ -144,11 +168,13 @@ def _caption(title: str, unit: str, band: Band | None) -> str:
 
 
 def stacked_bars(title: str, labels: Sequence[str], stacks: dict[str, Sequence[float | None]], *,
-                 unit: str, x_label: str, y_label: str, band: Band | None = None) -> Chart:
-    """One bar per label, split into named parts (e.g. cycle-time stages per week)."""
+                 unit: str, x_label: str, y_label: str, band: Band | None = None,
+                 integer: bool = False) -> Chart:
+    """One bar per label, split into named parts (e.g. cycle-time stages per week); `integer`
+    for counts (whole-number ticks)."""
     chart_id = f"c{next(_ids)}"
     totals = [sum(v or 0 for v in column) for column in zip(*stacks.values(), strict=True)] or [0]
-    frame = _Frame(len(labels), max([*totals, band.high if band else 0]))
+    frame = _Frame(len(labels), max([*totals, band.high if band else 0]), integer=integer)
     parts = _open(chart_id, title, f"{len(labels)} bars of {', '.join(stacks)} in {unit}.")
     parts += _band(frame, band) + _axes(frame, labels, x_label, y_label, unit)
     for i, label in enumerate(labels):
@@ -174,10 +200,10 @@ def stacked_bars(title: str, labels: Sequence[str], stacks: dict[str, Sequence[f
 
 
 def bars(title: str, labels: Sequence[str], values: Sequence[float | None], *, unit: str,
-         x_label: str, y_label: str, band: Band | None = None) -> Chart:
+         x_label: str, y_label: str, band: Band | None = None, integer: bool = False) -> Chart:
     """Vertical bars (throughput per week, velocity per sprint)."""
     chart = stacked_bars(title, labels, {y_label: values}, unit=unit, x_label=x_label,
-                         y_label=y_label, band=band)
+                         y_label=y_label, band=band, integer=integer)
     rows = [[label, fmt(value, unit)] for label, value in zip(labels, values, strict=True)]
     return Chart(title, chart.svg, Table(_caption(title, unit, band), [x_label, y_label], rows),
                  chart.legend if band else [])
@@ -220,12 +246,12 @@ def lines(title: str, labels: Sequence[str], series: dict[str, Sequence[float | 
 
 
 def horizontal_bars(title: str, items: Sequence[tuple[str, float]], *, unit: str,
-                    label_header: str) -> Chart:
+                    label_header: str, integer: bool = False) -> Chart:
     """One row per person or thing (review load per reviewer), longest scale first."""
     chart_id = f"c{next(_ids)}"
     row_h, label_w = 24, 150
     height = TOP + BOTTOM // 2 + 16 + row_h * max(len(items), 1)
-    top = _nice_max(max([v for _, v in items] or [0]))
+    top, ticks = _scale(max([v for _, v in items] or [0]), integer=integer)
     plot_w = WIDTH - label_w - RIGHT - 40
     parts = [f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" '
              f'aria-labelledby="{chart_id}-t {chart_id}-d" xmlns="http://www.w3.org/2000/svg">',
@@ -245,11 +271,11 @@ def horizontal_bars(title: str, items: Sequence[tuple[str, float]], *, unit: str
     if not items:
         parts.append(f'<text class="tick" x="{label_w}" y="{TOP + 16}">No data</text>')
     # The value scale: grid lines behind the bars (right after the title and description),
-    # ticks under them, at quarters of the axis.
+    # ticks under them.
     bottom = TOP + row_h * max(len(items), 1)
     scale = []
-    for k in range(5):
-        value, x = top * k / 4, label_w + plot_w * k / 4
+    for value in ticks:
+        x = label_w + plot_w * value / top
         scale.append(f'<line class="grid" x1="{x:.1f}" x2="{x:.1f}" y1="{TOP}" y2="{bottom}"/>')
         parts.append(f'<text class="tick" x="{x:.1f}" y="{bottom + 14}" text-anchor="middle">'
                      f'{escape(fmt(value))}</text>')

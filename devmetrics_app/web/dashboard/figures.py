@@ -13,7 +13,7 @@ from typing import Any
 
 import asyncpg
 
-from devmetrics_app.metrics import service
+from devmetrics_app.metrics import dora, service
 from devmetrics_app.metrics.service import Scope
 
 Compute = Callable[[asyncpg.Connection, Scope], Awaitable[dict[str, Any]]]
@@ -40,7 +40,7 @@ STAGE_WORDS = {
     "pickup": "from ready for review to the first review by someone else (draft time excluded)",
     "review": "from the first review to the approval that stuck",
     "merge": "from that approval to the merge",
-    "deploy": "from the merge to the first successful production release containing it",
+    "deploy": "from the merge to the first successful production deployment containing it",
     "time_to_first_review": "from opening (or ready for review) to the first review by someone else",
     "time_to_approval": "from opening (or ready for review) to the approval that stuck",
 }
@@ -48,16 +48,17 @@ STAGE_WORDS = {
 FIGURES: dict[str, FigureDef] = {
     "deployment_frequency": FigureDef(
         "Deployment frequency",
-        "Days with at least one successful production deployment (or deploy workflow run where a "
-        "repository has no deployments) in the period; the benchmark uses deployment days per week.",
+        "Days with at least one successful production deployment (a GitHub deployment, or a deploy "
+        "workflow run where a repository has none) in the period; the benchmark uses deployment "
+        "days per week.",
         _pick(service.dora, "deployment_frequency")),
     "lead_time": FigureDef(
         "Lead time for changes",
-        "Median hours from a commit to the first successful production release containing it.",
+        "Median hours from a commit to the first successful production deployment containing it.",
         _pick(service.dora, "lead_time")),
     "change_failure_rate": FigureDef(
         "Change failure rate",
-        "Share of production releases followed by a failure: a failed deployment, a revert or an "
+        "Share of production deployments followed by a failure: a failed deployment, a revert or an "
         "incident issue.",
         _pick(service.dora, "change_failure_rate")),
     "time_to_restore": FigureDef(
@@ -102,12 +103,54 @@ FIGURES: dict[str, FigureDef] = {
         _pick(service.velocity)),
 }
 
-def change(current: float | None, previous: float | None) -> dict[str, Any] | None:
-    """A tile's trend against the previous period of the same length."""
+# Figures where a smaller number is the better one; for the others (deployment frequency,
+# throughput, build success) up is good.
+LOWER_IS_BETTER = frozenset({"lead_time", "change_failure_rate", "time_to_restore", "cycle_time"})
+
+
+def change(current: float | None, previous: float | None, key: str = "") -> dict[str, Any] | None:
+    """A tile's trend against the previous period of the same length, with whether the move is
+    better or worse for that figure (so a falling lead time reads as good news)."""
     if current is None or previous is None:
         return None
     if previous == 0:
-        return {"direction": "up" if current > 0 else "flat", "percent": None}
-    percent = (current - previous) / abs(previous) * 100.0
-    direction = "flat" if abs(percent) < 1 else ("up" if percent > 0 else "down")
-    return {"direction": direction, "percent": percent}
+        direction, percent = ("up" if current > 0 else "flat"), None
+    else:
+        percent = (current - previous) / abs(previous) * 100.0
+        direction = "flat" if abs(percent) < 1 else ("up" if percent > 0 else "down")
+    verdict = None
+    if direction != "flat":
+        verdict = "better" if (direction == "down") == (key in LOWER_IS_BETTER) else "worse"
+    return {"direction": direction, "percent": percent, "verdict": verdict}
+
+
+def _hours(value: float) -> str:
+    for size, unit in ((24 * 7, "week"), (24, "day"), (1, "hour")):
+        if value >= size and value % size == 0 and not (unit == "week" and value > 24 * 7 * 4):
+            count = int(value // size)
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    return f"{value / 24:g} days"
+
+
+def _upper(elite: float, high: float, medium: float, show: Any) -> list[tuple[str, str]]:
+    return [(dora.ELITE, f"under {show(elite)}"), (dora.HIGH, f"under {show(high)}"),
+            (dora.MEDIUM, f"under {show(medium)}"), (dora.LOW, f"{show(medium)} or more")]
+
+
+# What each DORA bucket means, from the same constants that place a figure in a bucket.
+DORA_THRESHOLDS: dict[str, list[tuple[str, str]]] = {
+    "deployment_frequency": [
+        (dora.ELITE, f"{dora.ELITE_MIN_DEPLOY_DAYS_PER_WEEK:g}+ deploy days/week"),
+        (dora.HIGH, f"{dora.HIGH_MIN_DEPLOY_DAYS_PER_WEEK:g}+ deploy days/week"),
+        (dora.MEDIUM, f"1+ deploy day per {round(7 / dora.MEDIUM_MIN_DEPLOY_DAYS_PER_WEEK)} days"),
+        (dora.LOW, f"fewer than 1 deploy day per {round(7 / dora.MEDIUM_MIN_DEPLOY_DAYS_PER_WEEK)} days")],
+    "lead_time": _upper(dora.ELITE_MAX_LEAD_TIME_HOURS, dora.HIGH_MAX_LEAD_TIME_HOURS,
+                        dora.MEDIUM_MAX_LEAD_TIME_HOURS, _hours),
+    "change_failure_rate": _upper(dora.ELITE_MAX_CHANGE_FAILURE_RATE, dora.HIGH_MAX_CHANGE_FAILURE_RATE,
+                                  dora.MEDIUM_MAX_CHANGE_FAILURE_RATE, lambda v: f"{v:g}%"),
+    "time_to_restore": _upper(dora.ELITE_MAX_RESTORE_HOURS, dora.HIGH_MAX_RESTORE_HOURS,
+                              dora.MEDIUM_MAX_RESTORE_HOURS, _hours),
+}
+# What a DORA tile's count counts: deployments everywhere a deployment is meant.
+DORA_COUNTED = {"deployment_frequency": "deployments", "lead_time": "commits",
+                "change_failure_rate": "deployments", "time_to_restore": "incidents"}

@@ -32,7 +32,7 @@ from devmetrics_app.web.dashboard.common import (
     pool,
     render,
 )
-from devmetrics_app.web.dashboard.figures import change
+from devmetrics_app.web.dashboard.figures import DORA_COUNTED, DORA_THRESHOLDS, change
 
 routes = web.RouteTableDef()
 
@@ -79,7 +79,8 @@ async def _dora(db: asyncpg.Pool, filters: Filters) -> dict[str, Any]:
         old = (before.get("deployment_days_per_week") if key == "deployment_frequency"
                else before["value"])
         tiles.append({"key": key, "figure": figure, "value": value, "previous": old,
-                      "change": change(value, old),
+                      "change": change(value, old, key), "thresholds": DORA_THRESHOLDS[key],
+                      "counted": DORA_COUNTED[key],
                       "unit": "deploy days/week" if key == "deployment_frequency" else figure["unit"]})
     return {"tiles": tiles, "source": current["benchmark_source"]}
 
@@ -150,11 +151,13 @@ async def overview(request: web.Request) -> web.Response:
         band=charts.Band(0, ELITE_MAX_LEAD_TIME_HOURS, "DORA elite: under a day"))
     flow.update(
         throughput_chart=charts.bars("Pull requests merged", labels, [m for m, _, _ in series],
-                                     unit="pull requests", x_label="Merged in", y_label="Merged"),
+                                     unit="pull requests", x_label="Merged in", y_label="Merged",
+                                     integer=True),
         build_chart=charts.lines("Build success", labels, {"Build success": [b for _, b, _ in series]},
                                  unit="%", x_label="Completed in", y_label="Successful runs", top=100),
         load_chart=charts.horizontal_bars("Open review requests per reviewer", reviewers,
-                                          unit="review requests", label_header="Reviewer"))
+                                          unit="review requests", label_header="Reviewer",
+                                          integer=True))
     installation_id = filters.installation_id
     return render(request, "overview.html", {
         **context, **options, "filters": filters, "dora": dora, "cycle": cycle, "flow": flow,

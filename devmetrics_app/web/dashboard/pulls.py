@@ -14,6 +14,7 @@ from aiohttp import web
 from devmetrics_app.web.api import pull_requests as api
 from devmetrics_app.web.api.pull_request_list import RISK_BANDS, STATES, PullRequestFilters, list_sql
 from devmetrics_app.web.api.query import choice, encode_cursor, repositories_of
+from devmetrics_app.web.dashboard import pull_detail
 from devmetrics_app.web.dashboard.common import (
     filter_options,
     installation_context,
@@ -77,6 +78,8 @@ async def _insight(conn, pr) -> dict[str, Any] | None:
     insight["cost_usd"] = float(insight["cost_usd"] or 0)
     insight["current_head"] = insight["head_sha"] == pr["head_sha"]
     insight["risk"] = risk_band(insight["risk_score"])
+    insight["coverage"] = pull_detail.coverage(insight["coverage"])
+    insight["findings"] = pull_detail.findings(insight["findings"])
     return insight
 
 
@@ -99,8 +102,8 @@ async def pull_request(request: web.Request) -> web.Response:
         stages = await api._stages(conn, pr)
         insight = await _insight(conn, pr)
     return render(request, "pull.html", {
-        **context, "pr": dict(pr), "timeline": [dict(t) for t in timeline],
-        "reviews": [dict(r) for r in reviews], "stages": stages, "insight": insight,
+        **context, "pr": dict(pr), "timeline": pull_detail.timeline(pr, timeline, reviews),
+        "stages": stages, "insight": insight,
         "stage_names": ("coding", "pickup", "review", "merge", "deploy"),
         # Its own events, and its repository's rollups (they recompute its stages).
         "live_rooms": [f"pr:{pr['id']}", f"repo:{pr['repository_id']}"]})

@@ -1,0 +1,103 @@
+"""Pages a manager reads closely: a pull request's timeline and AI insights, in words a person
+reads (each moment once, oldest first; coverage as sentences and file lists)."""
+
+from __future__ import annotations
+
+import re
+
+import payloads
+from test_pages_support import ORG, WORLD_QUERY, pages_fixture, seed_world  # noqa: F401
+
+from devmetrics_app.web.dashboard.figures import change
+
+PR7 = payloads.pr_id(payloads.REPO_API_ID, 7)
+
+COVERAGE = {"reviewed": ["api/db.py", "api/views.py"], "clipped": ["api/big.py"],
+            "skipped": [["package-lock.json", "generated"], ["logo.png", "binary"]],
+            "share_reviewed": 0.8, "partial": True, "input_tokens_estimate": 900, "budget_tokens": 1000,
+            "notes": ["Large diff: 2 files skipped"], "injection": {"flagged": False},
+            "unicode_locations": []}
+
+
+async def _add_review(pool, coverage: dict) -> None:
+    await pool.execute(
+        """INSERT INTO ai_reviews (installation_id, repository_id, pull_request_id, head_sha, diff_hash,
+               prompt_version, status, source, risk_score, floor_score, findings, coverage, cost_usd)
+           SELECT installation_id, repository_id, id, head_sha, 'd', 'v1', 'completed', 'model', 72, 10,
+                  $2::jsonb, $3::jsonb, 0.01 FROM pull_requests WHERE id = $1""",
+        PR7, [{"file": "api/db.py", "start_line": 12, "severity": "high",
+               "title": "SQL built from input", "explanation": "Use parameters."}], coverage)
+
+
+def _timeline(html: str) -> list[tuple[str, str]]:
+    section = html[html.index('id="timeline-h"'):]
+    section = section[:section.index("</ol>")]
+    return re.findall(r'<time datetime="([^"]+)">[^<]*</time> ([^<]+)</li>', section)
+
+
+async def test_pull_request_timeline_once_and_in_order(pages, pool) -> None:
+    await seed_world(pool)
+    await pages.sign_in("alice")
+    html = await pages.html(f"/orgs/{ORG}/pulls/{PR7}")
+    entries = _timeline(html)
+    texts = [text.strip() for _, text in entries]
+    assert texts.count("opened") == 1 and texts.count("merged") == 1, texts
+    assert [at for at, _ in entries] == sorted(at for at, _ in entries)
+    assert texts[0] == "opened" and texts[-1] == "merged"
+    assert any(t.startswith("review requested from ") for t in texts)
+    assert "review_requested" not in html and "user:" not in "".join(texts)
+
+
+async def test_ai_insights_are_rendered_for_people(pages, pool) -> None:
+    await seed_world(pool)
+    await pages.sign_in("alice")
+    await _add_review(pool, COVERAGE)
+    html = await pages.html(f"/orgs/{ORG}/pulls/{PR7}")
+    summary = "Partial review:</strong> 2 files reviewed, 80% of the changed lines; 1 clipped; 2 skipped."
+    assert summary in html
+    assert "<li><code>api/big.py</code></li>" in html
+    assert "<li><code>package-lock.json</code> — generated</li>" in html
+    assert "<li>Large diff: 2 files skipped</li>" in html
+    assert "api/db.py:12" in html and "Use parameters." in html
+    for raw in ("[[", "False", "partial False", "{'", "&#39;"):
+        assert raw not in html[html.index('id="ai-h"'):html.index('id="timeline-h"')], raw
+    # An older row's coverage of another shape still renders, as text.
+    await pool.execute("DELETE FROM ai_reviews")
+    await _add_review(pool, {"files": 4, "reviewed": 3, "skipped": ["x.bin"]})
+    html = await pages.html(f"/orgs/{ORG}/pulls/{PR7}")
+    assert "<li><code>x.bin</code></li>" in html
+
+
+async def test_overview_reads_as_a_manager_expects(pages, pool) -> None:
+    await seed_world(pool, rollups=True)
+    await pages.sign_in("alice")
+    html = await pages.html(f"/orgs/{ORG}", WORLD_QUERY)
+    tiles = {key: html[html.index(f'data-key="{key}"'):][:3000].split("</li>\n    <li")[0]
+             for key in ("deployment_frequency", "lead_time", "change_failure_rate", "time_to_restore")}
+    # One word for deployments; what each count counts; why a figure is blank.
+    assert "releases" not in html and "changes</p>" not in html
+    assert "from 1 deployment<" in tiles["deployment_frequency"] and "from 4 commits" in tiles["lead_time"]
+    assert "from 0 incidents" in tiles["time_to_restore"]
+    assert "nothing to measure in this period" in tiles["time_to_restore"]
+    # The thresholds of each DORA bucket, the tile's own one marked.
+    assert '<li class="current">Elite: under 1 day</li>' in tiles["lead_time"]
+    assert "<li>High: under 12.5%</li>" in tiles["change_failure_rate"]
+    # More deployments than the (empty) period before: up, and up is good news here.
+    frequency = tiles["deployment_frequency"]
+    assert 'class="trend-better"' in frequency and "(better)" in frequency
+    # Counts read in the singular when there is one, and count axes tick at whole numbers.
+    assert "pull request merged," in html and "open review requests right now" in html
+    assert "1 pull requests" not in html and "1 merged pull requests" not in html
+    assert not re.search(r'class="tick"[^>]*>\d+\.\d</text>', html[html.index('id="throughput-h"'):])
+    # A stage with no figure says why: here every merged pull request lacks its first commit.
+    await pool.execute("UPDATE pull_request_cycle SET coding = NULL")
+    narrowed = await pages.html(f"/orgs/{ORG}", {**WORLD_QUERY, "repository": str(payloads.REPO_API_ID)})
+    coding = narrowed[narrowed.index('<th scope="row">Coding</th>'):][:700]
+    assert '>\u2013</a> <span class="why">(first commit unknown: 1)</span>' in coding
+
+
+def test_trend_verdict_follows_the_direction_of_goodness() -> None:
+    assert change(10.0, 20.0, "lead_time")["verdict"] == "better"
+    assert change(30.0, 20.0, "lead_time")["verdict"] == "worse"
+    assert change(2.0, 1.0, "deployment_frequency")["verdict"] == "better"
+    assert change(20.0, 20.0, "change_failure_rate")["verdict"] is None
