@@ -19,6 +19,7 @@ DEFAULT_PORT = 8000
 
 
 def _serve(args: argparse.Namespace) -> int:
+    _prometheus_multiprocess()
     from aiohttp import web
 
     from devmetrics_app.services import InProcessWorker, boot
@@ -45,6 +46,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
+    _prometheus_multiprocess()
     from devmetrics_app.services import InProcessWorker, boot
 
     services = boot()
@@ -154,6 +156,17 @@ def _embedded_stop(args: argparse.Namespace) -> int:
                                        ("Redis", embedded.stop_redis)) if stop(data_dir)]
     print("stopped " + (", ".join(stopped) if stopped else "nothing (none running)"))
     return 0
+
+
+def _prometheus_multiprocess() -> None:
+    """Before anything declares a metric: every process writes to one shared directory, and
+    forgets its live gauges when it exits, so /metrics sums the web and worker processes."""
+    import atexit
+
+    from devmetrics_app.observability import ensure_multiproc_dir, mark_process_dead
+
+    ensure_multiproc_dir()
+    atexit.register(mark_process_dead)
 
 
 def _use_uvloop() -> None:

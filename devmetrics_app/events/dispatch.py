@@ -15,6 +15,7 @@ from gidgethub.sansio import Event
 
 from devmetrics_app.events.context import Context, Unprocessable
 from devmetrics_app.logs import delivery_id_var
+from devmetrics_app.observability.metrics import record_processed
 from devmetrics_app.store import deliveries
 from devmetrics_app.store.deliveries import StoredDelivery
 from devmetrics_app.timeutil import utcnow
@@ -77,6 +78,7 @@ async def process_delivery(
                 return None
             followups: list[tuple[str, dict[str, Any]]] = []
             status = await _run_handlers(conn, router, stored, followups, max_attempts=max_attempts)
+        record_processed(stored.event, status, stored.received_at)  # committed: count it
         return Outcome(status, followups if status == "processed" else [])
     finally:
         delivery_id_var.reset(token)
