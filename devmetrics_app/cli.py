@@ -19,6 +19,7 @@ DEFAULT_PORT = SERVE_PORT
 
 
 def _serve(args: argparse.Namespace) -> int:
+    _prometheus_multiprocess()
     from devmetrics_app.services import InProcessWorker, boot
     from devmetrics_app.web import server
     from devmetrics_app.web.app import create_app
@@ -43,6 +44,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
+    _prometheus_multiprocess()
     from devmetrics_app.jobs.queue_groups import parse_queues
     from devmetrics_app.services import InProcessWorker, boot
 
@@ -154,6 +156,17 @@ def _embedded_stop(args: argparse.Namespace) -> int:
                                        ("Redis", embedded.stop_redis)) if stop(data_dir)]
     print("stopped " + (", ".join(stopped) if stopped else "nothing (none running)"))
     return 0
+
+
+def _prometheus_multiprocess() -> None:
+    """Before anything declares a metric: every process writes to one shared directory, and
+    forgets its live gauges when it exits, so /metrics sums the web and worker processes."""
+    import atexit
+
+    from devmetrics_app.observability import ensure_multiproc_dir, mark_process_dead
+
+    ensure_multiproc_dir()
+    atexit.register(mark_process_dead)
 
 
 def _use_uvloop() -> None:

@@ -111,6 +111,13 @@ class Settings:
     sweep_interval_seconds: float = 30.0
     sweep_grace_seconds: float = 60.0
 
+    # Operating at scale (observability/, ratelimit.py, jobs/broker.py).
+    metrics_token: Secret = field(default_factory=lambda: Secret(""))
+    api_rate_limit_per_minute: int = 100
+    webhook_rate_limit_per_minute: int = 1_000
+    broker_url: Secret = field(default_factory=lambda: Secret(""))
+    delivery_retention_days: int = 0
+
     @property
     def production(self) -> bool:
         return self.env == "production"
@@ -191,6 +198,15 @@ def _private_key(env: dict[str, str]) -> str:
     if "-----BEGIN" not in text:
         raise ConfigError(f"GITHUB_PRIVATE_KEY: {str(path)!r} is not a PEM private key")
     return text
+
+
+def _broker_url(env: dict[str, str]) -> str:
+    """BROKER_URL picks Dramatiq's broker: amqp(s):// for RabbitMQ; empty means REDIS_URL's Redis."""
+    raw = _get(env, "BROKER_URL")
+    if raw and urlparse(raw).scheme not in {"amqp", "amqps", "redis", "rediss", "unix"}:
+        raise ConfigError(f"BROKER_URL must be an amqp:// or redis:// URL, got scheme "
+                          f"{urlparse(raw).scheme!r}")
+    return raw
 
 
 def _check_github_group(env: dict[str, str]) -> None:
@@ -286,4 +302,9 @@ def load_settings(environ: dict[str, str] | None = None, *, dotenv: bool = True)
         delivery_max_attempts=_int(env, "DELIVERY_MAX_ATTEMPTS", 8),
         sweep_interval_seconds=_float(env, "SWEEP_INTERVAL_SECONDS", 30.0),
         sweep_grace_seconds=_float(env, "SWEEP_GRACE_SECONDS", 60.0),
+        metrics_token=Secret(_get(env, "METRICS_TOKEN")),
+        api_rate_limit_per_minute=_int(env, "API_RATE_LIMIT_PER_MINUTE", 100),
+        webhook_rate_limit_per_minute=_int(env, "WEBHOOK_RATE_LIMIT_PER_MINUTE", 1_000),
+        broker_url=Secret(_broker_url(env)),
+        delivery_retention_days=_int(env, "DELIVERY_RETENTION_DAYS", 0),
     )

@@ -10,7 +10,7 @@ from fakes.anthropic import FakeAnthropicState, create_fake_anthropic
 
 from devmetrics_app.ai.analysis import AnalysisSettings, PullRequestInput, analyse_pull_request
 from devmetrics_app.ai.budget import estimate_tokens
-from devmetrics_app.ai.claude import ClaudeReviewer, check_model, estimate_cost, make_client
+from devmetrics_app.ai.claude import ClaudeReviewer, ModelRequest, check_model, estimate_cost, make_client
 from devmetrics_app.ai.files import PrFile
 from devmetrics_app.ai.prompt import OUTPUT_SCHEMA, SYSTEM_PROMPT
 from devmetrics_app.ai.risk_floor import compute_floor
@@ -347,3 +347,20 @@ async def test_worker_start_up_says_whether_the_model_is_usable(fake_anthropic, 
     assert "risk floor only" in caplog.text
     unknown = [r for r in caplog.records if "claude-nope-1" in r.getMessage()]
     assert unknown and unknown[0].levelno == logging.WARNING
+
+
+async def test_tokens_and_cost_are_exported(reviewer) -> None:
+    from prometheus_client import REGISTRY
+
+    state, model, _ = reviewer
+    state.reply_json(answer())
+
+    def value(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, {"model": MODEL, **labels}) or 0.0
+
+    before = value("devmetrics_claude_tokens_total", kind="output"), value("devmetrics_claude_cost_usd_total")
+    request = ModelRequest(system=[{"type": "text", "text": SYSTEM_PROMPT}], user_content="diff")
+    result = await model.analyse(request)
+    assert result.usage.output_tokens > 0
+    assert value("devmetrics_claude_tokens_total", kind="output") == before[0] + result.usage.output_tokens
+    assert value("devmetrics_claude_cost_usd_total") == pytest.approx(before[1] + result.cost.usd)

@@ -503,3 +503,18 @@ async def test_pacer_keeps_a_sliding_window() -> None:
         starts.append(now[0])
     assert starts == [0, 0, 0, 60, 60, 60, 120]
     assert slept == [60, 60]
+
+
+async def test_calls_and_remaining_limit_are_exported_per_installation(
+        github, open_clients: OpenClients) -> None:
+    from prometheus_client import REGISTRY
+
+    _, base_url = github
+    clients = open_clients(base_url)
+    labels = {"installation": str(INSTALLATION), "status": "200"}
+    before = REGISTRY.get_sample_value("devmetrics_github_api_calls_total", labels) or 0
+    gh = await clients.client_for(INSTALLATION)
+    await gh.getitem(REPOS_PATH)
+    assert REGISTRY.get_sample_value("devmetrics_github_api_calls_total", labels) == before + 1
+    assert REGISTRY.get_sample_value("devmetrics_github_rate_limit_remaining",
+                                     {"installation": str(INSTALLATION), "resource": "core"}) is not None

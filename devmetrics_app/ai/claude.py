@@ -32,6 +32,8 @@ from typing import Any, Literal
 import anthropic
 from anthropic import AsyncAnthropic
 
+from devmetrics_app.observability.metrics import record_claude_usage
+
 from .prompt import CATEGORIES, COMPLEXITIES, OUTPUT_SCHEMA, SEVERITIES
 
 REQUEST_TIMEOUT_SECONDS = 90.0
@@ -408,6 +410,7 @@ class ClaudeReviewer:
             result.error_kind = result.error = None
             break
         result.cost = estimate_cost(self.model, result.usage)
+        record_claude_usage(self.model, result.usage, result.cost.usd)
         return result
 
     async def _create(self, request: ModelRequest, correction: str | None) -> Any:

@@ -15,6 +15,7 @@ from gidgethub.sansio import Event
 
 from devmetrics_app.events.context import Context, Unprocessable
 from devmetrics_app.logs import delivery_id_var
+from devmetrics_app.observability.metrics import record_processed
 from devmetrics_app.store import deliveries, outbox
 from devmetrics_app.store.deliveries import StoredDelivery
 from devmetrics_app.store.lock_order import lock_payload_rows
@@ -82,6 +83,7 @@ async def process_delivery(
                 # Same transaction as the 'processed' mark: a Redis outage after the commit
                 # delays these jobs (the dispatcher sends them) but cannot lose them.
                 await outbox.add(conn, followups, delivery_id=delivery_id)
+        record_processed(stored.event, status, stored.received_at)  # committed: count it
         return Outcome(status, followups if status == "processed" else [])
     finally:
         delivery_id_var.reset(token)

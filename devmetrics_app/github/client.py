@@ -52,6 +52,7 @@ from devmetrics_app.github.tokens import (
     InstallationTokens,
     IssuedToken,
 )
+from devmetrics_app.observability.metrics import record_github_call
 
 USER_AGENT = "DevMetrics"
 # GitHub's secondary limits: at most 100 concurrent requests; at most 80 content-creating
@@ -283,8 +284,10 @@ class GitHubClient(GitHubAPI):
     def __init__(self, session: aiohttp.ClientSession, requester: str, *, limits: Limits,
                  base_url: str, graphql_url: str, auth: Authorization | None = None,
                  oauth_token: str | None = None, cache: LRUCache | None = None, paced: bool = True,
-                 sleep: Sleep = asyncio.sleep, clock: Callable[[], float] = time.time) -> None:
+                 sleep: Sleep = asyncio.sleep, clock: Callable[[], float] = time.time,
+                 metrics_label: str = "app") -> None:
         super().__init__(session, requester, oauth_token=oauth_token, cache=cache, base_url=base_url)
+        self.metrics_label = metrics_label  # the installation id, or "app" / "user"
         self.graphql_url = graphql_url
         self._limits = limits
         self._auth = auth
@@ -344,6 +347,8 @@ class GitHubClient(GitHubAPI):
         async with self._limits.concurrency:
             status, response_headers, data = await super()._request(method, url, headers, body)
         self._limits.observe(url, response_headers)
+        record_github_call(self.metrics_label, status, response_headers.get("x-ratelimit-remaining"),
+                           response_headers.get("x-ratelimit-resource") or resource_of(url))
         return status, response_headers, data
 
     async def graphql(self, query: str, *, endpoint: str | None = None, **variables: Any) -> Any:
@@ -379,11 +384,12 @@ class GitHubClients:
 
     def _client(self, limits: Limits, *, auth: Authorization | None = None,
                 oauth_token: str | None = None, cache: LRUCache | None = None,
-                paced: bool = True) -> GitHubClient:
+                paced: bool = True, metrics_label: str = "app") -> GitHubClient:
         return GitHubClient(self.session, self._requester, limits=limits,
                             base_url=self.settings.github_api_url,
                             graphql_url=self.settings.github_graphql_url, auth=auth,
-                            oauth_token=oauth_token, cache=cache, paced=paced, sleep=self._sleep)
+                            oauth_token=oauth_token, cache=cache, paced=paced, sleep=self._sleep,
+                            metrics_label=metrics_label)
 
     async def client_for(self, installation_id: int) -> GitHubAPI:
         """A client acting as the installation. Raises InstallationUnavailable at once for an
@@ -393,7 +399,7 @@ class GitHubClients:
         if limits is None:
             limits = self._installation_limits[installation_id] = Limits(self.policy)
         return self._client(limits, auth=InstallationAuth(self.tokens, installation_id),
-                            oauth_token=token, cache=limits.cache)
+                            oauth_token=token, cache=limits.cache, metrics_label=str(installation_id))
 
     def as_app(self) -> GitHubAPI:
         """A client authenticated by the app JWT (GET /app, installations, redeliveries)."""
@@ -410,7 +416,7 @@ class GitHubClients:
             while len(self._user_limits) > USER_LIMITS_ENTRIES:
                 self._user_limits.popitem(last=False)
         self._user_limits.move_to_end(key)
-        return self._client(limits, oauth_token=oauth_token)
+        return self._client(limits, oauth_token=oauth_token, metrics_label="user")
 
     async def installation_token(self, installation_id: int) -> str:
         """The raw token, for tools that are not gidgethub (e.g. `git` over HTTPS)."""

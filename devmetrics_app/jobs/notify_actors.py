@@ -16,6 +16,7 @@ from devmetrics_app.crypto import SecretBox
 from devmetrics_app.jobs import resources
 from devmetrics_app.notify import delivery, evaluate, scheduler
 from devmetrics_app.notify.dedupe import SendKey
+from devmetrics_app.observability.metrics import NOTIFICATIONS
 from devmetrics_app.timeutil import parse_ts
 
 QUEUE = "notifications"
@@ -46,6 +47,7 @@ async def send_notification(rule_id: int, channel: str, subject_key: str, window
     res = resources.current()
     outcome = await delivery.deliver(await res.pool(), res.settings, _box(),
                                      SendKey(rule_id, channel, subject_key, window_key))
+    NOTIFICATIONS.labels(channel, outcome.status).inc()
     if outcome.status == "retrying" and outcome.delay_seconds is not None:
         raise dramatiq.Retry(outcome.error or "retrying", delay=math.ceil(outcome.delay_seconds * 1000))
 

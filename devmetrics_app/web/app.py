@@ -20,6 +20,7 @@ from devmetrics_app.db import create_pool
 from devmetrics_app.github.client import GitHubClients
 from devmetrics_app.github.oauth import OAuthClient
 from devmetrics_app.github.provider import CredentialsProvider
+from devmetrics_app.observability import endpoint as observability
 from devmetrics_app.project_files import project_path
 from devmetrics_app.store.delivery_writer import DeliveryWriter
 from devmetrics_app.web import auth, dashboard, health, pages, setup, webhook
@@ -99,6 +100,7 @@ def create_app(settings: Settings, *, database_url: str, redis_url: str) -> web.
                    openapi, dashboard):
         app.router.add_routes(module.routes)
     app.router.add_static("/static", project_path("templates") / "static")
+    observability.setup(app)  # GET /metrics, and request durations for every route
     return app
 
 

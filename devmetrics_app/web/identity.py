@@ -23,7 +23,8 @@ CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Paths that authenticate by other means (GitHub's HMAC).
-AUTH_EXEMPT = frozenset({"/api/webhooks/github"})
+# /metrics checks its own METRICS_TOKEN (observability/endpoint.py).
+AUTH_EXEMPT = frozenset({"/api/webhooks/github", "/metrics"})
 # Starting a sign-in changes nothing of the current session (the state cookie guards the flow).
 CSRF_EXEMPT = frozenset({"/api/auth/github"})
 

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from devmetrics_app.digits import is_decimal
 from devmetrics_app.events.dispatch import FORM_CONTENT_TYPE
+from devmetrics_app.observability.metrics import WEBHOOKS_RECEIVED
 from devmetrics_app.store.deliveries import IncomingDelivery
 from devmetrics_app.web import body_reader, responses
 from devmetrics_app.web.keys import CREDENTIALS, SETTINGS, WRITER
@@ -112,6 +113,7 @@ async def receive(request: web.Request) -> web.Response:
     if not verify(secret, body, request.headers.get("X-Hub-Signature-256")):
         log.warning("webhook signature missing or invalid",
                     extra={"delivery_id": request.headers.get("X-GitHub-Delivery", "")[:100]})
+        WEBHOOKS_RECEIVED.labels(_event_label(request), "rejected").inc()
         return responses.error(401, "bad_signature", "X-Hub-Signature-256 is missing or invalid")
 
     event = request.headers.get("X-GitHub-Event", "")
@@ -147,5 +149,13 @@ async def receive(request: web.Request) -> web.Response:
     except Exception:
         # Not stored, so not acknowledged: GitHub records the failure and it can be redelivered.
         log.exception("could not store delivery", extra={"delivery_id": delivery_id})
+        WEBHOOKS_RECEIVED.labels(event, "error").inc()
         return responses.error(503, "unavailable", "could not store the delivery; retry later")
+    WEBHOOKS_RECEIVED.labels(event, "stored" if is_new else "duplicate").inc()
     return responses.json({"delivery": delivery_id, "duplicate": not is_new}, status=202)
+
+
+def _event_label(request: web.Request) -> str:
+    """The event header as a metric label only when well-formed (labels must stay bounded)."""
+    event = request.headers.get("X-GitHub-Event", "")
+    return event if EVENT_NAME.match(event) else "invalid"

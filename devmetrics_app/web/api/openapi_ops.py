@@ -39,6 +39,8 @@ OPERATIONS: tuple[Op, ...] = (
     Op("GET", "/healthz", "The process answers", "health", role=None, result="Health"),
     Op("GET", "/readyz", "The database and Redis answer", "health", role=None, result="Health",
        errors=(503,)),
+    Op("GET", "/metrics", "Prometheus metrics (Bearer $METRICS_TOKEN, or loopback when unset)",
+       "health", role=None, result="Binary", errors=(401, 403)),
     Op("GET", "/api/openapi.json", "This document", "docs", role=None),
     Op("GET", "/api/docs", "This document as a page", "docs", role=None, html=True),
     Op("GET", "/static/{filename}", "Stylesheets and images of the pages", "pages", role=None,
