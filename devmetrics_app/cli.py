@@ -150,10 +150,17 @@ def _embedded_stop(args: argparse.Namespace) -> int:
     from devmetrics_app.config import load_settings
 
     data_dir = load_settings().data_dir
-    stopped = [name for name, stop in (("PostgreSQL", embedded.stop_postgres),
-                                       ("Redis", embedded.stop_redis)) if stop(data_dir)]
-    print("stopped " + (", ".join(stopped) if stopped else "nothing (none running)"))
-    return 0
+    stopped, failed = [], []
+    for name, stop in (("PostgreSQL", embedded.stop_postgres), ("Redis", embedded.stop_redis)):
+        try:
+            if stop(data_dir):
+                stopped.append(name)
+        except embedded.StopFailed as exc:
+            failed.append(name)
+            print(f"could not stop {exc}", file=sys.stderr)
+    print("stopped " + (", ".join(stopped) if stopped else "nothing")
+          + ("" if stopped or failed else " (none running)"))
+    return 1 if failed else 0
 
 
 def _use_uvloop() -> None:

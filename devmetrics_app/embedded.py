@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
+import os
 import subprocess
 import time
 import warnings
@@ -22,6 +23,11 @@ POSTGRES_DIR = "postgres"
 REDIS_DIR = "redis"
 DATABASE_NAME = "devmetrics"
 REDIS_START_TIMEOUT_SECONDS = 10.0
+STOP_TIMEOUT_SECONDS = 30.0
+
+
+class StopFailed(RuntimeError):
+    """An embedded server was asked to stop and is still running (or its stop command failed)."""
 
 
 @contextlib.contextmanager
@@ -59,15 +65,49 @@ def start_postgres(data_dir: Path, *, database: str = DATABASE_NAME) -> str:
     return f"postgresql://postgres@/{database}?host={pgdata}"
 
 
+def postgres_pid(data_dir: Path) -> int | None:
+    """The embedded postmaster's pid while it runs, else None (no or a stale postmaster.pid)."""
+    try:
+        pid = int((data_dir / POSTGRES_DIR / "postmaster.pid").read_text().split("\n", 1)[0])
+    except (FileNotFoundError, ValueError):
+        return None
+    return pid if _process_alive(pid) else None
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _pg_ctl() -> Path:
+    return Path(_import_pgserver().__file__).parent / "pginstall" / "bin" / "pg_ctl"
+
+
 def stop_postgres(data_dir: Path) -> bool:
+    """Stop the embedded PostgreSQL; False if it was not running. Raises StopFailed.
+
+    pg_ctl refuses to run as root, and pgserver runs the server as its own user when started
+    by root: so pg_ctl runs as the data directory's owner, as pgserver itself does."""
     pgdata = data_dir / POSTGRES_DIR
     if not (pgdata / "postmaster.pid").exists():
         return False
-    pgserver = _import_pgserver()
-
-    ctl = Path(pgserver.__file__).parent / "pginstall" / "bin" / "pg_ctl"
-    subprocess.run([str(ctl), "-D", str(pgdata), "-m", "fast", "stop"], check=False,
-                   capture_output=True)
+    owner = pgdata.stat().st_uid
+    as_owner = {"user": owner} if os.geteuid() == 0 and owner != 0 else {}
+    try:
+        result = subprocess.run(
+            [str(_pg_ctl()), "-D", str(pgdata), "-m", "fast", "-w", "-t", str(int(STOP_TIMEOUT_SECONDS)),
+             "stop"],
+            check=False, capture_output=True, text=True, timeout=STOP_TIMEOUT_SECONDS + 5, **as_owner)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise StopFailed(f"PostgreSQL in {pgdata}: pg_ctl could not run: {exc}") from exc
+    if result.returncode != 0 or postgres_pid(data_dir) is not None:
+        detail = (result.stderr or result.stdout).strip() or f"exit status {result.returncode}"
+        raise StopFailed(f"PostgreSQL in {pgdata} did not stop: {detail}")
     return True
 
 
@@ -121,11 +161,21 @@ def start_redis(data_dir: Path) -> str:
 
 
 def stop_redis(data_dir: Path) -> bool:
+    """Stop the embedded Redis (saving its data); False if it was not running. Raises StopFailed."""
     import redis
 
     socket_path = _redis_socket(data_dir)
     if not _redis_alive(socket_path):
         return False
-    with contextlib.suppress(redis.ConnectionError):
+    try:
         redis.Redis(unix_socket_path=str(socket_path)).shutdown(nosave=False)
+    except redis.ConnectionError:
+        pass  # the server closes the connection as it exits: the expected answer
+    except redis.RedisError as exc:
+        raise StopFailed(f"Redis in {socket_path.parent} refused to stop: {exc}") from exc
+    deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+    while _redis_alive(socket_path):
+        if time.monotonic() > deadline:
+            raise StopFailed(f"Redis in {socket_path.parent} is still running")
+        time.sleep(0.05)
     return True
