@@ -21,8 +21,10 @@ DEFAULT_PORT = 8000
 def _serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
+    from devmetrics_app.embedded_supervisor import supervise
     from devmetrics_app.services import InProcessWorker, boot
     from devmetrics_app.web.app import create_app
+    from devmetrics_app.web.health import SUPERVISOR
 
     services = boot()
     embedded = not (services.settings.database_url and services.settings.redis_url)
@@ -32,6 +34,9 @@ def _serve(args: argparse.Namespace) -> int:
         worker.start()
     app = create_app(services.settings, database_url=services.endpoints.database_url,
                      redis_url=services.endpoints.redis_url)
+    supervisor = supervise(services.settings.data_dir, services.endpoints)
+    if supervisor:
+        app[SUPERVISOR] = supervisor
     try:
         _use_uvloop()
         log.info("DevMetrics listening on http://%s:%d (public URL %s)%s", args.host, args.port,
@@ -39,6 +44,8 @@ def _serve(args: argparse.Namespace) -> int:
         web.run_app(app, host=args.host, port=args.port, access_log=None,
                     print=lambda _: None)
     finally:
+        if supervisor:
+            supervisor.stop()
         if worker:
             worker.stop()
     return 0

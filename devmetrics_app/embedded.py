@@ -57,6 +57,9 @@ def start_postgres(data_dir: Path, *, database: str = DATABASE_NAME) -> str:
     pgdata = data_dir / POSTGRES_DIR
     with _file_lock(data_dir / "postgres.lock"):
         server = pgserver.get_server(pgdata, cleanup_mode=None)
+        # pgserver caches one handle per directory and checks the server only when it makes
+        # it: check again, so a call after the server died (the supervisor's) starts it anew.
+        server.ensure_postgres_running()
         # `database` is our own constant or a test's generated name, never user input.
         exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")  # noqa: S608
         if "(0 rows)" in exists:
@@ -124,6 +127,10 @@ def _redis_alive(socket_path: Path) -> bool:
         return bool(redis.Redis(unix_socket_path=str(socket_path), socket_timeout=1).ping())
     except (redis.ConnectionError, redis.TimeoutError, OSError):
         return False
+
+
+def redis_alive(data_dir: Path) -> bool:
+    return _redis_alive(_redis_socket(data_dir))
 
 
 def start_redis(data_dir: Path) -> str:
