@@ -56,6 +56,8 @@ def start_postgres(data_dir: Path, *, database: str = DATABASE_NAME) -> str:
     pgserver = _import_pgserver()
     pgdata = data_dir / POSTGRES_DIR
     with _file_lock(data_dir / "postgres.lock"):
+        if postgres_pid(data_dir) is None:
+            _remove_stale_pid_file(pgdata)
         server = pgserver.get_server(pgdata, cleanup_mode=None)
         # pgserver caches one handle per directory and checks the server only when it makes
         # it: check again, so a call after the server died (the supervisor's) starts it anew.
@@ -78,13 +80,39 @@ def postgres_pid(data_dir: Path) -> int | None:
 
 
 def _process_alive(pid: int) -> bool:
+    """Running, and not a zombie: a killed postmaster is nobody's child here, and in a container
+    without an init that reaps, it can stay a zombie for good."""
+    import psutil  # pgserver's dependency, so present wherever the embedded PostgreSQL is
+
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:
-        return True
-    return True
+
+
+def _remove_stale_pid_file(pgdata: Path) -> None:
+    """A killed postmaster leaves its pid file behind, and pgserver (and PostgreSQL) take its
+    zombie for a running server; without the file a new one starts. Not while any process of
+    the old server still works in the directory: two servers on one data directory corrupt it."""
+    import psutil
+
+    pid_file = pgdata / "postmaster.pid"
+    if not pid_file.exists():
+        return
+    target = pgdata.resolve()
+    for process in psutil.process_iter(["cwd", "status"]):
+        if process.info["cwd"] and Path(process.info["cwd"]) == target \
+                and process.info["status"] != psutil.STATUS_ZOMBIE:
+            raise RuntimeError(f"a process of the old PostgreSQL (pid {process.pid}) still runs "
+                               f"in {pgdata}")
+    # Lines 4 and 5 of the pid file: the port and the socket directory, whose lock file names
+    # the dead postmaster too.
+    lines = pid_file.read_text().split("\n")
+    if len(lines) > 4 and lines[3].strip().isdigit() and lines[4].strip():
+        socket = Path(lines[4].strip()) / f".s.PGSQL.{lines[3].strip()}"
+        socket.with_name(socket.name + ".lock").unlink(missing_ok=True)
+        socket.unlink(missing_ok=True)
+    pid_file.unlink(missing_ok=True)
 
 
 def _pg_ctl() -> Path:
@@ -97,7 +125,7 @@ def stop_postgres(data_dir: Path) -> bool:
     pg_ctl refuses to run as root, and pgserver runs the server as its own user when started
     by root: so pg_ctl runs as the data directory's owner, as pgserver itself does."""
     pgdata = data_dir / POSTGRES_DIR
-    if not (pgdata / "postmaster.pid").exists():
+    if postgres_pid(data_dir) is None:
         return False
     owner = pgdata.stat().st_uid
     as_owner = {"user": owner} if os.geteuid() == 0 and owner != 0 else {}

@@ -47,12 +47,20 @@ def test_stop_stops_both_servers(own_data_dir: Path) -> None:
     assert stop_command(own_data_dir).stdout.strip() == "stopped nothing (none running)"
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give the data directory away")
 def test_a_failed_stop_exits_non_zero(own_data_dir: Path) -> None:
     pgdata = own_data_dir / embedded.POSTGRES_DIR
     pgdata.mkdir()
-    (pgdata / "postmaster.pid").write_text("not a pid\n")  # pg_ctl cannot stop this
-
-    result = stop_command(own_data_dir)
+    shutil.chown(pgdata, "nobody")
+    # A live process of root's in the pid file: pg_ctl, run as the directory's owner, may not
+    # signal it, so the stop fails.
+    sleeper = subprocess.Popen(["sleep", "120"])
+    (pgdata / "postmaster.pid").write_text(f"{sleeper.pid}\n{pgdata}\n")
+    try:
+        result = stop_command(own_data_dir)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
 
     assert result.returncode == 1
     assert "could not stop PostgreSQL" in result.stderr

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
+import asyncpg
 import pytest
 from conftest import WEBHOOK_SECRET, wait_for
 from processes import devmetrics, free_port
@@ -80,3 +83,30 @@ def test_a_failing_restart_backs_off(tmp_path: Path) -> None:
     assert state.status == "down" and "no room" in state.last_error
     assert state.backoff == 2 * BACKOFF_FIRST_SECONDS
     assert not supervisor.all_running()
+
+
+def test_killed_embedded_postgres_is_restarted(own_data_dir: Path) -> None:
+    """The supervisor's step for PostgreSQL, on a real embedded server killed with SIGKILL."""
+    url = embedded.start_postgres(own_data_dir)
+    supervisor = EmbeddedSupervisor(own_data_dir, postgres=True, redis=False)
+    state = supervisor.servers["postgresql"]
+    try:
+        first = embedded.postgres_pid(own_data_dir)
+        os.kill(first, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while embedded.postgres_pid(own_data_dir) is not None:
+            assert time.monotonic() < deadline, "the killed postmaster is still there"
+            time.sleep(0.05)
+        supervisor.check("postgresql", state)
+        assert (state.status, state.restarts) == ("running", 1), state.last_error
+        assert embedded.postgres_pid(own_data_dir) not in (None, first)
+
+        async def answers() -> int:
+            conn = await asyncpg.connect(url)
+            try:
+                return await conn.fetchval("SELECT 1")
+            finally:
+                await conn.close()
+        assert asyncio.run(answers()) == 1
+    finally:
+        embedded.stop_postgres(own_data_dir)
