@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+from processes import PrivateRedis
 from tcp_proxy import TcpProxy
 from test_auth import api_sign_in, browser_sign_in, seed_user
 
@@ -74,3 +78,26 @@ async def test_readyz_says_the_database_is_down(cut_off) -> None:
     response = await client.get("/readyz")
     assert response.status == 503
     assert (await response.json())["checks"]["database"].startswith("error")
+
+
+async def test_redis_down_answers_503_too(aiohttp_client, wired_settings, fake_github, pool,
+                                          tmp_path) -> None:
+    """Sessions live in Redis: a bearer request while it is down is a 503, not a 500."""
+    state, _ = fake_github
+    redis = PrivateRedis(Path(f"/tmp/dmred-{os.getpid()}"), tmp_path)
+    redis.start()
+    try:
+        app = create_app(wired_settings, database_url=wired_settings.database_url.get(),
+                         redis_url=redis.url)
+        client = await aiohttp_client(app)
+        seed_user(state, "alice")
+        bearer = await api_sign_in(client, state, "alice")
+        redis.stop()
+        response = await client.get("/api/repositories",
+                                    headers={"Authorization": f"Bearer {bearer}"})
+        assert response.status == 503
+        assert int(response.headers["Retry-After"]) > 0
+        assert (await response.json())["error"]["code"] == "redis_unavailable"
+    finally:
+        redis.stop()
+        shutil.rmtree(redis.directory, ignore_errors=True)
