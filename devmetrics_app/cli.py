@@ -20,9 +20,11 @@ DEFAULT_PORT = SERVE_PORT
 
 def _serve(args: argparse.Namespace) -> int:
     _prometheus_multiprocess()
+    from devmetrics_app.embedded_supervisor import supervise
     from devmetrics_app.services import InProcessWorker, boot
     from devmetrics_app.web import server
     from devmetrics_app.web.app import create_app
+    from devmetrics_app.web.health import SUPERVISOR
 
     services = boot()
     embedded = not (services.settings.database_url and services.settings.redis_url)
@@ -32,12 +34,17 @@ def _serve(args: argparse.Namespace) -> int:
         worker.start()
     app = create_app(services.settings, database_url=services.endpoints.database_url,
                      redis_url=services.endpoints.redis_url)
+    supervisor = supervise(services.settings.data_dir, services.endpoints)
+    if supervisor:
+        app[SUPERVISOR] = supervisor
     try:
         _use_uvloop()
         log.info("DevMetrics listening on http://%s:%d (public URL %s)%s", args.host, args.port,
                  services.settings.public_url, " with in-process workers" if worker else "")
         server.run(app, settings=services.settings, host=args.host, port=args.port)
     finally:
+        if supervisor:
+            supervisor.stop()
         if worker:
             worker.stop()
     return 0
@@ -152,10 +159,17 @@ def _embedded_stop(args: argparse.Namespace) -> int:
     from devmetrics_app.config import load_settings
 
     data_dir = load_settings().data_dir
-    stopped = [name for name, stop in (("PostgreSQL", embedded.stop_postgres),
-                                       ("Redis", embedded.stop_redis)) if stop(data_dir)]
-    print("stopped " + (", ".join(stopped) if stopped else "nothing (none running)"))
-    return 0
+    stopped, failed = [], []
+    for name, stop in (("PostgreSQL", embedded.stop_postgres), ("Redis", embedded.stop_redis)):
+        try:
+            if stop(data_dir):
+                stopped.append(name)
+        except embedded.StopFailed as exc:
+            failed.append(name)
+            print(f"could not stop {exc}", file=sys.stderr)
+    print("stopped " + (", ".join(stopped) if stopped else "nothing")
+          + ("" if stopped or failed else " (none running)"))
+    return 1 if failed else 0
 
 
 def _prometheus_multiprocess() -> None:

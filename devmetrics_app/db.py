@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 MIGRATION_FILE = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 MIGRATION_LOCK_ID = 0x6465766D  # "devm": any constant shared by every process of the app
 DEFAULT_POOL_MAX = 10
+# asyncpg waits 60 s for a new connection by default; an unreachable server should fail a
+# request (503, web/outage.py) or a job (retried) well before that.
+CONNECT_TIMEOUT_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,8 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 
 
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = DEFAULT_POOL_MAX) -> asyncpg.Pool:
-    return await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection)
+    return await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection,
+                                     timeout=CONNECT_TIMEOUT_SECONDS)
 
 
 def load_migrations(sql_dir: Path | None = None) -> list[Migration]:

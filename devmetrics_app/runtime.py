@@ -15,6 +15,9 @@ log = logging.getLogger(__name__)
 class Endpoints:
     database_url: str
     redis_url: str
+    # Which of the two this process started (or joined) under the data directory.
+    embedded_postgres: bool = False
+    embedded_redis: bool = False
 
     def __repr__(self) -> str:  # URLs may carry passwords
         return "Endpoints(database_url='***', redis_url='***')"
@@ -31,4 +34,6 @@ def resolve_endpoints(settings: Settings) -> Endpoints:
         redis_url = embedded.start_redis(settings.data_dir)
         log.info("REDIS_URL is not set: using embedded Redis under %s",
                  settings.data_dir / embedded.REDIS_DIR)
-    return Endpoints(database_url=database_url, redis_url=redis_url)
+    return Endpoints(database_url=database_url, redis_url=redis_url,
+                     embedded_postgres=not settings.database_url.get(),
+                     embedded_redis=not settings.redis_url.get())

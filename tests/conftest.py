@@ -77,9 +77,11 @@ def database_url(data_dir: Path) -> Iterator[str]:
 
     asyncio.run(create())
     yield with_database(admin_url, name)
-    asyncio.run(drop())
-    if not configured:
-        embedded.stop_postgres(data_dir)
+    try:
+        asyncio.run(drop())
+    finally:
+        if not configured:  # stopped for real, or the session ends with an error saying why
+            embedded.stop_postgres(data_dir)
 
 
 @pytest.fixture(scope="session")

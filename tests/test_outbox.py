@@ -6,7 +6,7 @@ import dramatiq
 import pytest
 from dramatiq.middleware import SkipMessage
 
-from devmetrics_app.jobs.outbox_sender import OUTBOX_OPTION, RunOnce, send_outbox
+from devmetrics_app.jobs.outbox_sender import OUTBOX_OPTION, RunOnce, enqueue_jobs, send_outbox
 from devmetrics_app.store import outbox
 from devmetrics_app.store.outbox import OutboxJob
 
@@ -36,6 +36,14 @@ async def test_a_failed_send_keeps_the_rows_and_a_good_one_deletes_them(pool) ->
         assert await send_outbox(conn, sent.extend, lease_seconds=60) == 2
     assert [(job.actor, job.kwargs) for job in sent] == [ROLLUP, ROLLUP]
     assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
+
+
+async def test_a_row_naming_an_unknown_actor_does_not_block_the_rest(pool, broker) -> None:
+    async with pool.acquire() as conn:
+        await outbox.add(conn, [("retired_actor", {}), ROLLUP], delivery_id="d-3")
+        assert await send_outbox(conn, enqueue_jobs, lease_seconds=60) == 2
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
+    broker.flush_all()  # the rollup message: no worker runs here
 
 
 async def test_a_row_sent_twice_runs_once(pool, broker) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import asyncpg
 import dramatiq
+from dramatiq.errors import ActorNotFound
 from dramatiq.middleware import Middleware, SkipMessage
 
 from devmetrics_app.store import outbox
@@ -34,8 +35,14 @@ RUN_KEY_SECONDS = 7 * 24 * 3600
 def enqueue_jobs(jobs: list[OutboxJob]) -> None:
     broker = dramatiq.get_broker()
     for job in jobs:
-        broker.get_actor(job.actor).send_with_options(kwargs=job.kwargs,
-                                                      **{OUTBOX_OPTION: str(job.id)})
+        try:
+            actor = broker.get_actor(job.actor)
+        except ActorNotFound:
+            # Written by another version of the app: it can never be sent, and must not hold
+            # up every row (and delivery) behind it.
+            log.error("outbox row %s names no known actor %r; dropped", job.id, job.actor)
+            continue
+        actor.send_with_options(kwargs=job.kwargs, **{OUTBOX_OPTION: str(job.id)})
 
 
 async def send_outbox(conn: asyncpg.Connection, enqueue: Callable[[list[OutboxJob]], None], *,

@@ -49,6 +49,7 @@ from devmetrics_app.web.keys import (
     SETTINGS,
     WRITER,
 )
+from devmetrics_app.web.outage import outage_middleware
 from devmetrics_app.web.server import body_deadline
 from devmetrics_app.web.sessions import SessionStore
 
@@ -63,7 +64,8 @@ def create_app(settings: Settings, *, database_url: str, redis_url: str) -> web.
     so no Redis call sits on the webhook path."""
     # Security headers outermost, so even identity's 401/403 answers carry them.
     app = web.Application(client_max_size=settings.webhook_max_bytes,
-                          middlewares=[csp.csp_middleware, identity_middleware])
+                          middlewares=[csp.csp_middleware, outage_middleware,
+                                       identity_middleware])
     app[SETTINGS] = settings
     app[BOX] = SecretBox(settings.secret_key.get())
     app[LARGE_BODY_SLOTS_KEY] = new_large_body_slots()
