@@ -38,6 +38,7 @@ from .burndown import burndown as burndown_figure
 from .cycle_time import STAGES, UNIT_HOURS
 from .dora import (
     BENCHMARK_SOURCE,
+    DORA_THRESHOLDS,
     change_failure_bucket,
     frequency_bucket,
     lead_time_bucket,
@@ -976,6 +977,8 @@ async def dora_concurrently(pool: asyncpg.Pool, scope: Scope, *, explain: bool =
 
 def _dora_result(keys: dict[str, dict], scope: Scope) -> dict:
     out = {**keys, "benchmark_source": BENCHMARK_SOURCE}
+    for key, thresholds in DORA_THRESHOLDS.items():
+        out[key]["benchmark_thresholds"] = thresholds.to_dict()
     if scope.narrowed_to_people:
         # Lead time follows the team's commits; the other keys have no author to filter on.
         for key in ("deployment_frequency", "change_failure_rate", "time_to_restore"):
