@@ -360,3 +360,21 @@ async def test_people_from_cumulative_totals_equal_the_daily_rollup(world):
                 for d in daily
             ]
             assert await service._people(conn, r, [ALICE]) == [p for p in fast if p["user_id"] == ALICE]
+
+
+async def test_a_self_review_is_not_a_review_given(pool):
+    async with pool.acquire() as conn:
+        await seed(conn)
+        # Alice comments on her own PR 101 (Mar 1 15:00): a note to self, not a review given.
+        await conn.execute(
+            """INSERT INTO pull_request_reviews (id, installation_id, repository_id, pull_request_id,
+                   reviewer_id, reviewer_login, state, submitted_at, version_at)
+               VALUES (6, $1, $2, 101, $3, 'alice', 'COMMENTED', $4, $4)""",
+            INST_A, REPO_A, ALICE, t(1, 15))
+        await rollups.recompute_installation(conn, INST_A, DAYS)
+        rolled = await service.team_analytics(conn, service.Scope(INST_A, MARCH))
+        raw = await service.team_analytics(conn, service.Scope(INST_A, MARCH, repository_ids=(REPO_A,)))
+    # The world's reviews in March: bob's two on 101 (alice's), alice's two on 104 (carol's).
+    for people in (rolled["people"], raw["people"]):
+        given = {p["login"]: p["reviews_given"] for p in people}
+        assert given["alice"] == 2 and given["bob"] == 2

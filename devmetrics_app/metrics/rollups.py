@@ -493,7 +493,7 @@ activity AS (
     SELECT r.reviewer_id, (r.submitted_at AT TIME ZONE 'UTC')::date, 0, 0, 1, 0, 0, 0, 0, 0, 0
     FROM pull_request_reviews r, bounds b
     WHERE r.installation_id = $1 AND r.submitted_at >= b.lo AND r.submitted_at < b.hi
-      AND r.state <> 'PENDING' AND r.repository_id IN (SELECT id FROM repos)
+      AND r.state <> 'PENDING' AND r.repository_id IN (SELECT id FROM repos) AND {facts.NOT_SELF_REVIEW_SQL}
     UNION ALL
     SELECT c.user_id, (c.github_created_at AT TIME ZONE 'UTC')::date, 0, 0, 0, 1, 0, 0, 0, 0, 0
     FROM pull_request_review_comments c, bounds b

@@ -1308,7 +1308,7 @@ WITH activity AS (
     UNION ALL
     SELECT r.reviewer_id, 0, 0, 1, 0, 0, 0, 0, 0, 0 FROM pull_request_reviews r
     WHERE r.installation_id = $1 AND r.submitted_at >= $2 AND r.submitted_at < $3 AND r.state <> 'PENDING'
-      AND r.repository_id = ANY($5::bigint[])
+      AND r.repository_id = ANY($5::bigint[]) AND {facts.NOT_SELF_REVIEW_SQL}
     UNION ALL
     SELECT (SELECT min(u.id) FROM users u WHERE lower(u.login) = lower(k.author_login)), 0, 0, 0, 0, 1,
            0, 0, 0, 0
