@@ -53,7 +53,8 @@ async def sprints(request: web.Request) -> web.Response:
         days = burndown["days"]
         burndown_chart = charts.lines(
             f"Burndown of {burndown['milestone']['title']}", [d["day"][5:] for d in days],
-            {"Remaining": [d["remaining"] for d in days], "Ideal": [d["ideal"] for d in days]},
+            {"Remaining": [d["remaining"] for d in days], "Ideal": [d["ideal"] for d in days],
+             "Scope": [d["scope"] for d in days]},
             unit="points", x_label="Day", y_label="Points left")
     return render(request, "sprints.html", {
         **context, "filters": filters, "velocity": velocity, "velocity_chart": velocity_chart,
