@@ -45,7 +45,8 @@ async def sprints(request: web.Request) -> web.Response:
             if burndown is None and raw:
                 raise not_found()
     shown = list(reversed(velocity.get("sprints", [])))
-    velocity_chart = charts.bars("Story points completed per sprint", [s["title"] for s in shown],
+    velocity_chart = charts.bars("Story points completed per sprint",
+                                 [f"{s['title']} ({s['repository']})" for s in shown],
                                  [s["points"] for s in shown], unit="points", x_label="Sprint",
                                  y_label="Completed")
     burndown_chart = None
