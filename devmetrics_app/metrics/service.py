@@ -177,7 +177,9 @@ def _figure(
     details: dict[str, Any] | None = None,
     excluded_items: dict[str, list[Item]] | None = None,
 ) -> Figure:
-    kept = [Exclusion(reason, n, (excluded_items or {}).get(reason, [])) for reason, n in excluded if n]
+    # A count derived by subtraction can dip below 0 while rollups catch up (the figure then says
+    # `pending`): it is never served negative.
+    kept = [Exclusion(reason, n, (excluded_items or {}).get(reason, [])) for reason, n in excluded if n > 0]
     return Figure(value, unit, count, kept, items, details or {})
 
 
