@@ -144,3 +144,51 @@ async def test_analytics(api, pool) -> None:
     body = await api.get("/api/analytics/trends", {**WORLD, "team": "71", "metric": "prs_merged",
                                                    "repository": str(payloads.REPO_API_ID)}, status=400)
     assert body["error"]["field"] == "repository"
+
+
+async def store_only(pool, event: str, payload: dict):
+    """A delivery stored as the webhook endpoint stores it, not processed yet: its arrival."""
+    import uuid
+
+    import orjson
+
+    from devmetrics_app.store.deliveries import IncomingDelivery, insert_batch
+
+    delivery_id = str(uuid.uuid4())
+    async with pool.acquire() as conn:
+        await insert_batch(conn, [IncomingDelivery(
+            delivery_id=delivery_id, event=event, action=None, installation_id=ORG, hook_id=None,
+            content_type="application/json", body=orjson.dumps(payload))])
+        return await conn.fetchval("SELECT received_at FROM webhook_deliveries WHERE delivery_id = $1",
+                                   delivery_id)
+
+
+async def test_every_figure_says_as_of_and_whether_work_is_pending(api, pool) -> None:
+    from datetime import datetime
+
+    from devmetrics_app.jobs import rollups as rollup_jobs
+
+    await seed_world(pool, rollups=True)
+    await api.sign_in("alice")
+    quiet = await api.get("/api/metrics/dora", WORLD)
+    # Nothing outstanding: the answer is as of now, and so is each of its figures.
+    assert quiet["pending"] is False and quiet["result"]["lead_time"]["pending"] is False
+    assert quiet["result"]["lead_time"]["as_of"] == quiet["as_of"]
+    run = rollup_jobs.run_rollups
+    try:
+        # A rollup queued (debounced) for another installation's repository changes nothing here...
+        run.send_with_options(args=(payloads.REPO_TOOL_ID, ["2024-05-01"]), delay=600_000)
+        assert (await api.get("/api/metrics/dora", WORLD))["pending"] is False
+        # ...one for this installation's repository makes its figures pending, as of the last
+        # recompute (seed_world's, before the quiet answer).
+        run.send_with_options(args=(payloads.REPO_API_ID, ["2024-05-01"]), delay=600_000)
+        body = await api.get("/api/metrics/cycle-time", WORLD)
+        assert body["pending"] is True and body["result"]["cycle_time"]["pending"] is True
+        assert datetime.fromisoformat(body["as_of"]) < datetime.fromisoformat(quiet["as_of"])
+    finally:
+        run.broker.flush(run.queue_name)
+    assert (await api.get("/api/metrics/dora", WORLD))["pending"] is False
+    # A delivery stored but not processed yet: pending, as of its arrival.
+    received = await store_only(pool, "push", payloads.push_event(installation_id=ORG))
+    body = await api.get("/api/analytics/team", WORLD)
+    assert body["pending"] is True and datetime.fromisoformat(body["as_of"]) == received

@@ -50,3 +50,24 @@ def test_after_the_sprint_and_one_day_sprint():
     assert [(d.scope, d.remaining, d.ideal) for d in fig.details["days"]] == [(2, 2, 0.0)]
     empty = Sprint(id=3, title="empty", state="OPEN", starts_at=t(4), ends_at=t(5), issues=())
     assert burndown(empty, settings=S, now=t(1)).value is None  # not started yet
+
+
+def test_a_milestone_created_empty_is_planned_on_the_day_of_its_first_issue():
+    # Created empty on Mar 3 09:00 (GitHub's only start date); planned on Mar 4; #3 added Mar 6.
+    sprint = Sprint(id=4, title="Sprint 11", state="CLOSED", starts_at=t(3, 9), ends_at=t(8, 17), issues=(
+        issue(1, ["points: 3"], t(4, 9), closed=t(5, 10)),
+        issue(2, ["points: 2"], datetime(2024, 3, 4, 10, 30, tzinfo=UTC)),
+        issue(3, ["points: 5"], t(6, 8)),
+        issue(4, ["points: 1"], t(4, 11), closed=t(7, 12)),
+    ))
+    fig = burndown(sprint, settings=S, now=t(9))
+    days = fig.details["days"]
+    # Planned on Mar 4 (its first issue's day): 3 + 2 + 1 = 6 points; Mar 4..8 is 5 days.
+    assert fig.details["initial_scope"] == 6 and [d.day.day for d in days] == [4, 5, 6, 7, 8]
+    assert [d.ideal for d in days] == [6.0, 4.5, 3.0, 1.5, 0.0]        # 6 * (1 - i/4)
+    assert [d.scope for d in days] == [6, 6, 11, 11, 11]               # +5 on Mar 6
+    assert [d.scope_change for d in days] == [0, 0, 5, 5, 5]
+    assert fig.details["scope_change"] == 5
+    assert [d.completed for d in days] == [0, 3, 3, 4, 4]              # #1 Mar 5, #4 Mar 7
+    assert [d.remaining for d in days] == [6, 3, 8, 7, 7]
+    assert fig.value == 7

@@ -168,6 +168,8 @@ def test_revert_detection_can_be_turned_off():
     (d.change_failure_bucket, 0.0, "elite"), (d.change_failure_bucket, 5.0, "elite"),
     (d.change_failure_bucket, 7.5, "high"), (d.change_failure_bucket, 10.0, "high"),
     (d.change_failure_bucket, 12.5, "medium"), (d.change_failure_bucket, 15.0, "medium"),
+    # 2023 gives medium 15 % and low 64 %: above 15 % is low (no boundary of our own between them).
+    (d.change_failure_bucket, 15.1, "low"), (d.change_failure_bucket, 20.0, "low"),
     (d.change_failure_bucket, 39.5, "low"), (d.change_failure_bucket, 64.0, "low"),
     (d.restore_bucket, 0.99, "elite"), (d.restore_bucket, 1.0, "high"),
     (d.restore_bucket, 24.0, "medium"), (d.restore_bucket, 168.0, "low"),
@@ -182,3 +184,21 @@ def test_cluster_values_fall_in_their_own_bucket():
     assert d.change_failure_bucket(d.HIGH_CHANGE_FAILURE_RATE) == d.HIGH
     assert d.change_failure_bucket(d.MEDIUM_CHANGE_FAILURE_RATE) == d.MEDIUM
     assert d.change_failure_bucket(d.LOW_CHANGE_FAILURE_RATE) == d.LOW
+
+
+def test_thresholds_are_documented_in_one_place_and_in_the_openapi_description():
+    from devmetrics_app.web.api.openapi import document
+
+    # The 2023 report's cluster values (dora.dev/research/2023/dora-report), written out here.
+    levels = ("elite", "high", "medium", "low")
+    cfr = d.DORA_THRESHOLDS["change_failure_rate"].to_dict()
+    assert [cfr[level]["rule"] for level in levels] == ["<= 5", "<= 10", "<= 15", "> 15"]
+    assert [cfr[level]["report"] for level in levels] == ["5%", "10%", "15%", "64%"]
+    lead = d.DORA_THRESHOLDS["lead_time"].to_dict()
+    assert [lead[level]["rule"] for level in levels] == [
+        "< 24", "< 168", "< 720", ">= 720"]
+    assert lead["unit"] == "hours" and "2023" in lead["source"]
+    description = document()["paths"]["/api/metrics/dora"]["get"]["description"]
+    for key, thresholds in d.DORA_THRESHOLDS.items():
+        assert f"{key}: {thresholds.describe()}" in description
+    assert "change_failure_rate: elite <= 5, high <= 10, medium <= 15, low > 15 (%)" in description

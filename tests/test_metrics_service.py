@@ -360,3 +360,70 @@ async def test_people_from_cumulative_totals_equal_the_daily_rollup(world):
                 for d in daily
             ]
             assert await service._people(conn, r, [ALICE]) == [p for p in fast if p["user_id"] == ALICE]
+
+
+async def test_a_self_review_is_not_a_review_given(pool):
+    async with pool.acquire() as conn:
+        await seed(conn)
+        # Alice comments on her own PR 101 (Mar 1 15:00): a note to self, not a review given.
+        await conn.execute(
+            """INSERT INTO pull_request_reviews (id, installation_id, repository_id, pull_request_id,
+                   reviewer_id, reviewer_login, state, submitted_at, version_at)
+               VALUES (6, $1, $2, 101, $3, 'alice', 'COMMENTED', $4, $4)""",
+            INST_A, REPO_A, ALICE, t(1, 15))
+        await rollups.recompute_installation(conn, INST_A, DAYS)
+        rolled = await service.team_analytics(conn, service.Scope(INST_A, MARCH))
+        raw = await service.team_analytics(conn, service.Scope(INST_A, MARCH, repository_ids=(REPO_A,)))
+    # The world's reviews in March: bob's two on 101 (alice's), alice's two on 104 (carol's).
+    for people in (rolled["people"], raw["people"]):
+        given = {p["login"]: p["reviews_given"] for p in people}
+        assert given["alice"] == 2 and given["bob"] == 2
+
+
+async def test_org_velocity_keeps_each_repositorys_sprints_apart(pool):
+    async with pool.acquire() as conn:
+        await seed(conn)
+        # A second repository of installation A runs its own "Sprint 1" and "Sprint 2".
+        web = 11
+        await conn.execute(
+            """INSERT INTO repositories (id, installation_id, owner_login, name, full_name, default_branch)
+               VALUES ($1, $2, 'acme', 'web', 'acme/web', 'main')""", web, INST_A)
+        await conn.execute(
+            """INSERT INTO milestones (id, installation_id, repository_id, number, title, state, due_on,
+                   github_created_at, github_updated_at, closed_at) VALUES
+               (81, $1, $2, 1, 'Sprint 1', 'CLOSED', $3, $4, $3, $3),
+               (82, $1, $2, 2, 'Sprint 2', 'CLOSED', $5, $3, $5, $5)""",
+            INST_A, web, t(7), t(1), t(21))
+        await conn.executemany(
+            """INSERT INTO issues (id, installation_id, repository_id, number, title, author_id, author_login,
+                   state, state_reason, labels, milestone_id, github_created_at, github_updated_at, closed_at)
+               VALUES ($1, $2, $3, $4, 'Issue', $5, 'bob', 'CLOSED', 'completed', $6, $7, $8, $9, $9)""",
+            [(811, INST_A, web, 1, 2, ["points: 5"], 81, t(1), t(6)),
+             (812, INST_A, web, 2, 2, ["points: 3"], 82, t(8), t(20))])
+        await rollups.recompute_installation(conn, INST_A, DAYS)
+        vel = await service.velocity(conn, service.Scope(INST_A, MARCH), explain=True)
+    # acme/api (the world): Sprint 2 (Mar 15) 1 point, Sprint 1 (Mar 8) 8 points
+    #   -> weighted (0.4*1 + 0.3*8) / 0.7 = 4.0, older average 8.
+    # acme/web: Sprint 2 (Mar 21) 3, Sprint 1 (Mar 7) 5 -> (0.4*3 + 0.3*5) / 0.7 = 27/7, older 5.
+    # Pooled by date they would read 3, 1, 8, 5 -> 0.4*3 + 0.3*1 + 0.2*8 + 0.1*5 = 3.6.
+    by_repo = {v["repository"]: v for v in vel["by_repository"]}
+    assert by_repo["acme/api"]["value"] == pytest.approx(4.0) and by_repo["acme/api"]["older_average"] == 8
+    assert by_repo["acme/web"]["value"] == pytest.approx(27 / 7) and by_repo["acme/web"]["older_average"] == 5
+    assert vel["value"] == pytest.approx(4.0 + 27 / 7)                  # 55/7 points per sprint
+    assert vel["older_average"] == 13 and vel["trend"] == "down"         # (55/7 - 13) / 13 < -5 %
+    assert [(s["title"], s["repository"]) for s in vel["sprints"]] == [
+        ("Sprint 2", "acme/web"), ("Sprint 2", "acme/api"), ("Sprint 1", "acme/api"),
+        ("Sprint 1", "acme/web")]
+    assert [i["label"] for i in vel["items"]][:2] == ["Sprint 2 (acme/web)", "Sprint 2 (acme/api)"]
+
+
+async def test_a_count_is_never_negative_while_rollups_catch_up(world):
+    async with world.acquire() as conn:
+        # The daily rollups lag behind the facts: they have not counted March's commits yet.
+        await conn.execute("UPDATE repository_stats SET commits = 0 WHERE installation_id = $1", INST_A)
+        await conn.execute("UPDATE installation_stats SET commits = 0 WHERE installation_id = $1", INST_A)
+        dora = await service.dora(conn, service.Scope(INST_A, MARCH))
+    # 0 commits counted - 3 released (c101, m101, m104) would read "not deployed yet: -3".
+    assert dora["lead_time"]["count"] == 3
+    assert all(e["count"] > 0 for e in dora["lead_time"]["excluded"])
+    assert "not deployed yet" not in {e["reason"] for e in dora["lead_time"]["excluded"]}

@@ -53,8 +53,9 @@ Where the report's ranges overlap or leave gaps we pick contiguous boundaries:
   count of deployment days can show of "on demand"), high ≥ 1 per week, medium ≥ 7/30 per
   week (once a month), low below that -- slower than every 2023 cluster;
 - lead time: elite < 24 h, high < 168 h, medium < 720 h (30 days), low ≥ 720 h;
-- change failure rate: the report gives each cluster's typical value, not a range, so a rate
-  belongs to the nearest one: elite < 7.5 %, high < 12.5 %, medium < 39.5 %, low ≥ 39.5 %;
+- change failure rate: the report gives each cluster's typical value, not a range; a rate up
+  to a cluster's value belongs to it: elite ≤ 5 %, high ≤ 10 %, medium ≤ 15 %, low > 15 % (no
+  boundary of our own between the report's values, such as a midpoint to 64 %);
 - time to restore: elite < 1 h, high < 24 h, medium < 168 h, low ≥ 168 h (the report's gap
   between one week and one month is closer to low than to medium's "one day - one week").
 
@@ -79,26 +80,83 @@ from .velocity import IssueFact
 BENCHMARK_SOURCE = "DORA, Accelerate State of DevOps Report 2023 (dora.dev/research/2023/dora-report)"
 ELITE, HIGH, MEDIUM, LOW = "elite", "high", "medium", "low"
 
-# Deployment frequency, in deployment days per week.
-ELITE_MIN_DEPLOY_DAYS_PER_WEEK = 5.0
-HIGH_MIN_DEPLOY_DAYS_PER_WEEK = 1.0
-MEDIUM_MIN_DEPLOY_DAYS_PER_WEEK = 7.0 / 30.0
-# Lead time for changes, hours (upper bounds, exclusive).
-ELITE_MAX_LEAD_TIME_HOURS = 24.0
-HIGH_MAX_LEAD_TIME_HOURS = 7 * 24.0
-MEDIUM_MAX_LEAD_TIME_HOURS = 30 * 24.0
-# Change failure rate: the 2023 cluster values, and the midpoints used as boundaries.
-ELITE_CHANGE_FAILURE_RATE = 5.0
-HIGH_CHANGE_FAILURE_RATE = 10.0
-MEDIUM_CHANGE_FAILURE_RATE = 15.0
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """One key's cluster boundaries. A value is elite if it meets `elite`, else high if it meets
+    `high`, else medium if it meets `medium`, else low; "meets" is >= for a key where more is
+    better, else < (or <= when `inclusive`: the report gives a cluster's typical value, which
+    belongs to that cluster). `report` is the 2023 report's wording per cluster."""
+
+    unit: str
+    higher_is_better: bool
+    elite: float
+    high: float
+    medium: float
+    report: tuple[str, str, str, str]
+    inclusive: bool = False
+
+    def meets(self, value: float, bound: float) -> bool:
+        if self.higher_is_better:
+            return value >= bound
+        return value <= bound if self.inclusive else value < bound
+
+    def bucket(self, value: float | None) -> str | None:
+        if value is None:
+            return None
+        for level, bound in ((ELITE, self.elite), (HIGH, self.high), (MEDIUM, self.medium)):
+            if self.meets(value, bound):
+                return level
+        return LOW
+
+    def to_dict(self) -> dict:
+        """The rule per cluster, as the API documents it (explain, OpenAPI)."""
+        op = ">=" if self.higher_is_better else ("<=" if self.inclusive else "<")
+        rest = "<" if self.higher_is_better else (">" if self.inclusive else ">=")
+        rules = {ELITE: f"{op} {self.elite:.3g}", HIGH: f"{op} {self.high:.3g}",
+                 MEDIUM: f"{op} {self.medium:.3g}", LOW: f"{rest} {self.medium:.3g}"}
+        return {"unit": self.unit, "source": BENCHMARK_SOURCE,
+                **{level: {"rule": rules[level], "report": text}
+                   for level, text in zip((ELITE, HIGH, MEDIUM, LOW), self.report, strict=True)}}
+
+    def describe(self) -> str:
+        rules = self.to_dict()
+        return ", ".join(f"{level} {rules[level]['rule']}" for level in (ELITE, HIGH, MEDIUM, LOW)) + (
+            f" ({self.unit})")
+
+
+# Every DORA bucket boundary, in one place (see the module docstring for how each is chosen).
+DORA_THRESHOLDS: dict[str, Thresholds] = {
+    "deployment_frequency": Thresholds(
+        "deployment days per week", True, 5.0, 1.0, 7.0 / 30.0,
+        ("on demand (multiple deploys per day)", "between once per day and once per week",
+         "between once per week and once per month", "between once per week and once per month")),
+    "lead_time": Thresholds(
+        "hours", False, 24.0, 7 * 24.0, 30 * 24.0,
+        ("less than one day", "between one day and one week", "between one week and one month",
+         "between one week and one month")),
+    "change_failure_rate": Thresholds(
+        "%", False, 5.0, 10.0, 15.0, ("5%", "10%", "15%", "64%"), inclusive=True),
+    "time_to_restore": Thresholds(
+        "hours", False, 1.0, 24.0, 7 * 24.0,
+        ("less than one hour", "less than one day", "between one day and one week",
+         "between one month and six months")),
+}
+# The names other modules use (the dashboard's elite band, tests).
+ELITE_MIN_DEPLOY_DAYS_PER_WEEK = DORA_THRESHOLDS["deployment_frequency"].elite
+HIGH_MIN_DEPLOY_DAYS_PER_WEEK = DORA_THRESHOLDS["deployment_frequency"].high
+MEDIUM_MIN_DEPLOY_DAYS_PER_WEEK = DORA_THRESHOLDS["deployment_frequency"].medium
+ELITE_MAX_LEAD_TIME_HOURS = DORA_THRESHOLDS["lead_time"].elite
+HIGH_MAX_LEAD_TIME_HOURS = DORA_THRESHOLDS["lead_time"].high
+MEDIUM_MAX_LEAD_TIME_HOURS = DORA_THRESHOLDS["lead_time"].medium
+ELITE_CHANGE_FAILURE_RATE = DORA_THRESHOLDS["change_failure_rate"].elite
+HIGH_CHANGE_FAILURE_RATE = DORA_THRESHOLDS["change_failure_rate"].high
+MEDIUM_CHANGE_FAILURE_RATE = DORA_THRESHOLDS["change_failure_rate"].medium
 LOW_CHANGE_FAILURE_RATE = 64.0
-ELITE_MAX_CHANGE_FAILURE_RATE = (ELITE_CHANGE_FAILURE_RATE + HIGH_CHANGE_FAILURE_RATE) / 2
-HIGH_MAX_CHANGE_FAILURE_RATE = (HIGH_CHANGE_FAILURE_RATE + MEDIUM_CHANGE_FAILURE_RATE) / 2
-MEDIUM_MAX_CHANGE_FAILURE_RATE = (MEDIUM_CHANGE_FAILURE_RATE + LOW_CHANGE_FAILURE_RATE) / 2
-# Time to restore, hours (upper bounds, exclusive).
-ELITE_MAX_RESTORE_HOURS = 1.0
-HIGH_MAX_RESTORE_HOURS = 24.0
-MEDIUM_MAX_RESTORE_HOURS = 7 * 24.0
+ELITE_MAX_RESTORE_HOURS = DORA_THRESHOLDS["time_to_restore"].elite
+HIGH_MAX_RESTORE_HOURS = DORA_THRESHOLDS["time_to_restore"].high
+MEDIUM_MAX_RESTORE_HOURS = DORA_THRESHOLDS["time_to_restore"].medium
 
 SUCCESS_STATES = frozenset({"success"})
 FAILURE_STATES = frozenset({"failure", "error"})
@@ -236,39 +294,19 @@ def first_release_containing(releases: Sequence[Release], repository_id: int, sh
 
 
 def frequency_bucket(deploy_days_per_week: float) -> str:
-    if deploy_days_per_week >= ELITE_MIN_DEPLOY_DAYS_PER_WEEK:
-        return ELITE
-    if deploy_days_per_week >= HIGH_MIN_DEPLOY_DAYS_PER_WEEK:
-        return HIGH
-    if deploy_days_per_week >= MEDIUM_MIN_DEPLOY_DAYS_PER_WEEK:
-        return MEDIUM
-    return LOW
+    return DORA_THRESHOLDS["deployment_frequency"].bucket(deploy_days_per_week) or LOW
 
 
 def lead_time_bucket(hours_: float | None) -> str | None:
-    return _upper_bounds(hours_, ELITE_MAX_LEAD_TIME_HOURS, HIGH_MAX_LEAD_TIME_HOURS,
-                         MEDIUM_MAX_LEAD_TIME_HOURS)
+    return DORA_THRESHOLDS["lead_time"].bucket(hours_)
 
 
 def change_failure_bucket(percent: float | None) -> str | None:
-    return _upper_bounds(percent, ELITE_MAX_CHANGE_FAILURE_RATE, HIGH_MAX_CHANGE_FAILURE_RATE,
-                         MEDIUM_MAX_CHANGE_FAILURE_RATE)
+    return DORA_THRESHOLDS["change_failure_rate"].bucket(percent)
 
 
 def restore_bucket(hours_: float | None) -> str | None:
-    return _upper_bounds(hours_, ELITE_MAX_RESTORE_HOURS, HIGH_MAX_RESTORE_HOURS, MEDIUM_MAX_RESTORE_HOURS)
-
-
-def _upper_bounds(value: float | None, elite: float, high: float, medium: float) -> str | None:
-    if value is None:
-        return None
-    if value < elite:
-        return ELITE
-    if value < high:
-        return HIGH
-    if value < medium:
-        return MEDIUM
-    return LOW
+    return DORA_THRESHOLDS["time_to_restore"].bucket(hours_)
 
 
 def deployment_frequency(releases: Sequence[Release], *, period: Period, tz: tzinfo = UTC,

@@ -75,6 +75,13 @@ def settings_key(settings: MetricsSettings) -> str:
     return f"exclude_bots={exclude};patterns={chr(31).join(patterns)}"
 
 
+# A review by the PR's own author (a comment on their own PR) is not a review given: people
+# figures count a review `r` only when this holds.
+NOT_SELF_REVIEW_SQL = """NOT EXISTS (
+    SELECT 1 FROM pull_requests sp WHERE sp.id = r.pull_request_id
+      AND (sp.author_id = r.reviewer_id OR lower(sp.author_login) = lower(r.reviewer_login)))"""
+
+
 def bot_sql(login: str, flag: str, exclude_param: int, patterns_param: int) -> str:
     """SQL boolean: is this account a bot under the settings (see `bot_params`)."""
     return (

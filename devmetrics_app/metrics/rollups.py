@@ -3,8 +3,12 @@
 `recompute(conn, repository_id, days)` rebuilds, from raw rows only, in one transaction:
 
 1. `releases` / `release_commits` of the repository (its production releases via
-   `dora.production_releases`; a release contains the default-branch commits committed up to
-   its own commit -- linear history, the only ancestry a webhook-fed store knows);
+   `dora.production_releases`; a commit is released by the first successful release whose own
+   commit reached the default branch at or after it did -- `commits.default_branch_pushed_at`,
+   the push that brought it there (a PR's merge) -- linear history, the only ancestry a
+   webhook-fed store knows; `cut_at` is that moment of the release's commit. Merge commits are
+   not changes. This is Apache DevLake's attribution (a deployment ships what its sha contains)
+   with the DORA 2023 / Four Keys lead time: deployment time minus the commit's time);
 2. `pull_request_cycle` for the repository's PRs merged on those days, plus the PRs merged in
    the `DEPLOY_LOOKBACK_DAYS` before them (a deployment today completes their deploy stage),
    computed by the pure `cycle_time.pull_request_cycle`, so a stored stage is the calculator's;
@@ -495,7 +499,7 @@ activity AS (
     SELECT r.reviewer_id, (r.submitted_at AT TIME ZONE 'UTC')::date, 0, 0, 1, 0, 0, 0, 0, 0, 0
     FROM pull_request_reviews r, bounds b
     WHERE r.installation_id = $1 AND r.submitted_at >= b.lo AND r.submitted_at < b.hi
-      AND r.state <> 'PENDING' AND r.repository_id IN (SELECT id FROM repos)
+      AND r.state <> 'PENDING' AND r.repository_id IN (SELECT id FROM repos) AND {facts.NOT_SELF_REVIEW_SQL}
     UNION ALL
     SELECT c.user_id, (c.github_created_at AT TIME ZONE 'UTC')::date, 0, 0, 0, 1, 0, 0, 0, 0, 0
     FROM pull_request_review_comments c, bounds b

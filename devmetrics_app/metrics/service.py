@@ -38,6 +38,7 @@ from .burndown import burndown as burndown_figure
 from .cycle_time import STAGES, UNIT_HOURS
 from .dora import (
     BENCHMARK_SOURCE,
+    DORA_THRESHOLDS,
     change_failure_bucket,
     frequency_bucket,
     lead_time_bucket,
@@ -176,7 +177,9 @@ def _figure(
     details: dict[str, Any] | None = None,
     excluded_items: dict[str, list[Item]] | None = None,
 ) -> Figure:
-    kept = [Exclusion(reason, n, (excluded_items or {}).get(reason, [])) for reason, n in excluded if n]
+    # A count derived by subtraction can dip below 0 while rollups catch up (the figure then says
+    # `pending`): it is never served negative.
+    kept = [Exclusion(reason, n, (excluded_items or {}).get(reason, [])) for reason, n in excluded if n > 0]
     return Figure(value, unit, count, kept, items, details or {})
 
 
@@ -506,10 +509,19 @@ SELECT count(*) AS n, coalesce(sum(points), 0) AS total,
           AND s.starts_at < $3 AND s.ends_at >= $2) AS open_sprints
 FROM sprint_facts s WHERE {SPRINT_WHERE} AND s.state = 'CLOSED' AND s.ends_at >= $2 AND s.ends_at < $3
 """
+# Up to $5 most recent closed sprints of each repository, with the repository's totals: sprints
+# of different repositories (teams) are never pooled into one series.
 SPRINTS_SQL = f"""
-SELECT milestone_id, title, points, ends_at, completed_issues FROM sprint_facts s
-WHERE {SPRINT_WHERE} AND s.state = 'CLOSED' AND s.ends_at >= $2 AND s.ends_at < $3
-ORDER BY s.ends_at DESC, s.milestone_id DESC LIMIT $5
+SELECT x.milestone_id, x.title, x.points, x.ends_at, x.completed_issues, x.repository_id, x.full_name,
+       x.repo_n, x.repo_total
+FROM (SELECT s.milestone_id, s.title, s.points, s.ends_at, s.completed_issues, s.repository_id, r.full_name,
+             row_number() OVER w AS k, count(*) OVER p AS repo_n, sum(s.points) OVER p AS repo_total
+      FROM sprint_facts s JOIN repositories r ON r.id = s.repository_id
+      WHERE {SPRINT_WHERE} AND s.state = 'CLOSED' AND s.ends_at >= $2 AND s.ends_at < $3
+      WINDOW w AS (PARTITION BY s.repository_id ORDER BY s.ends_at DESC, s.milestone_id DESC),
+             p AS (PARTITION BY s.repository_id)) x
+WHERE x.k <= $5
+ORDER BY x.ends_at DESC, x.milestone_id DESC
 """
 
 
@@ -519,24 +531,66 @@ TEAM_NOT_APPLIED = (
 )
 
 
+@dataclass(frozen=True)
+class _RepositoryVelocity:
+    repository_id: int
+    repository: str
+    current: float | None
+    older: float | None
+    average: float
+    confidence: float
+    sprints: int
+
+    def to_dict(self) -> dict:
+        direction, change = trend(self.current, self.older)
+        return {"repository_id": self.repository_id, "repository": self.repository, "value": self.current,
+                "average": self.average, "older_average": self.older, "trend": direction, "change": change,
+                "confidence": self.confidence, "sprints": self.sprints}
+
+
+def _repository_velocities(rows: Sequence[asyncpg.Record]) -> list[_RepositoryVelocity]:
+    """Each repository's velocity over its own sprints (rows newest first, as SPRINTS_SQL)."""
+    by_repo: dict[int, list[asyncpg.Record]] = {}
+    for row in rows:
+        by_repo.setdefault(row["repository_id"], []).append(row)
+    out = []
+    for repository_id, sprints in by_repo.items():
+        velocities = [s["points"] for s in sprints]
+        n, total = sprints[0]["repo_n"], sprints[0]["repo_total"]
+        out.append(_RepositoryVelocity(
+            repository_id, sprints[0]["full_name"], weighted_velocity(velocities),
+            (total - velocities[0]) / (n - 1) if n > 1 else None, total / n, confidence(velocities), n))
+    return sorted(out, key=lambda v: (v.repository.lower(), v.repository_id))
+
+
 async def velocity(conn: asyncpg.Connection, scope: Scope, *, explain: bool = False) -> dict:
-    """Weighted velocity over the closed sprints (milestones) that ended in the period."""
+    """Weighted velocity over the closed sprints (milestones) that ended in the period.
+
+    Sprints belong to a repository (its team's cadence): each repository's velocity is computed
+    over its own sprints (`by_repository`), and the scope's is their sum -- the points the
+    organisation completes per sprint. Its older average is the sum of the repositories' older
+    averages, a repository with a single sprint counting its current velocity on both sides (no
+    history, no trend of its own); its confidence is the mean of theirs."""
     r = await resolve(conn, scope)
     args = [scope.installation_id, scope.period.start, scope.period.end, r.repository_ids]
     agg = await conn.fetchrow(VELOCITY_SQL, *args)
-    shown = await conn.fetch(SPRINTS_SQL, *args, VELOCITY_SPRINTS_SHOWN)
+    rows = await conn.fetch(SPRINTS_SQL, *args, VELOCITY_SPRINTS_SHOWN)
+    shown = rows[:VELOCITY_SPRINTS_SHOWN]
     n = agg["n"]
-    velocities = [s["points"] for s in shown]
-    current = weighted_velocity(velocities)
-    older = (agg["total"] - velocities[0]) / (n - 1) if n > 1 else None
+    repos = _repository_velocities(rows)
+    current = math.fsum(v.current for v in repos if v.current is not None) if repos else None
+    with_history = [v for v in repos if v.older is not None]
+    older = (math.fsum(v.older if v.older is not None else v.current or 0.0 for v in repos)
+             if with_history else None)
     direction, change = trend(current, older)
     items = [
         Item(
             "sprint",
             s["milestone_id"],
-            s["title"],
+            f"{s['title']} ({s['full_name']})",
             s["points"],
-            {"ends_at": s["ends_at"], "completed_issues": s["completed_issues"]},
+            {"ends_at": s["ends_at"], "completed_issues": s["completed_issues"],
+             "repository_id": s["repository_id"], "repository": s["full_name"]},
         )
         for s in shown
     ]
@@ -553,12 +607,14 @@ async def velocity(conn: asyncpg.Connection, scope: Scope, *, explain: bool = Fa
         ],
         items,
         {
-            "average": agg["total"] / n if n else None,
+            "average": math.fsum(v.average for v in repos) if repos else None,
             "older_average": older,
             "trend": direction,
             "change": change,
-            "confidence": confidence(velocities),
-            "sprints": [{"id": s["milestone_id"], "title": s["title"], "points": s["points"]} for s in shown],
+            "confidence": math.fsum(v.confidence for v in repos) / len(repos) if repos else 0.0,
+            "by_repository": [v.to_dict() for v in repos],
+            "sprints": [{"id": s["milestone_id"], "title": s["title"], "points": s["points"],
+                         "repository_id": s["repository_id"], "repository": s["full_name"]} for s in shown],
             "sprints_total": n,
             **({"team_filter": TEAM_NOT_APPLIED} if scope.narrowed_to_people else {}),
         },
@@ -976,6 +1032,8 @@ async def dora_concurrently(pool: asyncpg.Pool, scope: Scope, *, explain: bool =
 
 def _dora_result(keys: dict[str, dict], scope: Scope) -> dict:
     out = {**keys, "benchmark_source": BENCHMARK_SOURCE}
+    for key, thresholds in DORA_THRESHOLDS.items():
+        out[key]["benchmark_thresholds"] = thresholds.to_dict()
     if scope.narrowed_to_people:
         # Lead time follows the team's commits; the other keys have no author to filter on.
         for key in ("deployment_frequency", "change_failure_rate", "time_to_restore"):
@@ -1305,7 +1363,7 @@ WITH activity AS (
     UNION ALL
     SELECT r.reviewer_id, 0, 0, 1, 0, 0, 0, 0, 0, 0 FROM pull_request_reviews r
     WHERE r.installation_id = $1 AND r.submitted_at >= $2 AND r.submitted_at < $3 AND r.state <> 'PENDING'
-      AND r.repository_id = ANY($5::bigint[])
+      AND r.repository_id = ANY($5::bigint[]) AND {facts.NOT_SELF_REVIEW_SQL}
     UNION ALL
     SELECT (SELECT min(u.id) FROM users u WHERE lower(u.login) = lower(k.author_login)), 0, 0, 0, 0, 1,
            0, 0, 0, 0

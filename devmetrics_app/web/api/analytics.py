@@ -42,7 +42,7 @@ async def team(request: web.Request) -> web.Response:
     async with request.app[POOL].acquire() as conn:
         query = _unexplained(await metric_query(request, conn))
         result = await computed(service.team_analytics(conn, query.scope()))
-    return envelope("team", query, result)
+    return await envelope(request, "team", query, result)
 
 
 def _unexplained(query: MetricQuery) -> MetricQuery:
@@ -68,7 +68,7 @@ async def individual(request: web.Request) -> web.Response:
         result = await computed(service.individual_analytics(conn, query.scope(), user_id))
     if result is None:
         raise not_found()
-    return envelope("individual", query, {"user": user_id, **result})
+    return await envelope(request, "individual", query, {"user": user_id, **result})
 
 
 @routes.get("/api/analytics/repository/{repository_id}")
@@ -83,7 +83,7 @@ async def repository(request: web.Request) -> web.Response:
         result = await computed(service.repository_analytics(conn, query.scope(), repo["id"]))
     if result is None:
         raise not_found()
-    return envelope("repository", query, {"repository": repo["id"], **result})
+    return await envelope(request, "repository", query, {"repository": repo["id"], **result})
 
 
 @routes.get("/api/analytics/trends")
@@ -98,4 +98,4 @@ async def trends(request: web.Request) -> web.Response:
         metric = choice(request, "metric", allowed, required=True)
         interval = choice(request, "interval", service.TREND_INTERVALS, default="week")
         result = await computed(service.trends(conn, query.scope(), metric=metric, interval=interval))
-    return envelope("trends", query, {"metric": metric, "interval": interval, **result})
+    return await envelope(request, "trends", query, {"metric": metric, "interval": interval, **result})

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from devmetrics_app.metrics import service
 from devmetrics_app.web import responses
+from devmetrics_app.web.api.freshness import freshness, stamp
 from devmetrics_app.web.api.params import bad_request
 from devmetrics_app.web.api.query import (
     MetricQuery,
@@ -27,7 +28,7 @@ from devmetrics_app.web.api.query import (
     parse_id,
     single,
 )
-from devmetrics_app.web.keys import POOL
+from devmetrics_app.web.keys import POOL, REDIS
 from devmetrics_app.web.tenancy import not_found
 
 routes = web.RouteTableDef()
@@ -37,9 +38,12 @@ EXPLAIN_CURSOR = "explain:"
 Compute = Callable[..., Awaitable[dict[str, Any] | None]]
 
 
-def envelope(name: str, query: MetricQuery, result: Any) -> web.Response:
+async def envelope(request: web.Request, name: str, query: MetricQuery, result: Any) -> web.Response:
+    """The answer, with `as_of` and `pending` (freshness.py) on it and on each of its figures."""
+    async with request.app[POOL].acquire() as conn:
+        fresh = await freshness(conn, request.app.get(REDIS), query.installation_id, query.repository_ids)
     return responses.json({"metric": name, "query": {**query.echo(), "explain": query.explain},
-                           "result": result})
+                           **fresh.to_dict(), "result": stamp(result, fresh)})
 
 
 def _explain_offset(request: web.Request, name: str, query: MetricQuery) -> dict[str, str]:
@@ -65,7 +69,7 @@ async def _explained(request: web.Request, name: str, compute: Compute, *,
     if paged and result.get("next_cursor") is not None:
         result["next_cursor"] = encode_cursor(request, EXPLAIN_CURSOR + name,
                                               int(result["next_cursor"]), 0)
-    return envelope(name, query, result)
+    return await envelope(request, name, query, result)
 
 
 @routes.get("/api/metrics/velocity")
@@ -95,7 +99,7 @@ async def dora(request: web.Request) -> web.Response:
     # The four keys at once, each on its own connection (none held while waiting for another).
     result = await computed(service.dora_concurrently(request.app[POOL], query.scope(),
                                                       explain=query.explain))
-    return envelope("dora", query, result)
+    return await envelope(request, "dora", query, result)
 
 
 async def _milestone(request: web.Request, conn: asyncpg.Connection, installation_id: int) -> int:
@@ -121,4 +125,4 @@ async def burndown(request: web.Request) -> web.Response:
         result = await computed(service.burndown(conn, query.scope(), milestone_id))
     if result is None:
         raise not_found()
-    return envelope("burndown", query, {"milestone": milestone_id, **result})
+    return await envelope(request, "burndown", query, {"milestone": milestone_id, **result})

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from devmetrics_app.metrics.dora import BENCHMARK_SOURCE, DORA_THRESHOLDS
+
 # Parameter groups reused across operations (names refer to openapi_params.PARAMETERS).
 SCOPE = ("installation", "from", "to", "repository", "team")
 METRIC = (*SCOPE, "explain")
@@ -109,7 +111,9 @@ OPERATIONS: tuple[Op, ...] = (
     Op("GET", "/api/metrics/build-success", "Workflow run success rate", "metrics",
        params=METRIC, result="Metric", errors=(400, 422)),
     Op("GET", "/api/metrics/dora", "The four DORA keys with their 2023 benchmark bucket", "metrics",
-       params=METRIC, result="Metric", errors=(400, 422)),
+       params=METRIC, result="Metric", errors=(400, 422),
+       description=f"Benchmark buckets ({BENCHMARK_SOURCE}), each key's `benchmark_thresholds` in the "
+       "answer: " + "; ".join(f"{key}: {t.describe()}" for key, t in DORA_THRESHOLDS.items()) + "."),
     # -- pull requests
     Op("GET", "/api/pull-requests", "Pull requests, newest first", "pull-requests",
        params=("installation", "from", "to", "repository", "team", "state", "author", "risk",

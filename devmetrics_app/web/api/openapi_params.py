@@ -116,6 +116,10 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "installation": ID, "from": TIMESTAMP, "to": TIMESTAMP,
             "repository": {"type": ["array", "null"], "items": ID},
             "team": {"type": ["integer", "null"]}, "explain": {"type": "boolean"}}},
+        "as_of": {**TIMESTAMP, "description": "The figures include everything received up to this moment "
+                  "(also on `result` and on each figure in it)."},
+        "pending": {"type": "boolean", "description": "Deliveries of the installation or rollup jobs for "
+                    "the scope are still outstanding: the figures may still change."},
         "result": OBJECT}},
     "AiInsight": {"type": "object", "required": ["status"], "properties": {
         "status": {"type": "string", "enum": ["none", "queued", "in_progress", "completed",

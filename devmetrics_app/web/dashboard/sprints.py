@@ -45,7 +45,8 @@ async def sprints(request: web.Request) -> web.Response:
             if burndown is None and raw:
                 raise not_found()
     shown = list(reversed(velocity.get("sprints", [])))
-    velocity_chart = charts.bars("Story points completed per sprint", [s["title"] for s in shown],
+    velocity_chart = charts.bars("Story points completed per sprint",
+                                 [f"{s['title']} ({s['repository']})" for s in shown],
                                  [s["points"] for s in shown], unit="points", x_label="Sprint",
                                  y_label="Completed")
     burndown_chart = None
@@ -53,7 +54,8 @@ async def sprints(request: web.Request) -> web.Response:
         days = burndown["days"]
         burndown_chart = charts.lines(
             f"Burndown of {burndown['milestone']['title']}", [d["day"][5:] for d in days],
-            {"Remaining": [d["remaining"] for d in days], "Ideal": [d["ideal"] for d in days]},
+            {"Remaining": [d["remaining"] for d in days], "Ideal": [d["ideal"] for d in days],
+             "Scope": [d["scope"] for d in days]},
             unit="points", x_label="Day", y_label="Points left")
     return render(request, "sprints.html", {
         **context, "filters": filters, "velocity": velocity, "velocity_chart": velocity_chart,
