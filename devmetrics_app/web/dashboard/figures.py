@@ -146,8 +146,12 @@ DORA_THRESHOLDS: dict[str, list[tuple[str, str]]] = {
         (dora.LOW, f"fewer than 1 deploy day per {round(7 / dora.MEDIUM_MIN_DEPLOY_DAYS_PER_WEEK)} days")],
     "lead_time": _upper(dora.ELITE_MAX_LEAD_TIME_HOURS, dora.HIGH_MAX_LEAD_TIME_HOURS,
                         dora.MEDIUM_MAX_LEAD_TIME_HOURS, _hours),
-    "change_failure_rate": _upper(dora.ELITE_MAX_CHANGE_FAILURE_RATE, dora.HIGH_MAX_CHANGE_FAILURE_RATE,
-                                  dora.MEDIUM_MAX_CHANGE_FAILURE_RATE, lambda v: f"{v:g}%"),
+    # The 2023 report gives each cluster's typical rate, which belongs to it: "at most".
+    "change_failure_rate": [
+        (dora.ELITE, f"{dora.ELITE_CHANGE_FAILURE_RATE:g}% or less"),
+        (dora.HIGH, f"{dora.HIGH_CHANGE_FAILURE_RATE:g}% or less"),
+        (dora.MEDIUM, f"{dora.MEDIUM_CHANGE_FAILURE_RATE:g}% or less"),
+        (dora.LOW, f"over {dora.MEDIUM_CHANGE_FAILURE_RATE:g}%")],
     "time_to_restore": _upper(dora.ELITE_MAX_RESTORE_HOURS, dora.HIGH_MAX_RESTORE_HOURS,
                               dora.MEDIUM_MAX_RESTORE_HOURS, _hours),
 }
