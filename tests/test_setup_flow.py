@@ -143,6 +143,6 @@ async def test_install_callback_names_the_account_only_to_its_signed_in_users(
     member = {"Authorization": f"Bearer {await api_sign_in(client, state, 'alice')}"}
     response = await client.get(f"/setup/installed?installation_id={ORG}", headers=member)
     assert account in await response.text()
-    for value in ("9" * 30, "9" * 5000, str(2**63)):
+    for value in ("0", "9" * 30, "9" * 5000, str(2**63)):
         response = await client.get(f"/setup/installed?installation_id={value}")
         assert response.status == 400, value

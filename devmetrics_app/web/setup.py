@@ -171,7 +171,7 @@ async def installed(request: web.Request) -> web.Response:
     everyone else gets the same page whether the installation exists or not."""
     raw_id = request.query.get("installation_id", "")
     action = request.query.get("setup_action", "install")
-    if not is_decimal(raw_id) or len(raw_id) > MAX_ID_DIGITS or int(raw_id) > MAX_ID:
+    if not is_decimal(raw_id) or len(raw_id) > MAX_ID_DIGITS or not 0 < int(raw_id) <= MAX_ID:
         return responses.error(400, "invalid", "installation_id must be a number",
                                field="installation_id")
     installation_id = int(raw_id)
