@@ -265,3 +265,12 @@ async def test_organisation_owners_are_admins(github_client, pool) -> None:
     # Remembered: GitHub is asked once.
     await client.get("/api/installations", headers=bob)
     assert len(state.requests_to("GET", "/orgs/acme/memberships/bob")) == 1
+
+
+async def test_api_sign_in_start_refuses_a_json_body_that_is_not_an_object(github_client) -> None:
+    client, _ = github_client
+    for body in (b"[]", b'"next"', b"{"):
+        response = await client.post("/api/auth/github", data=body,
+                                     headers={"Content-Type": "application/json"})
+        assert response.status == 400, body
+    assert (await client.post("/api/auth/github", json={})).status == 200

@@ -9,7 +9,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 import pytest
+from api_support import ORG, seed_world
 from conftest import post_webhook
+from test_auth import api_sign_in, seed_user
 
 from devmetrics_app.config import Secret
 from devmetrics_app.web.app import create_app
@@ -141,3 +143,26 @@ async def test_a_proxy_naming_the_public_host_is_not_redirected(unconfigured) ->
                                                   "X-Forwarded-Host": "localhost:8000"})
     assert proxied.status == 200
     assert "Register GitHub App" in await proxied.text()
+
+
+async def test_install_callback_names_the_account_only_to_its_signed_in_users(
+        github_client, pool) -> None:
+    client, state = github_client
+    await seed_world(pool)
+    account = await pool.fetchval("SELECT account_login FROM installations WHERE id = $1", ORG)
+    stranger = await client.get(f"/setup/installed?installation_id={ORG}&setup_action=install")
+    assert stranger.status == 200
+    assert account not in await stranger.text()
+    missing = await client.get("/setup/installed?installation_id=987654&setup_action=install")
+    assert (await missing.text()).replace("987654", str(ORG)) == await stranger.text()
+    seed_user(state, "bob", installations=())
+    outsider = {"Authorization": f"Bearer {await api_sign_in(client, state, 'bob')}"}
+    response = await client.get(f"/setup/installed?installation_id={ORG}", headers=outsider)
+    assert account not in await response.text()
+    seed_user(state, "alice", installations=(ORG,))
+    member = {"Authorization": f"Bearer {await api_sign_in(client, state, 'alice')}"}
+    response = await client.get(f"/setup/installed?installation_id={ORG}", headers=member)
+    assert account in await response.text()
+    for value in ("0", "9" * 30, "9" * 5000, str(2**63)):
+        response = await client.get(f"/setup/installed?installation_id={value}")
+        assert response.status == 400, value

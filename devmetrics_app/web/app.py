@@ -35,6 +35,7 @@ from devmetrics_app.web.api import (
 )
 from devmetrics_app.web.body_reader import LARGE_BODY_SLOTS_KEY, new_large_body_slots
 from devmetrics_app.web.dashboard import csp, live
+from devmetrics_app.web.headers import set_headers
 from devmetrics_app.web.identity import identity_middleware
 from devmetrics_app.web.keys import (
     BOX,
@@ -70,6 +71,7 @@ def create_app(settings: Settings, *, database_url: str, redis_url: str) -> web.
     app[BOX] = SecretBox(settings.secret_key.get())
     app[LARGE_BODY_SLOTS_KEY] = new_large_body_slots()
     app.middlewares.append(body_deadline)  # innermost: only bodies a handler reads are timed
+    app.on_response_prepare.append(set_headers)  # HSTS, Cache-Control: no-store
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(project_path("templates")),
                          autoescape=jinja2.select_autoescape(default=True))
 

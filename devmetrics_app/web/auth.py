@@ -23,7 +23,7 @@ from devmetrics_app.store import auth as auth_store
 from devmetrics_app.store.users import upsert_user
 from devmetrics_app.timeutil import utcnow
 from devmetrics_app.web import responses
-from devmetrics_app.web.api.params import form_of
+from devmetrics_app.web.api.params import form_of, json_object
 from devmetrics_app.web.identity import principal_of, require_principal
 from devmetrics_app.web.keys import BOX, OAUTH, POOL, REDIS, SESSIONS, SETTINGS
 from devmetrics_app.web.sessions import SESSION_COOKIE, SESSION_TTL_SECONDS
@@ -67,6 +67,8 @@ async def _oauth(request: web.Request) -> OAuthClient:
 async def start(request: web.Request) -> web.Response:
     oauth = await _oauth(request)
     is_api = request.content_type == "application/json"
+    if is_api and request.body_exists:
+        await json_object(request)  # nothing is read from it, but it must be an object
     next_path = _safe_next((await form_of(request)).get("next") if not is_api else None)
     state = secrets.token_urlsafe(32)
     await request.app[REDIS].set(STATE_PREFIX + state,

@@ -34,8 +34,11 @@ def new_large_body_slots() -> asyncio.Semaphore:
     return asyncio.Semaphore(LARGE_BODY_SLOTS)
 
 
-async def read_capped(request: web.Request, *, max_bytes: int) -> bytes:
-    """The whole body, or BodyTooLarge / NoSlot; the slot is given back once it is read."""
+async def read_capped(request: web.Request, *, max_bytes: int) -> bytearray:
+    """The whole body, or BodyTooLarge / NoSlot; the slot is given back once it is read.
+
+    The buffer itself is returned: a copy to `bytes` would double a stranger's body in memory
+    before its signature is checked."""
     slots = request.app[LARGE_BODY_SLOTS_KEY]
     declared = request.content_length
     if declared is not None and declared > max_bytes:
@@ -55,7 +58,7 @@ async def read_capped(request: web.Request, *, max_bytes: int) -> bytes:
                 await _take(slots, held)
                 has_slot = True
             buffer += chunk
-        return bytes(buffer)
+        return buffer
 
 
 async def _take(slots: asyncio.Semaphore, held: contextlib.AsyncExitStack) -> None:

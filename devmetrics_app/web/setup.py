@@ -30,9 +30,11 @@ from devmetrics_app.manifest import build_manifest
 from devmetrics_app.store import app_credentials
 from devmetrics_app.store.app_credentials import StoredAppCredentials
 from devmetrics_app.web import responses
-from devmetrics_app.web.api.params import form_of
+from devmetrics_app.web.api.params import MAX_ID, form_of
+from devmetrics_app.web.identity import principal_of
 from devmetrics_app.web.keys import BOX, CREDENTIALS, HTTP, POOL, REDIS, SETTINGS
 from devmetrics_app.web.public_host import require_public_host
+from devmetrics_app.web.tenancy import forget_github_list, visible_installations
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,7 @@ STATE_PREFIX = "devmetrics:manifest-state:"
 STATE_TTL_SECONDS = 3600
 CSRF_COOKIE = "devmetrics_setup_csrf"
 ORG_LOGIN_MAX = 39
+MAX_ID_DIGITS = len(str(MAX_ID))  # checked before int(): a 5,000-digit number is refused early
 routes = web.RouteTableDef()
 
 
@@ -163,17 +166,32 @@ async def _store(request: web.Request, stored: StoredAppCredentials) -> bool:
 @routes.get("/setup/installed")
 async def installed(request: web.Request) -> web.Response:
     """GitHub's setup_url. The installation itself is recorded by its webhook (signed, so
-    trustworthy); this page only tells the admin what happens next."""
+    trustworthy); this page only tells the admin what happens next.
+
+    Anyone can open this URL with any installation_id, so it names the account only to a
+    signed-in user whom GitHub lists on that installation (GitHub's advice for setup URLs);
+    everyone else gets the same page whether the installation exists or not."""
     raw_id = request.query.get("installation_id", "")
     action = request.query.get("setup_action", "install")
-    if not is_decimal(raw_id):
+    if not is_decimal(raw_id) or len(raw_id) > MAX_ID_DIGITS or not 0 < int(raw_id) <= MAX_ID:
         return responses.error(400, "invalid", "installation_id must be a number",
                                field="installation_id")
-    known = await request.app[POOL].fetchrow(
-        "SELECT id, account_login FROM installations WHERE id = $1 AND deleted_at IS NULL",
-        int(raw_id))
+    installation_id = int(raw_id)
     return aiohttp_jinja2.render_template("installed.html", request, {
-        "installation_id": int(raw_id),
-        "account": known["account_login"] if known else None,
+        "installation_id": installation_id,
+        "account": await _account_for_installer(request, installation_id),
+        "signed_in": principal_of(request) is not None,
         "action": action if action in {"install", "update", "request"} else "install",
     })
+
+
+async def _account_for_installer(request: web.Request, installation_id: int) -> str | None:
+    principal = principal_of(request)
+    if principal is None:
+        return None
+    # The installation is seconds old: GitHub's list for this user, cached before it, is stale.
+    await forget_github_list(request.app[REDIS], principal.user_id)
+    if installation_id not in await visible_installations(request):
+        return None
+    return await request.app[POOL].fetchval(
+        "SELECT account_login FROM installations WHERE id = $1", installation_id)

@@ -8,11 +8,11 @@ import hmac
 PREFIX = "sha256="
 
 
-def sign(secret: str, body: bytes) -> str:
+def sign(secret: str, body: bytes | bytearray) -> str:
     return PREFIX + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def verify(secret: str, body: bytes, header: str | None) -> bool:
+def verify(secret: str, body: bytes | bytearray, header: str | None) -> bool:
     """Constant-time check; only sha256 is accepted (no SHA-1 fallback)."""
     if not header or not header.startswith(PREFIX) or not secret:
         return False

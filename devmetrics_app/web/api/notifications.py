@@ -48,6 +48,7 @@ async def _installations(request: web.Request) -> list[int]:
 
 
 async def _rule(request: web.Request, *, minimum_role: str = "VIEWER") -> Rule:
+    require_principal(request)  # before the lookup: a stranger learns nothing of which ids exist
     rule = await load_rule(request.app[POOL], path_id(request, "rule_id"))
     if rule is None:
         raise not_found()

@@ -28,6 +28,10 @@ from devmetrics_app.web.keys import SETTINGS
 OPENAPI_VERSION = "3.1.0"
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 STRING_PATH_PARAMS = frozenset({"token_id", "filename", "figure"})
+INSTALLATION_PARAMS = frozenset({"installation", "installation_filter"})
+HTML = {"text/html": {"schema": {"type": "string"}}}
+# Static files: their type is the file's, and aiohttp's own 404 for them has an empty body.
+ANY = {"*/*": {"schema": {"$ref": "#/components/schemas/Binary"}}}
 ANSWERS = {
     200: "OK", 201: "Created", 202: "Accepted: queued for a worker", 204: "Done; no content",
     302: "Redirect (browser flows)",
@@ -75,7 +79,9 @@ def _path_parameter(name: str) -> dict[str, Any]:
 def _responses(op: Op, path_params: list[str]) -> dict[str, Any]:
     success: dict[str, Any] = {"description": ANSWERS[op.success]}
     if op.html:
-        success["content"] = {"text/html": {"schema": {"type": "string"}}}
+        success["content"] = HTML
+    elif op.result == "Binary":
+        success["content"] = ANY
     elif op.success != 204:
         success["content"] = _json(op.result)
     answers: dict[str, Any] = {str(op.success): success}
@@ -86,6 +92,8 @@ def _responses(op: Op, path_params: list[str]) -> dict[str, Any]:
         codes.add(401)
         if path_params:
             codes |= {400, 404}
+        if INSTALLATION_PARAMS & set(op.params):
+            codes.add(404)  # an installation the caller cannot see
     if op.role not in (None, "", "VIEWER") or (op.role == "" and op.method != "GET"):
         codes.add(403)
     if op.body is not None:
@@ -93,7 +101,9 @@ def _responses(op: Op, path_params: list[str]) -> dict[str, Any]:
     for code in sorted(codes):
         answer: dict[str, Any] = {"description": ANSWERS[code]}
         if code >= 400:
-            answer["content"] = _json("Error")
+            # A page's errors are pages too, except those said before it runs (identity's 401).
+            answer["content"] = ({**_json("Error"), **HTML} if op.html
+                                 else ANY if op.result == "Binary" else _json("Error"))
         elif code == 302:
             answer["headers"] = {"Location": {"schema": {"type": "string"}}}
         answers[str(code)] = answer

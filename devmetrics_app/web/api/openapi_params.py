@@ -135,9 +135,12 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "BearerToken": {"type": "object", "properties": {
         "token": {"type": "string"}, "token_type": {"const": "Bearer"}, "expires_at": TIMESTAMP,
         "user": OBJECT}},
-    "SignInStart": {"type": "object", "properties": {"next": {"type": "string"}}},
+    "SignInStart": {"type": "object", "description": "Nothing is read from a JSON body; a form "
+                    "post's `next` field is the same-site page to return to."},
     "TokenCreate": {"type": "object", "required": ["name"], "properties": {
-        "name": {"type": "string", "minLength": 1, "maxLength": 100}, "installation": ID,
+        "name": {"type": "string", "minLength": 1, "maxLength": 100},
+        "installation": {**ID, "type": ["integer", "null"],
+                         "description": "Limit the token to one installation; null: all."},
         "role": {"type": "string", "enum": list(ROLES)},
         "expires_in_days": {"type": "integer", "minimum": 1, "maximum": 366}}},
     "Role": {"type": "object", "required": ["role"],
