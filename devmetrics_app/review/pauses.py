@@ -76,6 +76,15 @@ async def lift(conn: Conn, installation_id: int) -> bool:
                                installation_id) is True
 
 
+async def resume(database_url: str, installation_id: int) -> bool:
+    """`devmetrics ai-resume`: the admin has topped up; True when a pause was lifted."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        return await lift(conn, installation_id)
+    finally:
+        await conn.close()
+
+
 def summary(reason: str, floor_reasons: str) -> str:
     """The check run's summary while paused: what happened, what to do, what the score is."""
     return (f"No AI review: {BILLING_KINDS.get(reason, reason)}, so Anthropic refused the call. AI "
