@@ -517,3 +517,44 @@ async def test_credit_balance_refusal_pauses_claude_and_says_so(github_client, r
     assert len(fake.message_requests) == 2
     assert await pool.fetchval("SELECT count(*) FROM ai_pauses") == 0
     assert runs(state, sync["pull_request"]["head"]["sha"])[0]["output"]["title"].startswith("Risk 85/100")
+
+
+async def test_lost_create_answer_reuses_the_run_github_made(github_client, review_worker, anthropic,
+                                                            pool) -> None:
+    """GitHub created the run but the answer was lost (a POST is not retried by the client): the
+    retried job finds that run by its external id instead of creating a second."""
+    client, state = github_client
+    fake, _, _ = anthropic
+    fake.reply_json(answer(85))
+    state.failures.append(InjectedFailure(f"/repos/{FULL}/check-runs", 502, method="POST",
+                                          after_handling=True, body={"message": "Server Error"}))
+    pr = make_pr()
+    await open_pr(client, state, pr, [SESSION_FILE], wait=False)
+    await wait_for(completed(state, pr["head"]["sha"]), timeout=60)
+    [run] = runs(state)
+    assert run["output"]["title"].startswith("Risk 85/100")
+    assert len(fake.message_requests) == 1
+
+
+async def test_failed_cancel_is_done_by_the_retry(github_client, review_worker, anthropic, pool) -> None:
+    """The newer head's PATCH cancelling the old run fails past the client's retries: the job's
+    retry still closes that run (the old row is already cancelled in the ledger)."""
+    client, state = github_client
+    fake, _, gate = anthropic
+    gate.hold = 1
+    fake.reply_json(answer(85))
+    fake.reply_json(answer(30, findings=[]))
+    pr = make_pr()
+    await open_pr(client, state, pr, [SESSION_FILE], wait=False)
+    await wait_for(lambda: gate.waiting == 1, timeout=20)
+    state.failures.append(InjectedFailure(f"/repos/{FULL}/check-runs/", 502, times=4, method="PATCH",
+                                          when=_patches_to("completed"), body={"message": "Server Error"}))
+    sync = push(state, pr, "v2", [pr_file("app/auth/session.py", ["import hmac"])])
+    await post_webhook(client, "pull_request", sync)
+    old_head, new_head = pr["head"]["sha"], sync["pull_request"]["head"]["sha"]
+    await wait_for(completed(state, old_head), timeout=60)
+    assert runs(state, old_head)[0]["conclusion"] == "cancelled"
+    gate.released.set()
+    await wait_for(completed(state, new_head), timeout=60)
+    assert await pool.fetchval("SELECT published_at IS NOT NULL FROM ai_reviews WHERE head_sha = $1",
+                               old_head)

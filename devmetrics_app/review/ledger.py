@@ -105,14 +105,22 @@ async def reusable(conn: Conn, *, pull_request_id: int, head_sha: str, diff: str
 
 
 async def supersede(conn: Conn, *, pull_request_id: int, head_sha: str) -> list[asyncpg.Record]:
-    """Cancel analyses of older heads still running; returns them (their check runs to close)."""
+    """Cancel analyses of older heads still running; returns them, with any cancelled earlier
+    whose run GitHub was never told about (that PATCH failed), so the caller closes their check
+    runs and then marks them shown (`mark_published`)."""
     return await conn.fetch(
-        """UPDATE ai_reviews r SET status = 'cancelled', completed_at = now(),
-                  error = 'superseded by a newer head'
-           FROM repositories repo
-           WHERE r.pull_request_id = $1 AND r.head_sha <> $2 AND r.status = ANY($3::text[])
-             AND repo.id = r.repository_id
-           RETURNING r.id, r.check_run_id, r.head_sha, repo.full_name""",
+        """WITH cancelled AS (
+               UPDATE ai_reviews r SET status = 'cancelled', completed_at = now(),
+                      error = 'superseded by a newer head'
+               WHERE r.pull_request_id = $1 AND r.head_sha <> $2 AND r.status = ANY($3::text[])
+               RETURNING r.id, r.check_run_id, r.head_sha, r.repository_id)
+           SELECT c.id, c.check_run_id, c.head_sha, repo.full_name
+           FROM cancelled c JOIN repositories repo ON repo.id = c.repository_id
+           UNION ALL
+           SELECT r.id, r.check_run_id, r.head_sha, repo.full_name
+           FROM ai_reviews r JOIN repositories repo ON repo.id = r.repository_id
+           WHERE r.pull_request_id = $1 AND r.status = 'cancelled' AND r.published_at IS NULL
+             AND r.check_run_id IS NOT NULL""",
         pull_request_id, head_sha, list(ACTIVE))
 
 

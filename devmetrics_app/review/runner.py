@@ -132,6 +132,7 @@ async def run_analysis(res: WorkerResources, pull_request_id: int, *, reason: st
     for old in await ledger.supersede(pool, pull_request_id=pull_request_id, head_sha=target.head):
         if old["check_run_id"]:
             await checks.cancel(gh, old["full_name"], old["check_run_id"], newer_head=target.head)
+            await ledger.mark_published(pool, old["id"], old["check_run_id"])
 
     force = reason in FORCE_REASONS
     if (why := skip_reason(target.pr, config, force=force)) is not None:

@@ -64,6 +64,8 @@ async def record_and_inject(request: web.Request, handler) -> web.StreamResponse
                 failure.method is None or failure.method == request.method) and (
                 failure.when is None or failure.when(body)):
             failure.times -= 1
+            if failure.after_handling:
+                await handler(request)
             return web.json_response(failure.body, status=failure.status, headers=failure.headers)
     if state.rate_limit_remaining is not None and request.path not in {"/rate_limit"}:
         if state.rate_limit_remaining <= 0:

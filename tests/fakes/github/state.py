@@ -33,6 +33,8 @@ class InjectedFailure:
     body: Json = field(default_factory=lambda: {"message": "You have exceeded a secondary rate limit."})
     method: str | None = None
     when: Callable[[Any], bool] | None = None  # a test on the request's JSON body
+    # Do the request's work, then answer with the failure: a gateway that lost GitHub's answer.
+    after_handling: bool = False
 
 
 @dataclass
