@@ -11,10 +11,13 @@ once: `devmetrics ai-resume INSTALLATION_ID` (or delete the row).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
+
+log = logging.getLogger(__name__)
 
 PROBE_FIRST_SECONDS = 15 * 60
 PROBE_MAX_SECONDS = 6 * 3600
@@ -66,6 +69,8 @@ async def refused(conn: Conn, installation_id: int, reason: str, message: str) -
            RETURNING xmax = 0""",
         installation_id, reason, message, PROBE_FIRST_SECONDS, PROBE_MAX_SECONDS)
     if created:
+        log.warning("AI reviews paused for installation %s: %s (%s)", installation_id,
+                    BILLING_KINDS.get(reason, reason), message)
         await _tell_admins(conn, installation_id, reason, message)
     return bool(created)
 
