@@ -183,6 +183,16 @@ def _prometheus_multiprocess() -> None:
     atexit.register(mark_process_dead)
 
 
+def _ai_resume(args: argparse.Namespace) -> int:
+    from devmetrics_app.review.pauses import resume
+    from devmetrics_app.services import boot
+
+    services = boot()
+    lifted = asyncio.run(resume(services.endpoints.database_url, args.installation))
+    print("AI reviews resumed" if lifted else "AI reviews were not paused for that installation")
+    return 0
+
+
 def _use_uvloop() -> None:
     try:
         import uvloop
@@ -244,6 +254,11 @@ def build_parser() -> argparse.ArgumentParser:
     emb_commands = emb.add_subparsers(dest="embedded_command", required=True)
     emb_stop = emb_commands.add_parser("stop", help="stop the embedded servers")
     emb_stop.set_defaults(func=_embedded_stop)
+
+    ai_resume = commands.add_parser(
+        "ai-resume", help="call Claude again for an installation paused by an Anthropic billing refusal")
+    ai_resume.add_argument("installation", type=int, metavar="INSTALLATION_ID")
+    ai_resume.set_defaults(func=_ai_resume)
     return parser
 
 

@@ -14,7 +14,7 @@ from devmetrics_app.db import create_pool
 from devmetrics_app.github.client import GitHubClients
 from devmetrics_app.github.errors import GitHubAppError
 from devmetrics_app.github.provider import CredentialsProvider
-from devmetrics_app.importer import KINDS, KindProgress, import_repository
+from devmetrics_app.importer import KINDS, ImportIncomplete, KindProgress, import_repository
 from devmetrics_app.services import Services
 
 BAR_WIDTH = 24
@@ -72,7 +72,7 @@ async def run_import(services: Services, full_name: str, *, days: int) -> dict[s
             summary = await import_repository(pool, gh, installation_id=installation_id,
                                               repository=full_name, days=days,
                                               progress=ProgressBar())
-        except GitHubAppError as exc:
+        except (GitHubAppError, ImportIncomplete) as exc:
             raise ImportCommandError(str(exc)) from None
         sys.stderr.write("\n")
         return summary.items

@@ -226,6 +226,16 @@ async def test_spend_limit_is_not_retried(reviewer) -> None:
     assert result.usage is not None and result.usage.calls == 0
 
 
+async def test_credit_balance_is_named_and_not_retried(reviewer) -> None:
+    state, model, sleeps = reviewer
+    state.credit_balance()
+    state.reply_json(answer())
+    result = await analyse_pull_request(pr(), files(), None, SETTINGS, model)
+    assert result.source == "floor_error" and result.error_kind == "credit_balance"
+    assert "credit balance is too low" in (result.error or "")
+    assert len(state.message_requests) == 1 and sleeps.calls == []
+
+
 async def test_bad_request_is_not_retried_and_persistent_overload_gives_up(reviewer) -> None:
     state, model, sleeps = reviewer
     state.invalid_request()

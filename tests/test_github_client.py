@@ -36,6 +36,7 @@ from devmetrics_app.github import (
 )
 from devmetrics_app.github.app_jwt import encode_app_jwt
 from devmetrics_app.github.client import Pacer
+from devmetrics_app.importer.graphql_pulls import PULL_REQUESTS_QUERY
 
 APP_ID = 12345
 INSTALLATION = 101
@@ -409,6 +410,20 @@ async def test_patch_is_retried_but_post_is_not(github, open_clients: OpenClient
                           data={"status": "completed", "conclusion": "success"})
     assert done["status"] == "completed"
     assert len(state.requests_to("PATCH", "/repos/acme/repo-0/check-runs")) == 2
+
+
+async def test_graphql_query_is_retried_after_a_gateway_error(github, open_clients: OpenClients) -> None:
+    state, base_url = github
+    sleep = RecordedSleep()
+    gh = await open_clients(base_url, sleep=sleep).client_for(INSTALLATION)
+    state.failures.append(InjectedFailure("/graphql", 502, body=BAD_GATEWAY))
+    data = await gh.graphql(PULL_REQUESTS_QUERY, owner="acme", name="repo-0", after=None, pageSize=10)
+    assert data["repository"]["pullRequests"]["nodes"] == []
+    assert len(state.requests_to("POST", "/graphql")) == 2 and sleep.delays == [1.0]
+    state.failures.append(InjectedFailure("/graphql", 502, body=BAD_GATEWAY))
+    with pytest.raises(GitHubBroken):  # a mutation may have been applied: not sent again
+        await gh.graphql("mutation { addStar(input: {starrableId: \"x\"}) { clientMutationId } }")
+    assert len(state.requests_to("POST", "/graphql")) == 3
 
 
 # --- ETags -----------------------------------------------------------------------------------

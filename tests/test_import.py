@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,10 +13,9 @@ import payloads
 import pytest
 from conftest import deliver
 from fakes.github.state import InjectedFailure
-from gidgethub import GitHubBroken
 from gidgethub.aiohttp import GitHubAPI
 
-from devmetrics_app.importer import KindProgress, import_repository, progress_for
+from devmetrics_app.importer import ImportIncomplete, KindProgress, import_repository, progress_for
 
 TOKEN = "ghs_importtesttoken"
 INSTALLATION = payloads.ORG_INSTALLATION_ID
@@ -278,7 +278,7 @@ async def test_failed_page_is_recorded_and_only_it_is_fetched_again(pool, github
         if event.kind == "pull_requests" and not event.done and not state.failures:
             state.failures.append(InjectedFailure("/graphql", 502, times=1))
 
-    with pytest.raises(GitHubBroken):
+    with pytest.raises(ImportIncomplete, match="pull_requests: GitHubBroken"):
         await import_repository(pool, gh, installation_id=INSTALLATION, repository=FULL_NAME,
                                 progress=fail_next_graphql)
     repository_id = REPO["id"]
@@ -296,6 +296,40 @@ async def test_failed_page_is_recorded_and_only_it_is_fetched_again(pool, github
     async with pool.acquire() as conn:
         report = await progress_for(conn, repository_id)
     assert report["state"] == "done" and report["kinds"]["pull_requests"]["error"] is None
+
+
+async def test_workflow_runs_are_filtered_by_a_date_time(pool, github) -> None:
+    """GitHub's schema types `created` as a date-time: `>=2026-01-01` is not that form."""
+    state, gh = github
+    seed_world(state)
+    summary = await import_repository(pool, gh, installation_id=INSTALLATION, repository=FULL_NAME,
+                                      days=90)
+    assert summary.items["workflow_runs"] == 2
+    [request] = state.requests_to("GET", f"/repos/{FULL_NAME}/actions/runs")
+    assert re.fullmatch(r">=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", request.query["created"])
+
+
+async def test_a_failing_kind_does_not_stop_the_others(pool, github) -> None:
+    state, gh = github
+    seed_world(state)
+    state.failures.append(InjectedFailure(f"/repos/{FULL_NAME}/issues", 500, times=1,
+                                          body={"message": "Server Error"}))
+    with pytest.raises(ImportIncomplete) as raised:
+        await import_repository(pool, gh, installation_id=INSTALLATION, repository=FULL_NAME, days=90)
+    assert list(raised.value.errors) == ["issues"]
+    async with pool.acquire() as conn:
+        report = await progress_for(conn, REPO["id"])
+    assert report["state"] == "failed"
+    assert "500" in report["kinds"]["issues"]["error"] and not report["kinds"]["issues"]["done"]
+    # Every kind after the failing one was imported all the same.
+    assert {k for k, v in report["kinds"].items() if v["done"]} == {
+        "milestones", "pull_requests", "commits", "workflow_runs", "deployments"}
+    assert await count(pool, "workflow_runs") == 2 and await count(pool, "deployments") == 2
+
+    summary = await import_repository(pool, gh, installation_id=INSTALLATION, repository=FULL_NAME, days=90)
+    assert summary.items == {"issues": 2}  # the retry redoes only the failed kind
+    async with pool.acquire() as conn:
+        assert (await progress_for(conn, REPO["id"]))["state"] == "done"
 
 
 async def test_a_finished_import_starts_over_when_asked_again(pool, github) -> None:

@@ -17,6 +17,7 @@ import pytest
 from aiohttp import web
 from conftest import deliver, post_webhook, running_worker, wait_for
 from fakes.anthropic import FakeAnthropicState, Reply, create_fake_anthropic
+from fakes.github.state import HeldRequests, InjectedFailure
 
 from devmetrics_app import events
 from devmetrics_app.ai.budget import estimate_tokens
@@ -405,3 +406,155 @@ async def test_config_comes_from_the_default_branch(github_client, review_worker
     assert len(comments(state)) == 1  # 55 ≥ the default branch's threshold of 50
     asked = [r.query.get("ref") for r in state.requests_to("GET", f"/repos/{FULL}/contents/")]
     assert asked and set(asked) == {"main"}
+
+
+# ------------------------------------------------------------------------------ GitHub failing us
+
+
+def _patches_to(status: str):
+    return lambda body: isinstance(body, dict) and body.get("status") == status
+
+
+async def _jobs_done(broker: dramatiq.Broker) -> None:
+    """Every review job (delayed ones and those running included) has finished."""
+    await asyncio.to_thread(broker.join, "reviews", timeout=60_000)
+
+
+async def test_superseded_analysis_never_reopens_its_run(github_client, review_worker, anthropic, pool,
+                                                        broker) -> None:
+    """The old head's analysis created its run, then waited (here: on .gitattributes) while the
+    new head cancelled that run; woken, it must not PATCH the run back to in_progress."""
+    client, state = github_client
+    fake, _, _ = anthropic
+    fake.reply_json(answer(30, findings=[]))
+    hold = HeldRequests(f"/repos/{FULL}/contents/.gitattributes", method="GET")
+    state.holds.append(hold)
+    pr = make_pr()
+    await open_pr(client, state, pr, [SESSION_FILE], wait=False)
+    await wait_for(lambda: hold.waiting == 1, timeout=20)
+    old_head = pr["head"]["sha"]
+    assert [r["status"] for r in runs(state, old_head)] == ["queued"]
+    sync = push(state, pr, "v2", [pr_file("app/auth/session.py", ["import hmac"])])
+    await post_webhook(client, "pull_request", sync)
+    await wait_for(completed(state, sync["pull_request"]["head"]["sha"]), timeout=20)
+    assert runs(state, old_head)[0]["conclusion"] == "cancelled"
+    hold.released.set()
+    await _jobs_done(broker)
+    [old_run] = runs(state, old_head)
+    assert (old_run["status"], old_run["conclusion"]) == ("completed", "cancelled")
+    assert old_run["output"]["title"] == "Superseded by a newer push"
+    assert len(fake.message_requests) == 1  # the superseded analysis never paid for a model call
+
+
+async def test_completing_patch_502_publishes_the_stored_result(github_client, review_worker, anthropic,
+                                                               pool) -> None:
+    """The client's own retries are outlasted (four 502s): the stored result is published by the
+    publish job, without a second model call."""
+    client, state = github_client
+    fake, _, _ = anthropic
+    fake.reply_json(answer(85))
+    state.failures.append(InjectedFailure(f"/repos/{FULL}/check-runs/", 502, times=4, method="PATCH",
+                                          when=_patches_to("completed"), body={"message": "Server Error"}))
+    pr = make_pr()
+    await open_pr(client, state, pr, [SESSION_FILE], wait=False)
+    await wait_for(completed(state, pr["head"]["sha"]), timeout=60)
+    [run] = runs(state)
+    assert run["output"]["title"].startswith("Risk 85/100") and run["conclusion"] == "neutral"
+    assert len(fake.message_requests) == 1
+    assert len(comments(state)) == 1
+    row = await pool.fetchrow("SELECT * FROM ai_reviews")
+    assert row["status"] == "completed" and row["published_at"] is not None
+
+
+async def test_start_patch_502_reuses_the_recorded_run(github_client, review_worker, anthropic, pool) -> None:
+    """The job fails on starting its run and is retried: the retry takes over that run rather
+    than leaving it queued beside a second one on the same commit."""
+    client, state = github_client
+    fake, _, _ = anthropic
+    fake.reply_json(answer(85))
+    state.failures.append(InjectedFailure(f"/repos/{FULL}/check-runs/", 502, times=4, method="PATCH",
+                                          when=_patches_to("in_progress"), body={"message": "Server Error"}))
+    pr = make_pr()
+    await open_pr(client, state, pr, [SESSION_FILE], wait=False)
+    await wait_for(completed(state, pr["head"]["sha"]), timeout=60)
+    [run] = runs(state)
+    assert run["output"]["title"].startswith("Risk 85/100")
+    assert len(state.requests_to("POST", f"/repos/{FULL}/check-runs")) == 1
+    assert len(fake.message_requests) == 1
+
+
+async def test_credit_balance_refusal_pauses_claude_and_says_so(github_client, review_worker, anthropic,
+                                                               pool) -> None:
+    client, state = github_client
+    fake, _, _ = anthropic
+    admin = await pool.fetchval("INSERT INTO users (id, login) VALUES (4242, 'boss') RETURNING id")
+    await pool.execute("""INSERT INTO memberships (installation_id, organization_id, user_id, role)
+                          VALUES ($1, $2, $3, 'ADMIN')""", INSTALLATION, payloads.ORG_ID, admin)
+    fake.credit_balance()
+    pr = make_pr()
+    await open_pr(client, state, pr, [SESSION_FILE])
+    [run] = runs(state)
+    assert "credit balance is too low" in run["output"]["summary"]
+    assert "paused" in run["output"]["summary"]
+    [note] = await pool.fetch("SELECT * FROM notifications WHERE user_id = $1", admin)
+    assert "paused" in note["title"] and "credit balance is too low" in note["body"]
+    assert await pool.fetchval("SELECT reason FROM ai_pauses WHERE installation_id = $1",
+                               INSTALLATION) == "credit_balance"
+
+    # The next push is reviewed on the floor without calling Anthropic at all.
+    sync = push(state, pr, "v2", [pr_file("app/auth/session.py", ["import hmac"])])
+    await post_webhook(client, "pull_request", sync)
+    await wait_for(completed(state, sync["pull_request"]["head"]["sha"]), timeout=20)
+    assert len(fake.message_requests) == 1
+    assert "paused" in runs(state, sync["pull_request"]["head"]["sha"])[0]["output"]["summary"]
+
+    # Once the back-off is over, one analysis probes; its answer lifts the pause.
+    await pool.execute("UPDATE ai_pauses SET probe_after = now() - interval '1 second'")
+    fake.reply_json(answer(85))
+    sync = push(state, pr, "v3", [pr_file("app/auth/session.py", ["import secrets"])])
+    await post_webhook(client, "pull_request", sync)
+    await wait_for(completed(state, sync["pull_request"]["head"]["sha"]), timeout=20)
+    assert len(fake.message_requests) == 2
+    assert await pool.fetchval("SELECT count(*) FROM ai_pauses") == 0
+    assert runs(state, sync["pull_request"]["head"]["sha"])[0]["output"]["title"].startswith("Risk 85/100")
+
+
+async def test_lost_create_answer_reuses_the_run_github_made(github_client, review_worker, anthropic,
+                                                            pool) -> None:
+    """GitHub created the run but the answer was lost (a POST is not retried by the client): the
+    retried job finds that run by its external id instead of creating a second."""
+    client, state = github_client
+    fake, _, _ = anthropic
+    fake.reply_json(answer(85))
+    state.failures.append(InjectedFailure(f"/repos/{FULL}/check-runs", 502, method="POST",
+                                          after_handling=True, body={"message": "Server Error"}))
+    pr = make_pr()
+    await open_pr(client, state, pr, [SESSION_FILE], wait=False)
+    await wait_for(completed(state, pr["head"]["sha"]), timeout=60)
+    [run] = runs(state)
+    assert run["output"]["title"].startswith("Risk 85/100")
+    assert len(fake.message_requests) == 1
+
+
+async def test_failed_cancel_is_done_by_the_retry(github_client, review_worker, anthropic, pool) -> None:
+    """The newer head's PATCH cancelling the old run fails past the client's retries: the job's
+    retry still closes that run (the old row is already cancelled in the ledger)."""
+    client, state = github_client
+    fake, _, gate = anthropic
+    gate.hold = 1
+    fake.reply_json(answer(85))
+    fake.reply_json(answer(30, findings=[]))
+    pr = make_pr()
+    await open_pr(client, state, pr, [SESSION_FILE], wait=False)
+    await wait_for(lambda: gate.waiting == 1, timeout=20)
+    state.failures.append(InjectedFailure(f"/repos/{FULL}/check-runs/", 502, times=4, method="PATCH",
+                                          when=_patches_to("completed"), body={"message": "Server Error"}))
+    sync = push(state, pr, "v2", [pr_file("app/auth/session.py", ["import hmac"])])
+    await post_webhook(client, "pull_request", sync)
+    old_head, new_head = pr["head"]["sha"], sync["pull_request"]["head"]["sha"]
+    await wait_for(completed(state, old_head), timeout=60)
+    assert runs(state, old_head)[0]["conclusion"] == "cancelled"
+    gate.released.set()
+    await wait_for(completed(state, new_head), timeout=60)
+    assert await pool.fetchval("SELECT published_at IS NOT NULL FROM ai_reviews WHERE head_sha = $1",
+                               old_head)

@@ -11,7 +11,7 @@ import payloads
 from gidgethub.aiohttp import GitHubAPI
 
 from devmetrics_app.ai.files import PrFile
-from devmetrics_app.review import checks, ledger, render, triggers
+from devmetrics_app.review import checks, ledger, pauses, render, triggers
 from devmetrics_app.review.config import ReviewConfig, organization_defaults, parse_repository_config
 from devmetrics_app.review.result import ReviewResult
 
@@ -102,3 +102,19 @@ async def test_annotations_are_batched_within_githubs_limits(fake_github) -> Non
     assert [len(p.body["output"].get("annotations") or []) for p in patches[:4]] == [0, 50, 50, 20]
     assert status == 422
     assert run["output"]["title"] == "Risk 72/100 · high · ~25 min review"
+
+
+async def test_billing_pause_backs_off_probes_once_and_resumes(pool, database_url) -> None:
+    assert await pauses.check(pool, 77) is None  # nothing paused: call
+    assert await pauses.refused(pool, 77, "credit_balance", "HTTP 400: credit balance too low")
+    first = await pauses.check(pool, 77)
+    assert first is not None and first.reason == "credit_balance"
+    assert not await pauses.refused(pool, 77, "credit_balance", "again")  # one pause, told once
+    waits = await pool.fetchrow(
+        "SELECT refusals, extract(epoch FROM probe_after - now()) AS wait FROM ai_pauses")
+    assert waits["refusals"] == 2 and 1700 < waits["wait"] <= pauses.PROBE_FIRST_SECONDS * 2
+    await pool.execute("UPDATE ai_pauses SET probe_after = now() - interval '1 second'")
+    assert await pauses.check(pool, 77) is None  # this caller is the probe...
+    assert await pauses.check(pool, 77) is not None  # ...and the only one
+    assert await pauses.resume(database_url, 77)
+    assert await pauses.check(pool, 77) is None and not await pauses.resume(database_url, 77)

@@ -144,6 +144,7 @@ class Analysis:
     usage: TokenUsage | None = None
     cost: CostEstimate | None = None
     error: str | None = None
+    error_kind: str | None = None  # claude.ErrorKind of a failed model call
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -288,7 +289,7 @@ async def analyse_pull_request(
     review = result.review
     if review is None:
         base.source = "floor_error"
-        base.error = result.error
+        base.error, base.error_kind = result.error, result.error_kind
         base.summary = (f"The AI review failed ({result.error_kind}: {result.error}); the score is the "
                         f"deterministic risk floor: {_reasons(floor)}.")
         return base

@@ -10,6 +10,9 @@ will not clear for hours and each attempt is noise in the operator's logs. So:
   jitter (1 s, 2 s, 4 s ... capped), or `retry-after` when the server sends one.
 - Spend limit / billing (429 with `error.details.error_code` *_spend_limit_reached, 402, a
   `billing_error`), and every other 4xx: no retry. `x-should-retry: false` is obeyed.
+- Credit balance too low: a 400 `invalid_request_error` whose message says "Your credit balance
+  is too low ...". Named `credit_balance` (not a generic request error), so the caller can say so
+  and stop calling until the balance changes.
 - At most MAX_TRANSPORT_RETRIES retries per analysis, all inside DEADLINE_SECONDS.
 - The answer is validated; malformed or out-of-range output is asked for once more (with the
   validator's reason, never the model's text, appended), then we give up and the floor stands.
@@ -53,6 +56,7 @@ SPEND_LIMIT_CODES = frozenset({
     "linked_organization_spend_limit_reached", "linked_organization_billing_unavailable",
 })
 RETRYABLE_STATUSES = frozenset({408, 500, 502, 503, 504, 529})
+CREDIT_BALANCE_PHRASE = "credit balance is too low"
 
 
 # --- prices and usage ----------------------------------------------------------------------------
@@ -258,8 +262,8 @@ def parse_answer(message: Any, *, known_files: Collection[str] | None = None) ->
 
 # --- the call ------------------------------------------------------------------------------------
 
-ErrorKind = Literal["spend_limit", "rate_limited", "overloaded", "server_error", "timeout", "connection",
-                    "request_error", "malformed", "deadline"]
+ErrorKind = Literal["spend_limit", "credit_balance", "rate_limited", "overloaded", "server_error",
+                    "timeout", "connection", "request_error", "malformed", "deadline"]
 
 
 @dataclass(frozen=True)
@@ -314,12 +318,18 @@ def is_spend_limit(exc: anthropic.APIStatusError) -> bool:
     )
 
 
+def is_credit_balance(exc: anthropic.APIStatusError) -> bool:
+    return exc.status_code == 400 and CREDIT_BALANCE_PHRASE in str(exc.message).lower()
+
+
 def classify_error(exc: Exception) -> _Decision:
     if isinstance(exc, anthropic.APIStatusError):
         headers = exc.response.headers
         delay = _retry_after(headers)
         if is_spend_limit(exc):
             return _Decision(False, "spend_limit", None)
+        if is_credit_balance(exc):
+            return _Decision(False, "credit_balance", None)
         if headers.get("x-should-retry") == "false":
             return _Decision(False, "request_error", None)
         if exc.status_code == 429:
@@ -338,6 +348,8 @@ def classify_error(exc: Exception) -> _Decision:
 
 def _describe(exc: Exception) -> str:
     if isinstance(exc, anthropic.APIStatusError):
+        if is_credit_balance(exc):  # Anthropic's own words, which name what to do
+            return f"HTTP {exc.status_code}: the Anthropic account's credit balance is too low"
         code = f" ({exc.error_code})" if exc.error_code else ""
         return f"HTTP {exc.status_code} {exc.type or 'error'}{code}"
     return type(exc).__name__

@@ -32,7 +32,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import aiohttp
-from gidgethub import BadRequest, HTTPException, sansio
+from gidgethub import BadRequest, GitHubBroken, HTTPException, sansio
 from gidgethub.aiohttp import GitHubAPI
 from redis.asyncio import Redis
 
@@ -278,6 +278,10 @@ def server_error_delay(exc: HTTPException, method: str, attempt: int, policy: Ra
     return delay if delay <= policy.max_wait else None
 
 
+def is_mutation(query: str) -> bool:
+    return query.lstrip().startswith("mutation")
+
+
 class GitHubClient(GitHubAPI):
     """gidgethub's aiohttp client with shared per-installation limits and late-bound auth."""
 
@@ -352,10 +356,21 @@ class GitHubClient(GitHubAPI):
         return status, response_headers, data
 
     async def graphql(self, query: str, *, endpoint: str | None = None, **variables: Any) -> Any:
-        """GraphQL at the configured endpoint (gidgethub defaults to api.github.com's)."""
+        """GraphQL at the configured endpoint (gidgethub defaults to api.github.com's). A query
+        only reads, so a 502/503/504 is retried as for a GET; a mutation is not retried."""
         endpoint = endpoint or self.graphql_url
-        await self.manage_rate_limit(method="POST", url=endpoint)
-        return await super().graphql(query, endpoint=endpoint, **variables)
+        method = "POST" if is_mutation(query) else "GET"
+        attempt = 0
+        while True:
+            attempt += 1
+            await self.manage_rate_limit(method="POST", url=endpoint)
+            try:
+                return await super().graphql(query, endpoint=endpoint, **variables)
+            except GitHubBroken as exc:
+                delay = server_error_delay(exc, method, attempt, self._limits.policy, self._clock())
+                if delay is None:
+                    raise
+                await self.sleep(delay)
 
 
 class GitHubClients:

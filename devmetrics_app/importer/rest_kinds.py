@@ -186,11 +186,12 @@ async def write_commits(conn: asyncpg.Connection, target: Target, records: Seque
 
 def workflow_run_pages(gh: GitHubAPI, target: Target, since: datetime,
                        cursor: str | None) -> AsyncGenerator[Page, None]:
-    """Runs created since the day of `since`, newest first.
+    """Runs created since `since`, newest first.
 
-    GitHub answers at most 1,000 runs for a `created` filter; a busier window would need
-    splitting into date ranges."""
-    url_vars = {**target.url_vars, "created": ">=" + since.astimezone(UTC).date().isoformat()}
+    `created` takes GitHub's search syntax over a value its schema types as a date-time, so it
+    is sent as `>=YYYY-MM-DDTHH:MM:SSZ`. GitHub answers at most 1,000 runs for a `created`
+    filter; a busier window would need splitting into date ranges."""
+    url_vars = {**target.url_vars, "created": ">=" + iso(since)}
     return rest_pages(gh, RUNS_URL, url_vars, cursor=cursor, iterable_key=RUNS_KEY)
 
 

@@ -7,7 +7,9 @@ starts at the first page not committed, never skipping one and re-reading at mos
 was in flight. The cursor update is a compare-and-set, so two importers of the same repository
 (an installation job and an API request) cannot both advance it. Rows go through the webhook
 handlers' newest-wins upserts, so an older snapshot read by the import never overwrites a newer
-webhook.
+webhook. A kind that fails (one endpoint answering 500) has its error recorded on its row and the
+other kinds go on; the import then raises `ImportIncomplete`, and a retry redoes only the kinds
+not done.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+import aiohttp
 import asyncpg
+from gidgethub import GitHubException, HTTPException
 from gidgethub.abc import GitHubAPI
 
 from devmetrics_app.importer import graphql_pulls, rest_kinds
@@ -68,6 +72,25 @@ class ImportConflict(RuntimeError):
     """Another import of this repository advanced the cursor first; it carries on, we stop."""
 
 
+class ImportIncomplete(RuntimeError):
+    """Some kinds failed (each error is on its cursor row); the others were imported."""
+
+    def __init__(self, full_name: str, errors: Mapping[str, str]) -> None:
+        self.errors = dict(errors)
+        super().__init__(f"import of {full_name} incomplete: " +
+                         "; ".join(f"{kind}: {error}" for kind, error in self.errors.items()))
+
+
+# What one kind's endpoint can fail with (a 500, a dropped connection) without the others being
+# affected. Anything else (a rate limit, a conflict, an unavailable installation) stops the import.
+KIND_ERRORS = (GitHubException, aiohttp.ClientError, TimeoutError)
+
+
+def describe(exc: BaseException) -> str:
+    status = f"HTTP {exc.status_code} " if isinstance(exc, HTTPException) else ""
+    return f"{type(exc).__name__}: {status}{exc}"[:ERROR_MAX_CHARS]
+
+
 @dataclass(frozen=True)
 class KindProgress:
     """What a progress callback hears after every committed page."""
@@ -86,6 +109,7 @@ class ImportSummary:
     repository_id: int
     full_name: str
     items: dict[str, int] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)  # kind -> what stopped it
     # Pages committed by this run (a resumed run counts its own only) and the GraphQL points
     # GitHub charged for them.
     pages: int = 0
@@ -253,8 +277,10 @@ async def import_repository(
     """Import the last `days` of a repository's history through the installation client `gh`.
 
     Safe to call again after any failure: it resumes where the committed cursors say. Once an
-    import has finished, calling it again starts a new one. A failure is recorded on the kind's
-    cursor row (shown by progress_for) and re-raised for the job system to retry."""
+    import has finished, calling it again starts a new one. A kind's failure is recorded on its
+    cursor row (shown by progress_for); after a GitHub or transport error the other kinds carry
+    on and `ImportIncomplete` is raised at the end for the job system to retry. Anything else
+    (a rate limit every kind would meet, a conflict) stops the import at once."""
     target = await _resolve(pool, gh, installation_id, repository)
     rows = await _start(pool, target, utcnow() - timedelta(days=days))
     async with pool.acquire() as conn:
@@ -271,12 +297,16 @@ async def import_repository(
                     target.repository_id)})
         try:
             await _import_kind(pool, gh, target, kind, rows[kind], source, write, summary, progress)
+        except KIND_ERRORS as exc:
+            summary.errors[kind] = describe(exc)
+            await pool.execute(RECORD_ERROR, target.repository_id, kind, summary.errors[kind])
         except (ImportConflict, asyncio.CancelledError):
             raise
         except Exception as exc:
-            await pool.execute(RECORD_ERROR, target.repository_id, kind,
-                               f"{type(exc).__name__}: {exc}"[:ERROR_MAX_CHARS])
+            await pool.execute(RECORD_ERROR, target.repository_id, kind, describe(exc))
             raise
+    if summary.errors:
+        raise ImportIncomplete(summary.full_name, summary.errors)
     return summary
 
 

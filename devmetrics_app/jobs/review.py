@@ -18,7 +18,7 @@ from devmetrics_app.github.errors import InstallationUnavailable, RateLimited
 from devmetrics_app.github.provider import CredentialsProvider
 from devmetrics_app.jobs import resources
 from devmetrics_app.review import debounce, fetch
-from devmetrics_app.review.runner import run_analysis
+from devmetrics_app.review.runner import publish_stored, run_analysis
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +26,10 @@ QUEUE = "reviews"
 MAX_RETRIES = 3
 MIN_BACKOFF_MS = 10_000
 TIME_LIMIT_MS = 10 * 60 * 1000  # the model call alone may take up to four minutes with retries
+# Publishing a stored result costs nothing but GitHub calls: keep trying for about a day.
+PUBLISH_MAX_RETRIES = 20
+PUBLISH_MIN_BACKOFF_MS = 5_000
+PUBLISH_MAX_BACKOFF_MS = 2 * 3600 * 1000
 
 
 async def _run(pull_request_id: int, reason: str, head_sha: str | None) -> None:
@@ -104,3 +108,16 @@ async def analyse_head(repository_id: int, head_sha: str, reason: str = "rerun",
         log.info("no open pull request has head %s in repository %s", head_sha[:7], repository_id)
     for row in rows:
         await _run(row["id"], reason, head_sha)
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=PUBLISH_MAX_RETRIES, min_backoff=PUBLISH_MIN_BACKOFF_MS,
+                max_backoff=PUBLISH_MAX_BACKOFF_MS)
+async def publish_review(review_id: int) -> None:
+    """Show a stored review on GitHub (its first publication failed). Errors raise, so Dramatiq
+    retries; the model is never called again."""
+    try:
+        outcome = await publish_stored(resources.current(), review_id)
+    except InstallationUnavailable as exc:
+        log.info("publishing review %s dropped: %s", review_id, exc)
+        return
+    log.info("publishing review %s: %s", review_id, outcome)

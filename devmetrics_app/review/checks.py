@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from gidgethub.abc import GitHubAPI
 
@@ -78,6 +79,16 @@ async def create(gh: GitHubAPI, repository: str, *, head_sha: str, external_id: 
         "name": CHECK_NAME, "head_sha": head_sha, "status": "queued", "external_id": str(external_id),
         "output": {"title": "Queued", "summary": "The AI risk review is queued."}})
     return int(data["id"])
+
+
+async def find(gh: GitHubAPI, repository: str, *, head_sha: str, external_id: int) -> int | None:
+    """Our run for this analysis on the commit, if an earlier attempt created it."""
+    data = await gh.getitem(f"/repos/{repository}/commits/{head_sha}/check-runs"
+                            f"?check_name={quote(CHECK_NAME)}&filter=all&per_page=100")
+    for run in data.get("check_runs") or []:
+        if run.get("external_id") == str(external_id) and run.get("name") == CHECK_NAME:
+            return int(run["id"])
+    return None
 
 
 async def start(gh: GitHubAPI, repository: str, run_id: int) -> None:

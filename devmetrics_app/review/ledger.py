@@ -10,6 +10,8 @@ the sum of `cost_usd` over rows created this calendar month (UTC).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -22,6 +24,7 @@ from devmetrics_app.review.result import ReviewResult
 SKIPPED_DIFF = "-"  # the diff hash of a pull request skipped before its files were read
 STALE_MINUTES = 15  # an analysis "running" longer than this is presumed dead (its worker died)
 ACTIVE = ("queued", "in_progress")
+FINISHED = ("completed", "skipped", "cancelled")  # their check runs are closed: a re-run opens a new one
 REUSABLE_SOURCES = ("model", "floor")  # a floor forced by the budget or an error is worth retrying
 
 Conn = asyncpg.Connection | asyncpg.Pool
@@ -43,6 +46,10 @@ class Claim:
     kind: Literal["new", "busy", "done"]
     id: int
     row: asyncpg.Record | None = None
+    # A retried analysis takes over the check run its failed attempt recorded, so one commit
+    # never shows two runs; `fresh` says no earlier attempt can have created one.
+    check_run_id: int | None = None
+    fresh: bool = False
 
 
 async def claim(conn: Conn, *, installation_id: int, repository_id: int, pull_request_id: int,
@@ -57,18 +64,28 @@ async def claim(conn: Conn, *, installation_id: int, repository_id: int, pull_re
            RETURNING id""",
         installation_id, repository_id, pull_request_id, head_sha, diff, prompt_version)
     if new_id is not None:
-        return Claim("new", new_id)
+        return Claim("new", new_id, fresh=True)
+    # A finished run (completed, skipped, cancelled) stays as it is and a re-run gets a new one;
+    # the run of a failed or dead attempt may still be open, so it is taken over.
     row = await conn.fetchrow(
-        """UPDATE ai_reviews SET status = 'queued', error = NULL, completed_at = NULL,
-                  check_run_id = NULL, created_at = now()
-           WHERE pull_request_id = $1 AND head_sha = $2 AND diff_hash = $3 AND prompt_version = $4
-             AND (($5 AND NOT (status = ANY($6::text[]) AND created_at > now() - make_interval(mins => $7)))
-                  OR status IN ('cancelled', 'failed')
-                  OR (status = ANY($6::text[]) AND created_at <= now() - make_interval(mins => $7)))
-           RETURNING id""",
-        pull_request_id, head_sha, diff, prompt_version, force, list(ACTIVE), STALE_MINUTES)
+        """WITH prior AS (
+               SELECT id, status AS prior_status FROM ai_reviews
+               WHERE pull_request_id = $1 AND head_sha = $2 AND diff_hash = $3 AND prompt_version = $4
+               FOR UPDATE)
+           UPDATE ai_reviews r SET status = 'queued', error = NULL, completed_at = NULL,
+                  published_at = NULL, created_at = now(),
+                  check_run_id = CASE WHEN prior_status = ANY($8::text[]) THEN NULL ELSE r.check_run_id END
+           FROM prior
+           WHERE r.id = prior.id
+             AND (($5 AND NOT (r.status = ANY($6::text[])
+                               AND r.created_at > now() - make_interval(mins => $7)))
+                  OR r.status IN ('cancelled', 'failed')
+                  OR (r.status = ANY($6::text[]) AND r.created_at <= now() - make_interval(mins => $7)))
+           RETURNING r.id, r.check_run_id, prior.prior_status""",
+        pull_request_id, head_sha, diff, prompt_version, force, list(ACTIVE), STALE_MINUTES, list(FINISHED))
     if row is not None:
-        return Claim("new", row["id"])
+        return Claim("new", row["id"], check_run_id=row["check_run_id"],
+                     fresh=row["prior_status"] in FINISHED)
     existing = await conn.fetchrow(
         """SELECT * FROM ai_reviews WHERE pull_request_id = $1 AND head_sha = $2 AND diff_hash = $3
              AND prompt_version = $4""", pull_request_id, head_sha, diff, prompt_version)
@@ -88,14 +105,22 @@ async def reusable(conn: Conn, *, pull_request_id: int, head_sha: str, diff: str
 
 
 async def supersede(conn: Conn, *, pull_request_id: int, head_sha: str) -> list[asyncpg.Record]:
-    """Cancel analyses of older heads still running; returns them (their check runs to close)."""
+    """Cancel analyses of older heads still running; returns them, with any cancelled earlier
+    whose run GitHub was never told about (that PATCH failed), so the caller closes their check
+    runs and then marks them shown (`mark_published`)."""
     return await conn.fetch(
-        """UPDATE ai_reviews r SET status = 'cancelled', completed_at = now(),
-                  error = 'superseded by a newer head'
-           FROM repositories repo
-           WHERE r.pull_request_id = $1 AND r.head_sha <> $2 AND r.status = ANY($3::text[])
-             AND repo.id = r.repository_id
-           RETURNING r.id, r.check_run_id, r.head_sha, repo.full_name""",
+        """WITH cancelled AS (
+               UPDATE ai_reviews r SET status = 'cancelled', completed_at = now(),
+                      error = 'superseded by a newer head'
+               WHERE r.pull_request_id = $1 AND r.head_sha <> $2 AND r.status = ANY($3::text[])
+               RETURNING r.id, r.check_run_id, r.head_sha, r.repository_id)
+           SELECT c.id, c.check_run_id, c.head_sha, repo.full_name
+           FROM cancelled c JOIN repositories repo ON repo.id = c.repository_id
+           UNION ALL
+           SELECT r.id, r.check_run_id, r.head_sha, repo.full_name
+           FROM ai_reviews r JOIN repositories repo ON repo.id = r.repository_id
+           WHERE r.pull_request_id = $1 AND r.status = 'cancelled' AND r.published_at IS NULL
+             AND r.check_run_id IS NOT NULL""",
         pull_request_id, head_sha, list(ACTIVE))
 
 
@@ -110,12 +135,40 @@ async def set_status(conn: Conn, review_id: int, status: str, *, skip_reason: st
     return value is not None
 
 
+@asynccontextmanager
+async def current(pool: asyncpg.Pool, review_id: int, *,
+                  statuses: tuple[str, ...] = ACTIVE) -> AsyncIterator[asyncpg.Connection | None]:
+    """Hold the review's row lock around a write to GitHub: yields a connection in that
+    transaction while the review is still current (in one of `statuses`), else None.
+
+    `supersede` updates the same row, so it waits for the write to finish and then sees the
+    check run it recorded (to cancel it); once superseded, a late analysis finds None here and
+    never writes again, so it cannot PATCH a cancelled run back to in_progress."""
+    async with pool.acquire() as conn, conn.transaction():
+        status = await conn.fetchval("SELECT status FROM ai_reviews WHERE id = $1 FOR UPDATE", review_id)
+        yield conn if status in statuses else None
+
+
 async def set_check_run(conn: Conn, review_id: int, check_run_id: int) -> None:
     await conn.execute("UPDATE ai_reviews SET check_run_id = $2 WHERE id = $1", review_id, check_run_id)
 
 
 async def set_comment(conn: Conn, review_id: int, comment_id: int) -> None:
     await conn.execute("UPDATE ai_reviews SET comment_id = $2 WHERE id = $1", review_id, comment_id)
+
+
+async def mark_published(conn: Conn, review_id: int, check_run_id: int) -> None:
+    await conn.execute("UPDATE ai_reviews SET check_run_id = $2, published_at = now() WHERE id = $1",
+                       review_id, check_run_id)
+
+
+async def newest_for_pull_request(conn: Conn, review_id: int) -> bool:
+    """No analysis of another head started after this one: only then may it speak in the
+    pull request's one sticky comment (an old head's late result must not overwrite a newer)."""
+    return await conn.fetchval(
+        """SELECT NOT EXISTS (SELECT 1 FROM ai_reviews o WHERE o.pull_request_id = r.pull_request_id
+                                AND o.head_sha <> r.head_sha AND o.created_at > r.created_at)
+           FROM ai_reviews r WHERE r.id = $1""", review_id) is True
 
 
 async def add_usage(conn: Conn, review_id: int, model: str | None, usage: TokenUsage | None,

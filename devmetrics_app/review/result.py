@@ -45,6 +45,7 @@ class ReviewResult:
     unicode_locations: list[str] = field(default_factory=list)
     model: str | None = None
     error: str | None = None
+    reused: bool = False  # copied from the review of another head with the same diff, at no cost
 
     @property
     def level(self) -> str:
@@ -66,7 +67,7 @@ class ReviewResult:
         """The `coverage` column: the coverage block plus notices, injection flags and where
         invisible characters sit, so a stored result can be rendered again exactly."""
         return {**self.coverage, "notes": self.notes, "injection": self.injection,
-                "unicode_locations": self.unicode_locations}
+                "unicode_locations": self.unicode_locations, "reused": self.reused}
 
 
 def from_analysis(analysis: Analysis, *, notes: list[str] | tuple[str, ...] = (),
@@ -106,10 +107,12 @@ def from_row(row: Mapping[str, Any]) -> ReviewResult:
     notes = coverage.pop("notes", [])
     injection = coverage.pop("injection", {"flagged": row["injection_flagged"]})
     locations = coverage.pop("unicode_locations", [])
+    reused = bool(coverage.pop("reused", False))
     return ReviewResult(
         score=row["risk_score"] or 0, floor_score=row["floor_score"] or 0, source=row["source"] or "floor",
         complexity=row["complexity"] or "low", review_minutes=row["review_minutes"] or 0,
         summary=row["summary"] or "", findings=list(_json(row["findings"], [])),
         floor_reasons=list(_json(row["floor_reasons"], [])), coverage=coverage, injection=injection,
         notes=list(notes), unicode_locations=list(locations), model=row["model"], error=row["error"],
+        reused=reused,
     )

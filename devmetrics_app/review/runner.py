@@ -3,7 +3,10 @@
 Order matters for cost and honesty: skip rules before reading files, the ledger before the model
 (a known diff is never paid twice), the budget before the model, and the ledger's conditional
 completion before publishing (an analysis superseded by a newer head while it ran publishes
-nothing; its check run was already closed as `cancelled` by the newer one).
+nothing; its check run was already closed as `cancelled` by the newer one). Every write to the
+check run happens under the review's row lock after checking it is still current
+(`ledger.current`), so a late analysis never reopens a run the newer one cancelled. Publishing is
+its own idempotent step (`review.publish`), retried by a job until GitHub shows the result.
 """
 
 from __future__ import annotations
@@ -13,18 +16,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import asyncpg
 import dramatiq
+from gidgethub import GitHubException
 from gidgethub.abc import GitHubAPI
 
-from devmetrics_app.ai.analysis import AnalysisSettings, PullRequestInput, analyse_pull_request
+from devmetrics_app.ai.analysis import Analysis, AnalysisSettings, PullRequestInput, analyse_pull_request
 from devmetrics_app.ai.claude import ClaudeReviewer, make_client
 from devmetrics_app.ai.files import PrFile
 from devmetrics_app.ai.prompt import PROMPT_VERSION
 from devmetrics_app.crypto import SecretBox
+from devmetrics_app.github.errors import RateLimited
 from devmetrics_app.github.provider import CredentialsProvider
 from devmetrics_app.jobs.resources import WorkerResources
-from devmetrics_app.review import checks, comment, fetch, ledger
+from devmetrics_app.review import checks, fetch, ledger, pauses, publish
 from devmetrics_app.review.config import (
     ReviewConfig,
     load_config,
@@ -35,6 +41,9 @@ from devmetrics_app.review.result import BUDGET_SOURCE, ReviewResult, from_analy
 
 log = logging.getLogger(__name__)
 
+# GitHub failing to take a publication (after the client's own retries): worth a later try.
+PUBLISH_ERRORS = (GitHubException, aiohttp.ClientError, TimeoutError, RateLimited)
+PUBLISH_RETRY_DELAY_MS = 5_000
 FORCE_REASONS = frozenset({"api", "button", "rerun"})  # a person asked: re-run even a known diff
 SKIP_DISABLED = "disabled for this repository"
 EXCLUDED_BY_CONFIG = "excluded by .github/devmetrics.yml"
@@ -84,17 +93,14 @@ def skip_reason(pr: Mapping[str, Any], config: ReviewConfig, *, force: bool) -> 
     return None
 
 
-async def run_analysis(res: WorkerResources, pull_request_id: int, *, reason: str = "event") -> str:
-    """Returns what happened (for logs and tests): skipped, reused, done, busy, superseded, ..."""
-    pool = await res.pool()
+async def _target(res: WorkerResources, pool: asyncpg.Pool, pull_request_id: int) -> Target | None:
+    """The pull request as GitHub has it now, its repository's review config and our bot."""
     row = await pool.fetchrow(PR_SQL, pull_request_id)
     if row is None:
-        return "unknown pull request"
+        return None
     clients = await res.github()
     gh = await clients.client_for(row["installation_id"])
     pr = await fetch.pull_request(gh, row["full_name"], row["number"])
-    if pr.get("state") != "open":
-        return "closed"
     default_branch = row["default_branch"] or (pr["base"].get("repo") or {}).get("default_branch") or "main"
     base = ReviewConfig(
         budget_tokens=res.settings.ai_budget_tokens,
@@ -102,14 +108,34 @@ async def run_analysis(res: WorkerResources, pull_request_id: int, *, reason: st
     config = await load_config(gh, row["full_name"], default_branch, row["org_settings"], base)
     box = SecretBox(res.settings.secret_key.get())
     _, bot_login = await fetch.app_identity(clients, CredentialsProvider(res.settings, pool, box))
-    target = Target(row, gh, pr, config, bot_login)
+    return Target(row, gh, pr, config, bot_login)
+
+
+def destination(target: Target) -> publish.Destination:
+    return publish.Destination(
+        gh=target.gh, repository=target.repository, number=int(target.pr["number"]),
+        threshold=target.config.risk_threshold, blocking=target.config.blocking,
+        bot_login=target.bot_login, installation_id=target.row["installation_id"],
+        pull_request_id=target.row["id"])
+
+
+async def run_analysis(res: WorkerResources, pull_request_id: int, *, reason: str = "event") -> str:
+    """Returns what happened (for logs and tests): skipped, reused, done, busy, superseded, ..."""
+    pool = await res.pool()
+    target = await _target(res, pool, pull_request_id)
+    if target is None:
+        return "unknown pull request"
+    if target.pr.get("state") != "open":
+        return "closed"
+    row, gh, config = target.row, target.gh, target.config
 
     for old in await ledger.supersede(pool, pull_request_id=pull_request_id, head_sha=target.head):
         if old["check_run_id"]:
             await checks.cancel(gh, old["full_name"], old["check_run_id"], newer_head=target.head)
+            await ledger.mark_published(pool, old["id"], old["check_run_id"])
 
     force = reason in FORCE_REASONS
-    if (why := skip_reason(pr, config, force=force)) is not None:
+    if (why := skip_reason(target.pr, config, force=force)) is not None:
         return await _skip(pool, target, why)
     files = await fetch.files(gh, target.repository, row["number"])
     kept = [f for f in files if force or not config.path_excluded(f.filename)]
@@ -119,18 +145,38 @@ async def run_analysis(res: WorkerResources, pull_request_id: int, *, reason: st
                                repository_id=row["repository_id"], pull_request_id=pull_request_id,
                                head_sha=target.head, diff=ledger.diff_hash(kept),
                                prompt_version=PROMPT_VERSION, force=force)
+    if claim.kind == "done" and claim.row is not None and claim.row["status"] == "completed" \
+            and claim.row["published_at"] is None:
+        return await _publish(pool, target, claim.id)  # stored earlier, never shown: show it now
     if claim.kind != "new":
         return claim.kind
     try:
         if not force and (donor := await ledger.reusable(
                 pool, pull_request_id=pull_request_id, head_sha=target.head,
                 diff=ledger.diff_hash(kept), prompt_version=PROMPT_VERSION)) is not None:
-            await ledger.set_status(pool, claim.id, "in_progress")
-            return await _finish(pool, target, claim.id, from_row(donor), run_id=None, reused=True)
-        return await _analyse(res, pool, target, claim.id, kept, len(files) - len(kept))
+            if await _open_run(pool, target, claim) is None \
+                    or not await ledger.set_status(pool, claim.id, "in_progress"):
+                return "superseded"
+            result = from_row(donor)
+            result.reused = True
+            return await _finish(pool, target, claim.id, result)
+        return await _analyse(res, pool, target, claim, kept, len(files) - len(kept))
     except Exception:
         await ledger.set_status(pool, claim.id, "failed")
         raise
+
+
+async def publish_stored(res: WorkerResources, review_id: int) -> str:
+    """The `publish_review` job: show a stored result on GitHub. GitHub errors propagate, so the
+    job is retried until the check run shows it."""
+    pool = await res.pool()
+    review = await ledger.load(pool, review_id)
+    if review is None or review["status"] != "completed" or review["published_at"] is not None:
+        return publish.NOTHING_TO_PUBLISH
+    target = await _target(res, pool, review["pull_request_id"])
+    if target is None:
+        return "unknown pull request"
+    return await publish.publish(pool, destination(target), review_id)
 
 
 async def _skip(pool: asyncpg.Pool, target: Target, why: str) -> str:
@@ -149,11 +195,31 @@ async def _skip(pool: asyncpg.Pool, target: Target, why: str) -> str:
     return "skipped"
 
 
-async def _analyse(res: WorkerResources, pool: asyncpg.Pool, target: Target, review_id: int,
+async def _open_run(pool: asyncpg.Pool, target: Target, claim: ledger.Claim) -> int | None:
+    """The check run of this analysis, created once: a retried attempt takes over the run its
+    failed attempt recorded, or found by its external id (a create whose answer was lost).
+    None when the analysis was superseded meanwhile."""
+    async with ledger.current(pool, claim.id) as conn:
+        if conn is None:
+            return None
+        run_id = claim.check_run_id
+        if run_id is None and not claim.fresh:
+            run_id = await checks.find(target.gh, target.repository, head_sha=target.head,
+                                       external_id=claim.id)
+        if run_id is None:
+            run_id = await checks.create(target.gh, target.repository, head_sha=target.head,
+                                         external_id=claim.id)
+        await ledger.set_check_run(conn, claim.id, run_id)
+        return run_id
+
+
+async def _analyse(res: WorkerResources, pool: asyncpg.Pool, target: Target, claim: ledger.Claim,
                    files: list[PrFile], excluded: int) -> str:
     settings, config, row = res.settings, target.config, target.row
-    run_id = await checks.create(target.gh, target.repository, head_sha=target.head, external_id=review_id)
-    await ledger.set_check_run(pool, review_id, run_id)
+    review_id = claim.id
+    run_id = await _open_run(pool, target, claim)
+    if run_id is None:
+        return "superseded"
     gitattributes = await read_file(target.gh, target.repository, ".gitattributes",
                                     row["default_branch"] or "main")
     notes = list(config.notes)
@@ -166,9 +232,11 @@ async def _analyse(res: WorkerResources, pool: asyncpg.Pool, target: Target, rev
         notes.append(f"Monthly AI budget reached: ${spent:.2f} of ${budget:.2f} spent this month, so "
                      "only the deterministic risk floor ran. Raise ai_monthly_budget_usd in the "
                      "organisation settings, or wait for the 1st.")
-    await checks.start(target.gh, target.repository, run_id)
-    if not await ledger.set_status(pool, review_id, "in_progress"):
-        return "superseded"
+    async with ledger.current(pool, review_id) as conn:
+        if conn is None:  # superseded: its run was cancelled and must stay so
+            return "superseded"
+        await checks.start(target.gh, target.repository, run_id)
+        await ledger.set_status(conn, review_id, "in_progress")
     pr = target.pr
     request = PullRequestInput(repository=target.repository, number=int(pr["number"]),
                                title=str(pr.get("title") or ""), body=pr.get("body"),
@@ -177,8 +245,10 @@ async def _analyse(res: WorkerResources, pool: asyncpg.Pool, target: Target, rev
     analysis_settings = AnalysisSettings(budget_tokens=config.budget_tokens,
                                          min_review_share=config.partial_share,
                                          model=settings.anthropic_model)
+    calls_claude = bool(settings.anthropic_api_key) and not over_budget
+    pause = await pauses.check(pool, row["installation_id"]) if calls_claude else None
     client = None
-    if settings.anthropic_api_key and not over_budget:
+    if calls_claude and pause is None:
         client = make_client(api_key=settings.anthropic_api_key.get(),
                              base_url=settings.anthropic_base_url or None)
     try:
@@ -188,32 +258,48 @@ async def _analyse(res: WorkerResources, pool: asyncpg.Pool, target: Target, rev
         if client is not None:
             await client.close()
     await ledger.add_usage(pool, review_id, analysis.model, analysis.usage, analysis.cost)
-    result = from_analysis(analysis, notes=notes, source=BUDGET_SOURCE if over_budget else None)
+    result = from_analysis(analysis, notes=notes, source=BUDGET_SOURCE if over_budget else
+                           "floor_error" if pause else None)
+    reasons = "; ".join(r["detail"] for r in result.floor_reasons) or "no risk signals"
     if over_budget:
-        reasons = "; ".join(r["detail"] for r in result.floor_reasons) or "no risk signals"
         result.summary = f"No AI review this time (monthly budget spent). The score is the deterministic " \
                          f"risk floor: {reasons}."
-    return await _finish(pool, target, review_id, result, run_id=run_id)
+    await _billing(pool, row["installation_id"], pause, analysis, result, reasons, called=client is not None)
+    return await _finish(pool, target, review_id, result)
 
 
-async def _finish(pool: asyncpg.Pool, target: Target, review_id: int, result: ReviewResult, *,
-                  run_id: int | None, reused: bool = False) -> str:
-    """The comment goes first, so a completed check run means everything is published."""
+async def _billing(pool: asyncpg.Pool, installation_id: int, pause: pauses.Pause | None, analysis: Analysis,
+                   result: ReviewResult, reasons: str, *, called: bool) -> None:
+    """A credit or spend-limit refusal pauses Claude for the installation and is named in the
+    check run; an answer lifts a pause (this call was its probe)."""
+    refusal = analysis.error_kind if analysis.error_kind in pauses.BILLING_KINDS else None
+    reason = pause.reason if pause else refusal
+    if reason is None:
+        if called and analysis.source == "model":
+            await pauses.lift(pool, installation_id)
+        return
+    if refusal is not None:
+        await pauses.refused(pool, installation_id, refusal, analysis.error or refusal)
+    result.summary = pauses.summary(reason, reasons)
+    result.error = result.error or pauses.BILLING_KINDS[reason]
+
+
+async def _finish(pool: asyncpg.Pool, target: Target, review_id: int, result: ReviewResult) -> str:
+    """Store, then publish: what was paid for is kept even if GitHub is not told at once."""
     if not await ledger.complete(pool, review_id, result):
         return "superseded"
-    comment_id = await comment.publish(target.gh, target.repository, int(target.pr["number"]), result,
-                                       head_sha=target.head, threshold=target.config.risk_threshold,
-                                       bot_login=target.bot_login)
-    if comment_id is not None:
-        await ledger.set_comment(pool, review_id, comment_id)
-    run_id = await checks.complete(target.gh, target.repository, run_id, result, head_sha=target.head,
-                                   external_id=review_id, blocking=target.config.blocking, reused=reused)
-    await ledger.set_check_run(pool, review_id, run_id)
-    # pr_high_risk notification rules look at every completed analysis; open pages refresh.
-    broker = dramatiq.get_broker()
-    installation_id = target.row["installation_id"]
-    broker.get_actor("notify_event").send(installation_id, "ai_review.completed", review_id)
-    broker.get_actor("publish_live").send(
-        [f"org:{installation_id}", f"pr:{target.row['id']}"],
-        {"type": "analysis.completed", "pull_request": target.row["id"], "analysis": review_id})
-    return "reused" if reused else "done"
+    outcome = await _publish(pool, target, review_id)
+    if outcome != publish.PUBLISHED:
+        return outcome
+    return "reused" if result.reused else "done"
+
+
+async def _publish(pool: asyncpg.Pool, target: Target, review_id: int) -> str:
+    """Publish now; if GitHub fails us, the `publish_review` job tries again (never the model)."""
+    try:
+        return await publish.publish(pool, destination(target), review_id)
+    except PUBLISH_ERRORS as exc:
+        log.warning("publishing review %s failed (%s); retrying in a job", review_id, exc)
+        dramatiq.get_broker().get_actor("publish_review").send_with_options(
+            args=(review_id,), delay=PUBLISH_RETRY_DELAY_MS)
+        return "stored; publishing later"

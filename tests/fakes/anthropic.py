@@ -79,6 +79,12 @@ class FakeAnthropicState:
                                  headers={"retry-after": "1"},
                                  error_message="You have reached your specified API usage limits."))
 
+    def credit_balance(self) -> None:
+        """Anthropic's answer when the account has run out of prepaid credit."""
+        self.script.append(Reply(status=400, error_type="invalid_request_error", error_message=(
+            "Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing "
+            "to upgrade or purchase credits.")))
+
     def invalid_request(self, message: str = "messages: field required") -> None:
         self.script.append(Reply(status=400, error_type="invalid_request_error", error_message=message))
 

@@ -53,10 +53,19 @@ async def record_and_inject(request: web.Request, handler) -> web.StreamResponse
             body = raw.decode(errors="replace")
     state.requests.append(RecordedRequest(request.method, request.path, dict(request.query),
                                           dict(request.headers), body))
+    for hold in state.holds:
+        if hold.times > 0 and request.path.startswith(hold.path_prefix) and (
+                hold.method is None or hold.method == request.method):
+            hold.times -= 1
+            hold.waiting += 1
+            await hold.released.wait()
     for failure in state.failures:
         if failure.times > 0 and request.path.startswith(failure.path_prefix) and (
-                failure.method is None or failure.method == request.method):
+                failure.method is None or failure.method == request.method) and (
+                failure.when is None or failure.when(body)):
             failure.times -= 1
+            if failure.after_handling:
+                await handler(request)
             return web.json_response(failure.body, status=failure.status, headers=failure.headers)
     if state.rate_limit_remaining is not None and request.path not in {"/rate_limit"}:
         if state.rate_limit_remaining <= 0:

@@ -34,6 +34,10 @@ FULL_PR_ONLY_KEYS = ("merged", "mergeable", "rebaseable", "mergeable_state", "me
                      "review_comments", "maintainer_can_modify", "commits", "additions", "deletions",
                      "changed_files")
 CREATED_QUALIFIER = re.compile(r"^(>=|<=|>|<)?(\S+?)(?:\.\.(\S+))?$")
+# GitHub's OpenAPI description types /actions/runs' `created` as a date-time (in search syntax);
+# the fake holds clients to that documented form rather than to what github.com also tolerates.
+_DATE_TIME = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)"
+RUNS_CREATED = re.compile(rf"^(?:>=|<=|>|<)?{_DATE_TIME}(?:\.\.{_DATE_TIME})?$")
 BASE64_LINE = 60
 
 
@@ -321,7 +325,7 @@ async def list_workflow_runs(request: web.Request, state: FakeGitHubState, full_
     runs = ordered(state.workflow_runs.get(full_name, []), "created_at", "desc")
     if "created" in request.query:
         keep = created_filter(request.query["created"])
-        if keep is None:
+        if keep is None or not RUNS_CREATED.match(request.query["created"]):
             return web.json_response({"message": "Invalid created qualifier"}, status=422)
         runs = [r for r in runs if keep(ts(r["created_at"]))]
     for field, key in (("event", "event"), ("status", "status"), ("branch", "head_branch"),

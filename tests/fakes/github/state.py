@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +32,21 @@ class InjectedFailure:
     headers: dict[str, str] = field(default_factory=dict)
     body: Json = field(default_factory=lambda: {"message": "You have exceeded a secondary rate limit."})
     method: str | None = None
+    when: Callable[[Any], bool] | None = None  # a test on the request's JSON body
+    # Do the request's work, then answer with the failure: a gateway that lost GitHub's answer.
+    after_handling: bool = False
+
+
+@dataclass
+class HeldRequests:
+    """Hold the next `times` requests whose path starts with `path_prefix` (and whose method is
+    `method`, when given) until `released` is set: a test can then act while the app waits."""
+
+    path_prefix: str
+    method: str | None = None
+    times: int = 1
+    waiting: int = 0
+    released: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 @dataclass
@@ -85,6 +102,7 @@ class FakeGitHubState:
     # Every request answered, and failures to inject.
     requests: list[RecordedRequest] = field(default_factory=list)
     failures: list[InjectedFailure] = field(default_factory=list)
+    holds: list[HeldRequests] = field(default_factory=list)
     # Remaining primary rate limit per token (None: unlimited) and its reset (epoch seconds).
     rate_limit_remaining: int | None = None
     rate_limit_reset: int = 0
