@@ -489,16 +489,16 @@ async def test_content_requests_are_paced(github, aiohttp_server, open_clients: 
         return await handler(request)
 
     base_url = await serve(aiohttp_server, state, timed)
-    gh = open_clients(base_url, policy=RateLimitPolicy(content_requests=2, content_window=0.4)).as_app()
+    gh = open_clients(base_url, policy=RateLimitPolicy(content_requests=2, content_window=1.0)).as_app()
     await asyncio.gather(*(gh.post("/app/hook/deliveries/{id}/attempts", {"id": n}, data={})
                            for n in range(5)))
     assert len(arrived) == 5
     arrived.sort()
-    # Any three consecutive starts span at least one window (less the first connection's set-up,
-    # which delays only the early arrivals); five span two.
+    # Any three consecutive starts span at least one window, less how late a loaded machine
+    # may deliver the earlier one (a wide margin: this checks pacing, not speed); five span two.
     for i in range(2, 5):
-        assert arrived[i] - arrived[i - 2] >= 0.3
-    assert arrived[4] - arrived[0] >= 0.7
+        assert arrived[i] - arrived[i - 2] >= 0.6
+    assert arrived[4] - arrived[0] >= 1.6
     gets = await gh.getitem("/app")  # reads are not paced
     assert gets["id"] == APP_ID
 
