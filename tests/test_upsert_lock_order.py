@@ -48,7 +48,7 @@ async def test_opposite_order_batches_do_not_deadlock(pool):
 
 def test_an_imported_page_locks_its_repository_and_people_like_a_delivery():
     (event, _) = crossed_reviews(1)
-    page = [event["pull_request"], event["review"]]
+    page = [(event["pull_request"], [event["review"]])]  # what write_pull_requests gets
     keys = lock_keys(page, [70_002])
     assert keys == sorted(set(keys))
     assert REPOSITORY_SPACE + 70_002 in keys

@@ -32,11 +32,11 @@ def _objects(value: Any, depth: int = 0) -> Iterator[Mapping[str, Any]]:
     if isinstance(value, Mapping):
         yield value
         for child in value.values():
-            if isinstance(child, Mapping | list):
+            if isinstance(child, Mapping | list | tuple):
                 yield from _objects(child, depth + 1)
-    elif isinstance(value, list):
+    elif isinstance(value, list | tuple):  # imported pages hold (pull request, reviews) pairs
         for child in value:
-            if isinstance(child, Mapping | list):
+            if isinstance(child, Mapping | list | tuple):
                 yield from _objects(child, depth + 1)
 
 
