@@ -55,7 +55,10 @@ def _worker(args: argparse.Namespace) -> int:
     from devmetrics_app.jobs.queue_groups import parse_queues
     from devmetrics_app.services import InProcessWorker, boot
 
-    queues = parse_queues(args.queues)  # a typo fails before anything starts
+    try:
+        queues = parse_queues(args.queues)  # a typo fails before anything starts
+    except ValueError as exc:
+        raise SystemExit(f"devmetrics worker: {exc}") from None
     services = boot()
     worker = InProcessWorker(services, threads=args.threads, queues=queues)
     stop = threading.Event()

@@ -44,3 +44,12 @@ async def test_opposite_order_batches_do_not_deadlock(pool):
     errors = await pool.fetch("SELECT last_error FROM webhook_deliveries WHERE last_error IS NOT NULL")
     assert errors == []
     assert await pool.fetchval("SELECT count(*) FROM pull_request_reviews") == len(events)
+
+
+def test_an_imported_page_locks_its_repository_and_people_like_a_delivery():
+    (event, _) = crossed_reviews(1)
+    page = [(event["pull_request"], [event["review"]])]  # what write_pull_requests gets
+    keys = lock_keys(page, [70_002])
+    assert keys == sorted(set(keys))
+    assert REPOSITORY_SPACE + 70_002 in keys
+    assert {k - ACCOUNT_SPACE for k in keys if k >= ACCOUNT_SPACE} == {50_002, 50_003}

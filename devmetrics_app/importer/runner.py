@@ -29,6 +29,7 @@ from gidgethub.abc import GitHubAPI
 from devmetrics_app.importer import graphql_pulls, rest_kinds
 from devmetrics_app.importer.rest_kinds import Page, Target
 from devmetrics_app.store import pull_requests
+from devmetrics_app.store.lock_order import lock_payload_rows
 from devmetrics_app.store.repositories import upsert_repository
 from devmetrics_app.timeutil import parse_ts, utcnow
 
@@ -227,6 +228,8 @@ async def _commit_page(pool: asyncpg.Pool, target: Target, kind: str, previous: 
                 locked = await conn.fetchval(LOCK_CURSOR, target.repository_id, kind, previous)
                 if locked is None:
                     raise ImportConflict(f"import of {target.owner}/{target.name} {kind} moved on")
+                # The same lock order as webhook deliveries, which write the same people.
+                await lock_payload_rows(conn, list(page.records), repository_ids=[target.repository_id])
                 written = await write(conn, target, page.records)
                 total = await conn.fetchval(ADVANCE_CURSOR, target.repository_id, kind,
                                             page.cursor, written, page.done)

@@ -12,7 +12,7 @@ and they cover rows that do not exist yet, whose concurrent INSERTs deadlock jus
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import asyncpg
@@ -32,17 +32,17 @@ def _objects(value: Any, depth: int = 0) -> Iterator[Mapping[str, Any]]:
     if isinstance(value, Mapping):
         yield value
         for child in value.values():
-            if isinstance(child, Mapping | list):
+            if isinstance(child, Mapping | list | tuple):
                 yield from _objects(child, depth + 1)
-    elif isinstance(value, list):
+    elif isinstance(value, list | tuple):  # imported pages hold (pull request, reviews) pairs
         for child in value:
-            if isinstance(child, Mapping | list):
+            if isinstance(child, Mapping | list | tuple):
                 yield from _objects(child, depth + 1)
 
 
-def lock_keys(payload: Mapping[str, Any]) -> list[int]:
+def lock_keys(payload: Mapping[str, Any] | list, repository_ids: Iterable[int] = ()) -> list[int]:
     """The advisory keys for every repository and account object in a payload, in lock order."""
-    keys = set()
+    keys = {REPOSITORY_SPACE + int(r) for r in repository_ids}
     for obj in _objects(payload):
         ident = obj.get("id")
         if not isinstance(ident, int) or isinstance(ident, bool) or not 0 < ident < REPOSITORY_SPACE:
@@ -57,9 +57,12 @@ def lock_keys(payload: Mapping[str, Any]) -> list[int]:
     return sorted(keys)
 
 
-async def lock_payload_rows(conn: asyncpg.Connection, payload: Mapping[str, Any]) -> int:
-    """Take the payload's row locks in the one global order (inside the caller's transaction)."""
-    keys = lock_keys(payload)
+async def lock_payload_rows(
+    conn: asyncpg.Connection, payload: Mapping[str, Any] | list, *, repository_ids: Iterable[int] = ()
+) -> int:
+    """Take the payload's row locks in the one global order (inside the caller's transaction).
+    Every writer of users and repositories does: webhook deliveries and imported pages."""
+    keys = lock_keys(payload, repository_ids)
     if keys:
         # unnest WITH ORDINALITY scans the array in order: the locks are taken sorted.
         await conn.fetchval(LOCK_SQL, keys)
