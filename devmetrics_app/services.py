@@ -34,7 +34,7 @@ def boot(*, run_migrations: bool = True) -> Services:
     endpoints = resolve_endpoints(settings)
     if run_migrations:
         asyncio.run(apply_migrations(endpoints.database_url))
-    broker_module.configure(endpoints.redis_url)
+    broker_module.configure(endpoints.redis_url, broker_url=settings.broker_url.get())
     return Services(settings, endpoints)
 
 
