@@ -38,7 +38,7 @@ def _serve(args: argparse.Namespace) -> int:
         log.info("DevMetrics listening on http://%s:%d (public URL %s)%s", args.host, args.port,
                  services.settings.public_url, " with in-process workers" if worker else "")
         web.run_app(app, host=args.host, port=args.port, access_log=None,
-                    print=lambda _: None)
+                    print=lambda _: None, reuse_port=args.reuse_port or None)
     finally:
         if worker:
             worker.stop()
@@ -187,6 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--worker", dest="worker", action="store_true", default=None,
                        help="also run workers in this process (default with embedded servers)")
     serve.add_argument("--no-worker", dest="worker", action="store_false")
+    serve.add_argument("--reuse-port", action="store_true",
+                       help="SO_REUSEPORT: several serve processes share one port, the kernel "
+                            "spreading connections among them")
     serve.set_defaults(func=_serve)
 
     worker = commands.add_parser("worker", help="run the Dramatiq workers and the sweeper")
