@@ -16,6 +16,7 @@ from devmetrics_app.jobs import resources
 from devmetrics_app.jobs.dispatcher import DispatcherThread
 from devmetrics_app.jobs.sweeper import SweeperThread
 from devmetrics_app.logs import configure_logging
+from devmetrics_app.observability.errors import init_sentry
 from devmetrics_app.runtime import Endpoints, resolve_endpoints
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ class Services:
 def boot(*, run_migrations: bool = True) -> Services:
     settings = load_settings()
     configure_logging(level=settings.log_level, fmt=settings.log_format)
-    _init_sentry(settings)
+    init_sentry(settings)  # before the broker exists: its integration hooks broker creation
     endpoints = resolve_endpoints(settings)
     if run_migrations:
         asyncio.run(apply_migrations(endpoints.database_url))
@@ -110,14 +111,3 @@ class InProcessWorker:
         self.dispatcher.join(timeout=5)
         self.sweeper.join(timeout=5)
         log.info("worker stopped")
-
-
-def _init_sentry(settings: Settings) -> None:
-    if not settings.sentry_dsn:
-        return
-    try:
-        import sentry_sdk
-    except ImportError:
-        log.warning("SENTRY_DSN is set but sentry-sdk is not installed (pip install sentry-sdk)")
-        return
-    sentry_sdk.init(dsn=settings.sentry_dsn.get(), environment=settings.env)
