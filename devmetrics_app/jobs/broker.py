@@ -33,6 +33,7 @@ def configure(redis_url: str, *, namespace: str = DEFAULT_NAMESPACE,
         actors,
         imports,
         notify_actors,
+        retention,
         review,
         rollups,
     )
