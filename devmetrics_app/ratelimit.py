@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 KEY_PREFIX = "devmetrics:ratelimit:"
-PERIOD_MS = 60_000
 
 # KEYS[1] the key; ARGV: emission interval (ms per request), burst (requests), reserve (0/1).
 # Returns {allowed, remaining, retry_after_ms, reset_ms}.
@@ -66,9 +65,11 @@ class RateLimiter:
     def __init__(self, redis: Redis) -> None:
         self._script = redis.register_script(GCRA_LUA)
 
-    async def hit(self, key: str, *, per_minute: int, reserve: bool = False) -> Decision:
-        """Count one request against `key`'s budget of `per_minute` (with a burst of as many)."""
-        interval = PERIOD_MS / per_minute
+    async def hit(self, key: str, *, per_minute: int, reserve: bool = False,
+                  period_seconds: float = 60.0) -> Decision:
+        """Count one request against `key`'s budget of `per_minute` (with a burst of as many);
+        `period_seconds` stretches or shrinks the minute (GitHub's pacing window is a setting)."""
+        interval = period_seconds * 1000 / per_minute
         allowed, remaining, retry_ms, reset_ms = await self._script(
             keys=[KEY_PREFIX + key], args=[interval, per_minute, int(reserve)])
         return Decision(allowed=bool(allowed), limit=per_minute, remaining=max(int(remaining), 0),
