@@ -112,3 +112,10 @@ async def test_redis_down_means_no_limit_not_a_lost_webhook(aiohttp_client, sett
         "opened", payloads.pull_request(1, repo=payloads.REPO_API))) for _ in range(2)]
     assert [r.status for r in answers] == [202, 202]
     assert await pool.fetchval("SELECT count(*) FROM webhook_deliveries WHERE next_attempt_at IS NULL") == 2
+
+
+async def test_anonymous_requests_are_not_counted(aiohttp_client, settings, pool) -> None:
+    client = await app_client(aiohttp_client, settings, api_rate_limit_per_minute=1)
+    answers = [await client.get("/api/openapi.json") for _ in range(3)]
+    assert [r.status for r in answers] == [200] * 3
+    assert "RateLimit-Limit" not in answers[0].headers

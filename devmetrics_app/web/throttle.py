@@ -1,7 +1,9 @@
 """Rate limits at the edge: API clients get 429 beyond their budget; webhooks never do.
 
-- API: API_RATE_LIMIT_PER_MINUTE (default 100) per API token, bearer session or browser session
-  (anonymous callers per address), with RateLimit-* headers on every answer and Retry-After on 429.
+- API: API_RATE_LIMIT_PER_MINUTE (default 100) per API token, bearer session or browser session,
+  with RateLimit-* headers on every answer and Retry-After on 429. Anonymous requests are not
+  counted: behind a reverse proxy they would all share the proxy's address (one budget for
+  everyone signing in), and without credentials the API answers only 401 and its documents.
 - Webhooks: WEBHOOK_RATE_LIMIT_PER_MINUTE (default 1,000) per installation. GitHub does not resend
   a 429, so a delivery over the limit is still stored and answered 202, but scheduled for the
   slot the limiter booked for it: the dispatcher takes only unscheduled deliveries and the
@@ -35,10 +37,10 @@ EXEMPT = frozenset({"/api/webhooks/github"})
 REDIS_TIMEOUT_SECONDS = 0.5
 
 
-def _api_key(request: web.Request) -> str:
+def _api_key(request: web.Request) -> str | None:
     principal = principal_of(request)
     if principal is None:
-        return f"api:anon:{request.remote or 'unknown'}"
+        return None
     if principal.token_id is not None:
         return f"api:token:{principal.token_id}"
     if principal.session is not None:
@@ -60,7 +62,10 @@ async def api_rate_limit_middleware(request: web.Request, handler) -> web.Stream
     per_minute = request.app[SETTINGS].api_rate_limit_per_minute
     if per_minute <= 0 or not request.path.startswith(LIMITED_PREFIX) or request.path in EXEMPT:
         return await handler(request)
-    decision = await _hit(request.app, _api_key(request), per_minute=per_minute, reserve=False)
+    key = _api_key(request)
+    if key is None:
+        return await handler(request)
+    decision = await _hit(request.app, key, per_minute=per_minute, reserve=False)
     if decision is None:
         return await handler(request)
     if not decision.allowed:
