@@ -41,7 +41,8 @@ def _serve(args: argparse.Namespace) -> int:
         _use_uvloop()
         log.info("DevMetrics listening on http://%s:%d (public URL %s)%s", args.host, args.port,
                  services.settings.public_url, " with in-process workers" if worker else "")
-        server.run(app, settings=services.settings, host=args.host, port=args.port)
+        server.run(app, settings=services.settings, host=args.host, port=args.port,
+                   reuse_port=args.reuse_port)
     finally:
         if supervisor:
             supervisor.stop()
@@ -214,6 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--worker", dest="worker", action="store_true", default=None,
                        help="also run workers in this process (default with embedded servers)")
     serve.add_argument("--no-worker", dest="worker", action="store_false")
+    serve.add_argument("--reuse-port", action="store_true",
+                       help="SO_REUSEPORT: several serve processes share one port, the kernel "
+                            "spreading connections among them")
     serve.set_defaults(func=_serve)
 
     worker = commands.add_parser("worker", help="run the Dramatiq workers and the sweeper")

@@ -61,3 +61,5 @@ def configure_logging(*, level: str = "INFO", fmt: str = "console") -> None:
     root.setLevel(level)
     # aiohttp's access log is one line per webhook: too chatty above DEBUG.
     logging.getLogger("aiohttp.access").setLevel(max(logging.WARNING, root.level))
+    # pika narrates every connection open and close at INFO (each worker thread has its own).
+    logging.getLogger("pika").setLevel(max(logging.WARNING, root.level))

@@ -17,6 +17,7 @@ from devmetrics_app.jobs.dispatcher import DispatcherThread
 from devmetrics_app.jobs.queue_groups import queue_groups
 from devmetrics_app.jobs.sweeper import SweeperThread
 from devmetrics_app.logs import configure_logging
+from devmetrics_app.observability.errors import init_sentry
 from devmetrics_app.runtime import Endpoints, resolve_endpoints
 
 log = logging.getLogger(__name__)
@@ -31,11 +32,11 @@ class Services:
 def boot(*, run_migrations: bool = True) -> Services:
     settings = load_settings()
     configure_logging(level=settings.log_level, fmt=settings.log_format)
-    _init_sentry(settings)
+    init_sentry(settings)  # before the broker exists: its integration hooks broker creation
     endpoints = resolve_endpoints(settings)
     if run_migrations:
         asyncio.run(apply_migrations(endpoints.database_url))
-    broker_module.configure(endpoints.redis_url)
+    broker_module.configure(endpoints.redis_url, broker_url=settings.broker_url.get())
     return Services(settings, endpoints)
 
 
@@ -124,14 +125,3 @@ class InProcessWorker:
         for thread in self.background:
             thread.join(timeout=5)
         log.info("worker stopped")
-
-
-def _init_sentry(settings: Settings) -> None:
-    if not settings.sentry_dsn:
-        return
-    try:
-        import sentry_sdk
-    except ImportError:
-        log.warning("SENTRY_DSN is set but sentry-sdk is not installed (pip install sentry-sdk)")
-        return
-    sentry_sdk.init(dsn=settings.sentry_dsn.get(), environment=settings.env)

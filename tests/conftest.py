@@ -153,7 +153,9 @@ async def clean_database(request: pytest.FixtureRequest) -> None:
 
 @pytest.fixture(scope="session")
 def broker(redis_url: str) -> Iterator[dramatiq.Broker]:
-    broker = broker_module.configure(redis_url, namespace=f"devmetrics-test-{uuid.uuid4().hex[:8]}")
+    # TEST_BROKER_URL=amqp://... runs the worker tests on RabbitMQ instead of Redis.
+    broker = broker_module.configure(redis_url, namespace=f"devmetrics-test-{uuid.uuid4().hex[:8]}",
+                                     broker_url=os.environ.get("TEST_BROKER_URL", ""))
     yield broker
     broker.flush_all()
 

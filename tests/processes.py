@@ -90,3 +90,24 @@ class PrivateRedis:
 def devmetrics(name: str, *args: str, env: dict[str, str], log_dir: Path) -> Process:
     return Process(name, [sys.executable, "-m", "devmetrics_app.cli", *args], env=env,
                    log_dir=log_dir)
+
+
+def app_env(settings, *, redis_url: str, private_key_pem: str, webhook_secret: str,
+            **extra: str) -> dict[str, str]:
+    """The environment of a real `devmetrics` process on the test database."""
+    return {
+        **os.environ,
+        "DEVMETRICS_ENV": "test",
+        "DEVMETRICS_DATA_DIR": str(settings.data_dir),
+        "DATABASE_URL": settings.database_url.get(),
+        "REDIS_URL": redis_url,
+        "SECRET_KEY": settings.secret_key.get(),
+        "GITHUB_APP_ID": "12345",
+        "GITHUB_PRIVATE_KEY": private_key_pem,
+        "GITHUB_WEBHOOK_SECRET": webhook_secret,
+        "SWEEP_INTERVAL_SECONDS": "0.3",
+        "SWEEP_GRACE_SECONDS": "1",
+        "WORKER_THREADS": "4",
+        "LOG_LEVEL": "INFO",
+        **extra,
+    }

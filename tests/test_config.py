@@ -102,3 +102,16 @@ def test_public_url_defaults_to_where_serve_listens(tmp_path: Path) -> None:
 
     serve = build_parser().parse_args(["serve"])
     assert settings_from(tmp_path).public_url == f"http://{serve.host}:{serve.port}"
+
+
+def test_scale_settings(tmp_path: Path) -> None:
+    defaults = settings_from(tmp_path)
+    assert (defaults.api_rate_limit_per_minute, defaults.webhook_rate_limit_per_minute) == (100, 1_000)
+    assert not defaults.broker_url and not defaults.metrics_token
+    assert defaults.delivery_retention_days == 0  # keep bodies until told otherwise
+    rabbit = settings_from(tmp_path, BROKER_URL="amqp://guest:hunter2@rabbit:5672/devmetrics",
+                           METRICS_TOKEN="scrape", DELIVERY_RETENTION_DAYS="30")
+    assert "hunter2" not in repr(rabbit) and "scrape" not in repr(rabbit)
+    assert rabbit.delivery_retention_days == 30
+    with pytest.raises(ConfigError, match="BROKER_URL"):
+        settings_from(tmp_path, BROKER_URL="kafka://broker:9092")

@@ -524,7 +524,8 @@ async def test_calls_and_remaining_limit_are_exported_per_installation(
         github, open_clients: OpenClients) -> None:
     from prometheus_client import REGISTRY
 
-    _, base_url = github
+    state, base_url = github
+    state.rate_limit_remaining = 4321
     clients = open_clients(base_url)
     labels = {"installation": str(INSTALLATION), "status": "200"}
     before = REGISTRY.get_sample_value("devmetrics_github_api_calls_total", labels) or 0
@@ -532,4 +533,20 @@ async def test_calls_and_remaining_limit_are_exported_per_installation(
     await gh.getitem(REPOS_PATH)
     assert REGISTRY.get_sample_value("devmetrics_github_api_calls_total", labels) == before + 1
     assert REGISTRY.get_sample_value("devmetrics_github_rate_limit_remaining",
-                                     {"installation": str(INSTALLATION), "resource": "core"}) is not None
+                                     {"installation": str(INSTALLATION), "resource": "core"}) < 4321
+
+
+async def test_content_pacing_is_shared_by_processes(github, open_clients: OpenClients) -> None:
+    """Two GitHubClients (two worker processes) pace one installation's writes together."""
+    state, base_url = github
+    sleeps = RecordedSleep()
+    policy = RateLimitPolicy(content_requests=2, content_window=60)
+    processes = [open_clients(base_url, policy=policy, sleep=sleeps) for _ in range(2)]
+    for clients in processes:
+        gh = await clients.client_for(INSTALLATION)
+        for _ in range(2):
+            await gh.post("/repos/acme/repo-0/check-runs", data={"name": "x", "head_sha": "a" * 40})
+    assert len(state.requests_to("POST", "/repos/acme/repo-0/check-runs")) == 4
+    # The budget is two a minute in all: the second process's writes wait for their slots.
+    assert len(sleeps.delays) == 2
+    assert 25 < sleeps.delays[0] <= 30 and 55 < sleeps.delays[1] <= 60

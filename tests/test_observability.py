@@ -69,3 +69,30 @@ async def test_metrics_token_is_required_when_set(aiohttp_client, settings, pool
     assert (await client.get("/metrics", headers={"Authorization": "Bearer wrong"})).status == 401
     text = await scrape(client, Authorization="Bearer scrape-me-please")
     assert "devmetrics_http_request_duration_seconds" in text
+
+
+class PeerTransport:
+    """Just enough of a transport for aiohttp to report the caller's address."""
+
+    def __init__(self, host: str) -> None:
+        self.host = host
+
+    def get_extra_info(self, name: str, default=None):
+        return (self.host, 40_000) if name == "peername" else default
+
+
+def test_without_a_token_only_loopback_may_scrape(settings) -> None:
+    from aiohttp import web
+    from aiohttp.test_utils import make_mocked_request
+
+    from devmetrics_app.observability.endpoint import _allowed
+    from devmetrics_app.web.keys import SETTINGS
+
+    app = web.Application()
+    app[SETTINGS] = settings  # no METRICS_TOKEN
+
+    def from_host(host: str) -> bool:
+        return _allowed(make_mocked_request("GET", "/metrics", app=app, transport=PeerTransport(host)))
+
+    assert from_host("127.0.0.1") and from_host("::1")
+    assert not from_host("10.0.0.5")

@@ -53,6 +53,7 @@ from devmetrics_app.github.tokens import (
     IssuedToken,
 )
 from devmetrics_app.observability.metrics import record_github_call
+from devmetrics_app.ratelimit import RateLimiter
 
 USER_AGENT = "DevMetrics"
 # GitHub's secondary limits: at most 100 concurrent requests; at most 80 content-creating
@@ -152,6 +153,31 @@ class Pacer:
                 await sleep(self._starts[0] + self._window - now)
 
 
+class SharedPacer:
+    """GitHub's content-creation pacing for one installation, shared by every process through
+    Redis (ratelimit.py): each request books the next free slot and sleeps until it, so N
+    worker processes together stay under the limit one process would. Redis unreachable: this
+    process paces alone, as before."""
+
+    def __init__(self, limiter: RateLimiter, key: str, local: Pacer, *, limit: int,
+                 window: float) -> None:
+        self._limiter = limiter
+        self._key = key
+        self._local = local
+        self._limit = limit
+        self._window = window
+
+    async def acquire(self, sleep: Sleep) -> None:
+        try:
+            decision = await self._limiter.hit(self._key, per_minute=self._limit, reserve=True,
+                                               period_seconds=self._window)
+        except Exception:
+            await self._local.acquire(sleep)
+            return
+        if not decision.allowed:
+            await sleep(decision.retry_after)
+
+
 @dataclass
 class PrimaryLimit:
     remaining: int
@@ -165,7 +191,7 @@ class Limits:
     policy: RateLimitPolicy
     clock: Callable[[], float] = time.monotonic
     concurrency: asyncio.Semaphore = field(init=False)
-    pacer: Pacer = field(init=False)
+    pacer: Pacer | SharedPacer = field(init=False)
     cache: LRUCache = field(init=False)
     primary: dict[str, PrimaryLimit] = field(default_factory=dict)  # by X-RateLimit-Resource
 
@@ -394,6 +420,8 @@ class GitHubClients:
         self._requester = requester
         self._jwts = AppJWTCache()
         self._app_limits = Limits(self.policy)
+        self._limiter = RateLimiter(redis)
+        self._namespace = namespace
         self._installation_limits: dict[int, Limits] = {}
         self._user_limits: OrderedDict[str, Limits] = OrderedDict()
 
@@ -413,6 +441,9 @@ class GitHubClients:
         limits = self._installation_limits.get(installation_id)
         if limits is None:
             limits = self._installation_limits[installation_id] = Limits(self.policy)
+            limits.pacer = SharedPacer(self._limiter, f"github:content:{self._namespace}:{installation_id}",
+                                       limits.pacer, limit=self.policy.content_requests,
+                                       window=self.policy.content_window)
         return self._client(limits, auth=InstallationAuth(self.tokens, installation_id),
                             oauth_token=token, cache=limits.cache, metrics_label=str(installation_id))
 

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import asyncpg
 import dramatiq
@@ -71,11 +72,15 @@ class RunOnce(Middleware):
     """Skip a job whose outbox row already ran under another message (a row sent twice).
 
     The first message to start claims the row's key with its own message id; Dramatiq's retries
-    of that message keep the id and so still run."""
+    of that message keep the id and so still run. The claims live in Redis whichever broker
+    carries the messages (RabbitMQ has no key store), hence the client of its own."""
+
+    def __init__(self, client: Any = None) -> None:
+        self.client = client
 
     def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.Message) -> None:
         outbox_id = message.options.get(OUTBOX_OPTION)
-        client = getattr(broker, "client", None)
+        client = self.client or getattr(broker, "client", None)
         if outbox_id is None or client is None:
             return
         key = RUN_KEY.format(outbox_id=outbox_id)

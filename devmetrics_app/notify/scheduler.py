@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 TICK_ACTOR = "scheduler_tick"
 TICK_CRON_SECOND = 0  # every minute, on the minute
 NIGHTLY_ROLLUP_HOUR = 2
+PRUNE_HOUR = 4  # after the rollups: DELIVERY_RETENTION_DAYS, when set
 TICK_MISFIRE_GRACE_SECONDS = 30
 TIMELINE_KINDS = ["opened", "ready_for_review", "converted_to_draft", "review_requested"]
 
@@ -187,6 +188,12 @@ def run_scheduler(settings: Settings) -> None:
     scheduler.add_job(send_nightly_rollups, CronTrigger(hour=NIGHTLY_ROLLUP_HOUR, timezone=UTC),
                       id="nightly-rollups", coalesce=True, max_instances=1,
                       misfire_grace_time=3600, replace_existing=True)
+    if settings.delivery_retention_days > 0:
+        from devmetrics_app.jobs.retention import send_prune
+
+        scheduler.add_job(send_prune, CronTrigger(hour=PRUNE_HOUR, timezone=UTC),
+                          id="prune-delivery-bodies", coalesce=True, max_instances=1,
+                          misfire_grace_time=3600, replace_existing=True)
 
     def stop(*_: object) -> None:
         scheduler.shutdown(wait=False)

@@ -16,11 +16,13 @@ DELIVERY_CHANNEL = "devmetrics_deliveries"
 INSERT_BATCH = """
 WITH stored AS (
 INSERT INTO webhook_deliveries
-    (delivery_id, event, action, installation_id, hook_id, content_type, body, body_encoding)
+    (delivery_id, event, action, installation_id, hook_id, content_type, body, body_encoding,
+     next_attempt_at)
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[],
-                     $7::bytea[], $8::text[])
+                     $7::bytea[], $8::text[], $10::timestamptz[])
 ON CONFLICT (delivery_id) DO UPDATE
-    SET status = 'received', attempts = 0, next_attempt_at = NULL, last_error = NULL,
+    SET status = 'received', attempts = 0, next_attempt_at = EXCLUDED.next_attempt_at,
+        last_error = NULL,
         body = EXCLUDED.body, body_encoding = EXCLUDED.body_encoding,
         content_type = EXCLUDED.content_type, received_at = now()
     -- A redelivery of a delivery we gave up on is a request to try again; anything else is a
@@ -98,6 +100,8 @@ class IncomingDelivery:
     hook_id: int | None
     content_type: str
     body: bytes
+    # Over the installation's webhook rate limit: stored now, processed from then (web/throttle.py).
+    not_before: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +130,7 @@ async def insert_batch(conn: asyncpg.Connection, batch: list[IncomingDelivery]) 
         [body for body, _ in encoded],
         [encoding for _, encoding in encoded],
         DELIVERY_CHANNEL,
+        [d.not_before for d in batch],
     )
     return {row["delivery_id"] for row in rows}
 

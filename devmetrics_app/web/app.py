@@ -23,7 +23,7 @@ from devmetrics_app.github.provider import CredentialsProvider
 from devmetrics_app.observability import endpoint as observability
 from devmetrics_app.project_files import project_path
 from devmetrics_app.store.delivery_writer import DeliveryWriter
-from devmetrics_app.web import auth, dashboard, health, pages, setup, webhook
+from devmetrics_app.web import auth, dashboard, health, pages, setup, throttle, webhook
 from devmetrics_app.web.api import (
     analytics,
     installations,
@@ -105,6 +105,7 @@ def create_app(settings: Settings, *, database_url: str, redis_url: str) -> web.
         app.router.add_routes(module.routes)
     app.router.add_static("/static", project_path("templates") / "static")
     observability.setup(app)  # GET /metrics, and request durations for every route
+    throttle.setup(app)  # API rate limits (429) and webhook deferral, shared through Redis
     return app
 
 

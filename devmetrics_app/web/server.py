@@ -86,14 +86,15 @@ class GuardedRunner(web.AppRunner):
         return server
 
 
-def run(app: web.Application, *, settings: Settings, host: str, port: int) -> None:
-    """Serve until SIGINT or SIGTERM, like web.run_app but with GuardedRunner."""
+def run(app: web.Application, *, settings: Settings, host: str, port: int, reuse_port: bool = False) -> None:
+    """Serve until SIGINT or SIGTERM, like web.run_app but with GuardedRunner. `reuse_port`
+    (SO_REUSEPORT) lets several `serve` processes share one port; the kernel spreads connections."""
 
     async def serve() -> None:
         runner = GuardedRunner(app, settings=settings, handle_signals=True, access_log=None)
         await runner.setup()
         try:
-            await web.TCPSite(runner, host, port).start()
+            await web.TCPSite(runner, host, port, reuse_port=reuse_port or None).start()
             await asyncio.Event().wait()
         finally:
             await runner.cleanup()

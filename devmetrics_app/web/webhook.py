@@ -17,6 +17,7 @@ from devmetrics_app.store.deliveries import IncomingDelivery
 from devmetrics_app.web import body_reader, responses
 from devmetrics_app.web.keys import CREDENTIALS, SETTINGS, WRITER
 from devmetrics_app.web.signature import verify
+from devmetrics_app.web.throttle import webhook_not_before
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +146,7 @@ async def receive(request: web.Request) -> web.Response:
         hook_id=hook_id,
         content_type=request.content_type,
         body=body,
+        not_before=await webhook_not_before(request.app, peek.installation_id),
     )
     try:
         is_new = await request.app[WRITER].write(delivery)
@@ -153,7 +155,8 @@ async def receive(request: web.Request) -> web.Response:
         log.exception("could not store delivery", extra={"delivery_id": delivery_id})
         WEBHOOKS_RECEIVED.labels(event, "error").inc()
         return responses.error(503, "unavailable", "could not store the delivery; retry later")
-    WEBHOOKS_RECEIVED.labels(event, "stored" if is_new else "duplicate").inc()
+    outcome = "duplicate" if not is_new else "deferred" if delivery.not_before else "stored"
+    WEBHOOKS_RECEIVED.labels(event, outcome).inc()
     return responses.json({"delivery": delivery_id, "duplicate": not is_new}, status=202)
 
 
