@@ -5,6 +5,9 @@ thousands of them), so an answer says whether work that can still change it is o
 
 - deliveries of the installation stored but not processed yet (`webhook_deliveries`, status
   'received': the partial index of sql/001 makes this one probe), or
+- rollup follow-ups of the installation's deliveries committed to the outbox but not yet handed
+  to the broker, or coalesced
+  rollup work waiting in the installation's pending set (`jobs/pending_rollups.py`), or
 - rollup jobs queued, delayed (debounced) or running for one of the scope's repositories or
   for the installation as a whole. Dramatiq's Redis broker keeps every message that is not yet
   acknowledged in `<namespace>:<queue>.msgs` (delayed ones in `<queue>.DQ.msgs`); a message
@@ -28,13 +31,14 @@ import dramatiq
 import orjson
 import redis.asyncio as aioredis
 
+from devmetrics_app.jobs import pending_rollups
 from devmetrics_app.jobs.broker import DEFAULT_NAMESPACE
 
 ROLLUP_QUEUES = ("rollups",)
 MAX_INSPECTED = 500
 # Rollup actors whose first positional argument is a repository id / an installation id.
 REPOSITORY_ACTORS = ("recompute_rollups", "run_rollups")
-INSTALLATION_ACTORS = ("recompute_installation_rollups",)
+INSTALLATION_ACTORS = ("recompute_installation_rollups", "run_pending_rollups")
 
 # $2: the scope's repositories (NULL: every repository of the installation).
 FRESHNESS_SQL = """
@@ -44,7 +48,9 @@ SELECT now() AS answered_at, scope.ids AS repositories,
        (SELECT min(d.received_at) FROM webhook_deliveries d
         WHERE d.status = 'received' AND d.installation_id = $1) AS oldest_unprocessed,
        (SELECT max(s.computed_at) FROM repository_stats s WHERE s.repository_id = ANY(scope.ids))
-           AS last_recompute
+           AS last_recompute,
+       EXISTS (SELECT 1 FROM outbox o JOIN webhook_deliveries d ON d.delivery_id = o.delivery_id
+               WHERE d.installation_id = $1 AND o.actor LIKE '%rollups%') AS outbox_rollups
 FROM scope
 """
 
@@ -77,6 +83,8 @@ async def rollups_pending(
     # The configured broker's namespace (tests and operators may choose their own).
     namespace = namespace or getattr(dramatiq.get_broker(), "namespace", DEFAULT_NAMESPACE)
     scope = set(repository_ids)
+    if await redis.scard(pending_rollups.PENDING_KEY.format(installation_id=installation_id)):
+        return True
     keys = [f"{namespace}:{q}{suffix}.msgs" for q in queues for suffix in ("", ".DQ")]
     sizes = [await redis.hlen(key) for key in keys]
     if not any(sizes):
@@ -103,7 +111,8 @@ async def freshness(
     """`as_of` and `pending` for an installation's figures over `repository_ids` (None: all)."""
     row = await conn.fetchrow(FRESHNESS_SQL, installation_id,
                               list(repository_ids) if repository_ids is not None else None)
-    queued = redis is not None and await rollups_pending(redis, installation_id, row["repositories"])
+    queued = row["outbox_rollups"] or (
+        redis is not None and await rollups_pending(redis, installation_id, row["repositories"]))
     if row["oldest_unprocessed"] is not None:
         return Freshness(min(row["oldest_unprocessed"], row["answered_at"]), True)
     if queued:
