@@ -8,7 +8,7 @@ import re
 import payloads
 from test_pages_support import ORG, WORLD_QUERY, pages_fixture, seed_world  # noqa: F401
 
-from devmetrics_app.web.dashboard.figures import change
+from devmetrics_app.web.dashboard.figures import FIGURES, LISTED_SUBSET, change
 
 PR7 = payloads.pr_id(payloads.REPO_API_ID, 7)
 
@@ -101,3 +101,37 @@ def test_trend_verdict_follows_the_direction_of_goodness() -> None:
     assert change(30.0, 20.0, "lead_time")["verdict"] == "worse"
     assert change(2.0, 1.0, "deployment_frequency")["verdict"] == "better"
     assert change(20.0, 20.0, "change_failure_rate")["verdict"] is None
+
+
+async def test_every_explanation_lists_what_it_says_it_counted(pages, pool) -> None:
+    await seed_world(pool, rollups=True)
+    await pages.sign_in("alice")
+    for key in FIGURES:
+        html = await pages.html(f"/orgs/{ORG}/explain/{key}", WORLD_QUERY)
+        count = int(re.search(r"<strong data-count>(\d+)</strong>", html).group(1))
+        counted = html[html.index('id="items-h"'):html.index('id="excluded-h"')]
+        rows = counted.count('<tr><th scope="row">')
+        listed = re.search(r"<span data-listed>(\d+)</span>", counted)
+        # Every counted item is listed, or the page says which part of them is.
+        assert rows == (int(listed.group(1)) if listed else 0), key
+        assert rows == count or (key in LISTED_SUBSET and f", of which <strong>{rows}</strong>" in html), key
+
+
+async def test_change_failures_name_their_cause_and_link_to_the_deployment(pages, pool) -> None:
+    await seed_world(pool, rollups=True)
+    await pages.sign_in("alice")
+    await pool.execute("UPDATE releases SET failed_at = outcome_at, succeeded_at = NULL")
+    release = await pool.fetchrow("SELECT source, id, sha FROM releases WHERE installation_id = $1", ORG)
+    html = await pages.html(f"/orgs/{ORG}/explain/change_failure_rate", WORLD_QUERY)
+    link = f'/orgs/{ORG}/deployments/{release["source"]}/{release["id"]}'
+    row = html[html.index(f'<a href="{link}">'):].split("</tr>")[0]
+    assert release["sha"][:12] in row
+    assert "<td>failed</td>\n        <td>its deployment status was a failure</td>" in row
+    said = "Computed from\n  <strong data-count>1</strong> deployment, of which <strong>1</strong> failed."
+    assert said in html
+    deployment = await pages.html(link)
+    assert release["sha"][:12] in deployment and "acme/" in deployment and "failed at" in deployment
+    solo = payloads.SOLO_INSTALLATION_ID
+    await pages.html(f"/orgs/{solo}/deployments/deployment/{release['id']}", status=404)
+    await pages.html(f"/orgs/{ORG}/deployments/release/{release['id']}", status=404)
+    await pages.html(f"/orgs/{ORG}/deployments/deployment/123456789", status=404)

@@ -66,9 +66,13 @@ def fmt(value: float | None, unit: str = "") -> str:
         text = f"{value:.2g}"
     else:
         text = f"{value:.0f}" if abs(value - round(value)) < 0.05 or abs(value) >= 100 else f"{value:.1f}"
-    if text == "1":
-        unit = SINGULAR.get(unit, unit)
+    unit = SINGULAR.get(unit, unit) if text == "1" else unit
     return f"{text} {unit}".strip() if unit and unit != "%" else f"{text}{unit}"
+
+
+def noun(count: float | None, unit: str) -> str:
+    """The unit alone, in the number `fmt` would print it with (for a count shown apart)."""
+    return SINGULAR.get(unit, unit) if fmt(count) == "1" else unit
 
 
 def _markup(parts: list[str]) -> Markup:
