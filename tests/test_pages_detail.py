@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import payloads
+from api_support import set_role
 from test_pages_support import ORG, WORLD_QUERY, pages_fixture, seed_world  # noqa: F401
 
 from devmetrics_app.web.dashboard.figures import FIGURES, LISTED_SUBSET, change
@@ -135,3 +136,16 @@ async def test_change_failures_name_their_cause_and_link_to_the_deployment(pages
     await pages.html(f"/orgs/{solo}/deployments/deployment/{release['id']}", status=404)
     await pages.html(f"/orgs/{ORG}/deployments/release/{release['id']}", status=404)
     await pages.html(f"/orgs/{ORG}/deployments/deployment/123456789", status=404)
+
+
+async def test_people_say_which_cycle_time_they_show(pages, pool) -> None:
+    await seed_world(pool, rollups=True)
+    await pages.sign_in("alice")
+    await set_role(pool, payloads.ALICE["id"], "MANAGER")
+    everyone = await pages.html(f"/orgs/{ORG}/people", WORLD_QUERY)
+    assert "Average cycle time" in everyone and "(mean)" in everyone
+    alice = await pages.html(f"/orgs/{ORG}/people/{payloads.ALICE['id']}", WORLD_QUERY)
+    # Her page names both statistics; the average is the one the People table shows.
+    assert "Median cycle time (of 1 pull request)" in alice
+    assert "Average cycle time <span class=\"hint\">(the People table's figure)</span></th><td>3.8 h" in alice
+    assert re.findall(r">(?:Cycle time)[ <(]", alice) == []  # never an unqualified "Cycle time"
