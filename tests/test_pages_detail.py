@@ -149,3 +149,24 @@ async def test_people_say_which_cycle_time_they_show(pages, pool) -> None:
     assert "Median cycle time (of 1 pull request)" in alice
     assert "Average cycle time <span class=\"hint\">(the People table's figure)</span></th><td>3.8 h" in alice
     assert re.findall(r">(?:Cycle time)[ <(]", alice) == []  # never an unqualified "Cycle time"
+
+
+async def test_repositories_show_figures_and_import_trouble(pages, pool) -> None:
+    await seed_world(pool, rollups=True)
+    await pages.sign_in("alice")
+    api, web = payloads.REPO_API_ID, payloads.REPO_WEB_ID
+    await pool.execute(
+        """INSERT INTO import_cursors (repository_id, kind, installation_id, items, done, error, updated_at)
+           VALUES ($1, 'pull_requests', $3, 40, true, NULL, now()),
+                  ($1, 'issues', $3, 5, false, 'GitHub answered 502 three times', now() - interval '3 hours'),
+                  ($2, 'commits', $3, 7, false, NULL, now() - interval '2 hours')""", api, web, ORG)
+    html = await pages.html(f"/orgs/{ORG}/repositories", WORLD_QUERY)
+    row = html[html.index(f'/repositories/{api}?'):].split("</tr>")[0]
+    assert '<span class="import import-failed">failed</span>' in row
+    assert "issues: GitHub answered 502 three times" in row and "1 of 2 kinds, 45 items" in row
+    assert "<td>1</td>" in row  # pull requests merged in the period, from the rollups
+    assert '<span class="import import-stalled">stalled</span>' in html  # no progress for 2 hours
+    assert 'role="alert">History import failing or stalled in 2 repositories:' in html
+    page = await pages.html(f"/orgs/{ORG}/repositories/{api}", WORLD_QUERY)
+    assert "failed: GitHub answered 502 three times" in page
+    assert '<th scope="row">pull requests</th><td>40</td>' in page

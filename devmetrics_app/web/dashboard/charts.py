@@ -27,7 +27,8 @@ INTEGER_STEPS = (1, 2, 5)  # times a power of ten: the step between ticks of a c
 SINGULAR = {"hours": "hour", "pull requests": "pull request", "merged pull requests": "merged pull request",
             "review requests": "review request",
             "points": "point", "days": "day", "issues": "issue", "deployments": "deployment",
-            "incidents": "incident", "commits": "commit", "runs": "run", "workflow runs": "workflow run"}
+            "incidents": "incident", "commits": "commit", "runs": "run", "workflow runs": "workflow run",
+            "items": "item", "repositories": "repository", "sprints": "sprint"}
 _ids = itertools.count(1)
 
 
