@@ -7,6 +7,7 @@ import re
 
 import payloads
 from api_support import set_role
+from fakes.github.state import InjectedFailure
 from test_pages_support import ORG, WORLD_QUERY, pages_fixture, seed_world  # noqa: F401
 
 from devmetrics_app.web.dashboard.figures import FIGURES, LISTED_SUBSET, change
@@ -170,3 +171,39 @@ async def test_repositories_show_figures_and_import_trouble(pages, pool) -> None
     page = await pages.html(f"/orgs/{ORG}/repositories/{api}", WORLD_QUERY)
     assert "failed: GitHub answered 502 three times" in page
     assert '<th scope="row">pull requests</th><td>40</td>' in page
+
+
+async def test_settings_list_the_organisations_members_for_roles(pages, pool, fake_github) -> None:
+    state, _ = fake_github
+    await seed_world(pool)
+    await pages.sign_in("alice")
+    await set_role(pool, payloads.ALICE["id"], "ADMIN")
+    state.users["carol"] = dict(payloads.CAROL)
+    state.users["bob"] = dict(payloads.BOB)
+    state.org_roles[("acme", "carol")] = "member"
+    state.org_roles[("acme", "bob")] = "admin"
+    html = await pages.html(f"/orgs/{ORG}/settings")
+    roles = html[html.index('id="roles-h"'):]
+    # Carol never signed in: listed from GitHub, so she can be given a role.
+    carol = roles[roles.index('<th scope="row">carol</th>'):].split("</tr>")[0]
+    assert "<td>member</td>" in carol and "<option selected>DEVELOPER</option>" in carol
+    bob = roles[roles.index('<th scope="row">bob</th>'):].split("</tr>")[0]
+    assert "<option selected>ADMIN</option>" in bob
+    await pages.post(f"/orgs/{ORG}/settings/members/{payloads.CAROL['id']}", {"role": "MANAGER"})
+    html = await pages.html(f"/orgs/{ORG}/settings")
+    carol = html[html.index('<th scope="row">carol</th>'):].split("</tr>")[0]
+    assert "(role set here)" in carol and "<option selected>MANAGER</option>" in carol
+    # The listing went through the installation's token, as GitHub requires.
+    assert any("/orgs/acme/members" in str(r) for r in state.requests)
+
+
+async def test_settings_say_when_github_will_not_list_members(pages, pool, fake_github) -> None:
+    state, _ = fake_github
+    await seed_world(pool)
+    await pages.sign_in("alice")
+    await set_role(pool, payloads.ALICE["id"], "ADMIN")
+    # The app lacks the Members permission: GitHub answers 403 (no retry-after: not a rate limit).
+    refused = InjectedFailure("/orgs/acme/members", 403, body={"message": "Resource not accessible"})
+    state.failures.append(refused)
+    html = await pages.html(f"/orgs/{ORG}/settings")
+    assert "Could not list acme&#39;s members from GitHub" in html and "alice" in html
