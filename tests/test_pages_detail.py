@@ -207,3 +207,25 @@ async def test_settings_say_when_github_will_not_list_members(pages, pool, fake_
     state.failures.append(refused)
     html = await pages.html(f"/orgs/{ORG}/settings")
     assert "Could not list acme&#39;s members from GitHub" in html and "alice" in html
+
+
+async def test_inbox_keeps_the_organisation_navigation(pages, pool) -> None:
+    await seed_world(pool)
+    await pages.sign_in("alice")
+    empty = await pages.html("/notifications", {"org": str(ORG)})
+    assert f'href="/orgs/{ORG}/pulls"' in empty and f'href="/orgs/{ORG}">Overview</a>' in empty
+    # The empty inbox says how notifications come about, and where to set that up.
+    assert f'<a href="/orgs/{ORG}/notifications/rules">set one up under Notification rules</a>' in empty
+    # Her only organisation's navigation even without ?org=; a foreign or junk org is ignored.
+    assert f'href="/orgs/{ORG}/pulls"' in await pages.html("/notifications")
+    assert f"/orgs/{payloads.SOLO_INSTALLATION_ID}/" not in await pages.html(
+        "/notifications", {"org": str(payloads.SOLO_INSTALLATION_ID)})
+    note_id = await pool.fetchval(
+        """INSERT INTO notifications (installation_id, user_id, title, body) VALUES ($1, $2, 'Hi', 'x')
+           RETURNING id""", ORG, payloads.ALICE["id"])
+    response = await pages.post(f"/notifications/{note_id}/read", {"read": "true", "org": str(ORG)})
+    assert response.headers["Location"] == f"/notifications?org={ORG}"
+    # Pages inside the organisation link to the inbox with it.
+    assert f'href="/notifications?org={ORG}"' in await pages.html(f"/orgs/{ORG}/pulls")
+    rules = await pages.html(f"/orgs/{ORG}/notifications/rules")
+    assert "No rules yet: nobody is notified of anything." in rules and "Ask a manager" in rules
