@@ -3,6 +3,8 @@ reads (each moment once, oldest first; coverage as sentences and file lists)."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 
 import payloads
@@ -229,3 +231,36 @@ async def test_inbox_keeps_the_organisation_navigation(pages, pool) -> None:
     assert f'href="/notifications?org={ORG}"' in await pages.html(f"/orgs/{ORG}/pulls")
     rules = await pages.html(f"/orgs/{ORG}/notifications/rules")
     assert "No rules yet: nobody is notified of anything." in rules and "Ask a manager" in rules
+
+
+async def test_pull_request_list_sorts_by_size_age_and_cycle_time_and_exports_csv(pages, pool) -> None:
+    await seed_world(pool, rollups=True)
+    await pages.sign_in("alice")
+    await pool.execute("UPDATE pull_requests SET title = '=HYPERLINK(\"x\")' WHERE id = $1", PR7)
+    api = (await pages.api("/api/pull-requests"))["items"]
+    sizes = {item["id"]: (item["additions"] or 0) + (item["deletions"] or 0) for item in api}
+
+    def order(html: str) -> list[int]:
+        return [int(i) for i in re.findall(r'<tr data-pr="(\d+)">', html)]
+
+    html = await pages.html(f"/orgs/{ORG}/pulls", {"sort": "size", "order": "desc"})
+    assert order(html) == sorted(sizes, key=lambda i: (-sizes[i], -i))
+    assert 'aria-sort="descending"><a href="?sort=size&amp;order=asc">Size' in html
+    smallest = await pages.html(f"/orgs/{ORG}/pulls", {"sort": "size", "order": "asc"})
+    assert order(smallest) == sorted(sizes, key=lambda i: (sizes[i], i))
+    # Cycle time: merged pull requests by their cycle time, the others (no figure) last.
+    by_cycle = order(await pages.html(f"/orgs/{ORG}/pulls", {"sort": "cycle_time", "state": "merged"}))
+    assert by_cycle[0] == PR7
+    row = html[html.index(f'<tr data-pr="{PR7}">'):].split("</tr>")[0]
+    assert '<td data-label="Cycle time">3.8 h</td>' in row and '<td data-label="Age">' in row
+    await pages.html(f"/orgs/{ORG}/pulls", {"sort": "karma"}, status=400)
+    # CSV of the same list, filters and order kept; a title cannot become a spreadsheet formula.
+    response = await pages.client.get(f"/orgs/{ORG}/pulls", params={"sort": "size", "format": "csv"})
+    assert response.status == 200 and response.content_type == "text/csv"
+    assert 'filename="pull-requests.csv"' in response.headers["Content-Disposition"]
+    lines = list(csv.reader(io.StringIO(await response.text())))
+    assert lines[0][:3] == ["number", "title", "repository"] and len(lines) == len(api) + 1
+    seven = next(line for line in lines[1:] if line[0] == "7")
+    assert seven[1] == "'=HYPERLINK(\"x\")" and seven[13] == "3.83"
+    numbers = [re.search(r">#(\d+) ", html[html.index(f'data-pr="{i}"'):]).group(1) for i in order(html)]
+    assert [line[0] for line in lines[1:]] == numbers
