@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from html import unescape
 
 import payloads
 from api_support import set_role
@@ -264,3 +265,19 @@ async def test_pull_request_list_sorts_by_size_age_and_cycle_time_and_exports_cs
     assert seven[1] == "'=HYPERLINK(\"x\")" and seven[13] == "3.83"
     numbers = [re.search(r">#(\d+) ", html[html.index(f'data-pr="{i}"'):]).group(1) for i in order(html)]
     assert [line[0] for line in lines[1:]] == numbers
+
+
+async def test_people_and_repositories_download_as_csv(pages, pool) -> None:
+    await seed_world(pool, rollups=True)
+    await pages.sign_in("alice")
+    await set_role(pool, payloads.ALICE["id"], "MANAGER")
+    for path, first in ((f"/orgs/{ORG}/people", "login"), (f"/orgs/{ORG}/repositories", "repository")):
+        html = await pages.html(path, WORLD_QUERY)
+        link = re.search(r'<a href="\?([^"]+format=csv)" download>', html).group(1)
+        response = await pages.client.get(path + "?" + unescape(link))
+        assert response.status == 200 and response.content_type == "text/csv", path
+        lines = list(csv.reader(io.StringIO(await response.text())))
+        assert lines[0][0] == first and len(lines) > 1, path
+    people = await pages.client.get(f"/orgs/{ORG}/people", params={**WORLD_QUERY, "format": "csv"})
+    alice = next(line for line in csv.reader(io.StringIO(await people.text())) if line[0] == "alice")
+    assert alice[5] == "3.83"  # her average cycle time, as the table shows it

@@ -21,6 +21,7 @@ from devmetrics_app.web.dashboard.common import (
     pool,
     render,
 )
+from devmetrics_app.web.dashboard.export import csv_response, wants_csv
 from devmetrics_app.web.dashboard.overview import buckets, slice_label
 from devmetrics_app.web.dashboard.pulls import risk_band
 from devmetrics_app.web.tenancy import not_found
@@ -28,6 +29,8 @@ from devmetrics_app.web.tenancy import not_found
 routes = web.RouteTableDef()
 
 RECENT_PULLS = 10
+REPOSITORIES_CSV = ("repository", "in_metrics", "prs_merged", "average_cycle_time_hours",
+                    "build_success_percent", "workflow_runs", "deployments", "failed_deployments", "history_import", "import_errors")
 
 
 @routes.get("/orgs/{installation_id}/repositories")
@@ -43,6 +46,12 @@ async def repository_list(request: web.Request) -> web.Response:
             installation_id)
         repositories = await repository_status.annotate(conn, installation_id, period,
                                                         [dict(r) for r in rows])
+    if wants_csv(request):
+        return csv_response("repositories.csv", REPOSITORIES_CSV, (
+            (r["full_name"], r["connected"], r["figures"]["prs_merged"], r["figures"]["average_cycle_time"],
+             r["figures"]["build_success"], r["figures"]["workflow_runs"], r["figures"]["deployments"],
+             r["figures"]["failed_deployments"], r["history"]["state"], r["history"].get("errors"))
+            for r in repositories))
     return render(request, "repositories.html", {
         **context, "repositories": repositories,
         "filters": Filters(installation_id, period_choice, period, None, None)})
