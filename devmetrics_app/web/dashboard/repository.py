@@ -30,7 +30,8 @@ routes = web.RouteTableDef()
 
 RECENT_PULLS = 10
 REPOSITORIES_CSV = ("repository", "in_metrics", "prs_merged", "average_cycle_time_hours",
-                    "build_success_percent", "workflow_runs", "deployments", "failed_deployments", "history_import", "import_errors")
+                    "build_success_percent", "workflow_runs", "deployments", "failed_deployments",
+                    "history_import", "import_errors")
 
 
 @routes.get("/orgs/{installation_id}/repositories")
