@@ -43,6 +43,7 @@ OPERATIONS: tuple[Op, ...] = (
     Op("GET", "/api/docs", "This document as a page", "docs", role=None, html=True),
     Op("GET", "/static/{filename}", "Stylesheets and images of the pages", "pages", role=None,
        result="Binary", errors=(404,)),
+    Op("GET", "/favicon.ico", "The pages' icon (SVG)", "pages", role=None, result="Binary"),
     # -- server-rendered pages
     Op("GET", "/", "Landing page (redirects to /setup until the app is registered)", "pages",
        role=None, html=True, redirects=True),
@@ -160,6 +161,9 @@ OPERATIONS: tuple[Op, ...] = (
        role="VIEWER", html=True, redirects=False),
     Op("GET", "/orgs/{installation_id}/repositories/{repository_id}",
        "A repository's figures", "dashboard",
+       role="VIEWER", html=True, redirects=False),
+    Op("GET", "/orgs/{installation_id}/deployments/{source}/{deployment_id}",
+       "A production deployment (source: deployment or workflow_run)", "dashboard",
        role="VIEWER", html=True, redirects=False),
     Op("GET", "/orgs/{installation_id}/pulls",
        "Pull requests with risk badges", "dashboard",
