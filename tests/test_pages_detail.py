@@ -168,7 +168,7 @@ async def test_repositories_show_figures_and_import_trouble(pages, pool) -> None
     row = html[html.index(f'/repositories/{api}?'):].split("</tr>")[0]
     assert '<span class="import import-failed">failed</span>' in row
     assert "issues: GitHub answered 502 three times" in row and "1 of 2 kinds, 45 items" in row
-    assert "<td>1</td>" in row  # pull requests merged in the period, from the rollups
+    assert '<td data-label="PRs merged">1</td>' in row  # merged in the period, from the rollups
     assert '<span class="import import-stalled">stalled</span>' in html  # no progress for 2 hours
     assert 'role="alert">History import failing or stalled in 2 repositories:' in html
     page = await pages.html(f"/orgs/{ORG}/repositories/{api}", WORLD_QUERY)
@@ -281,3 +281,14 @@ async def test_people_and_repositories_download_as_csv(pages, pool) -> None:
     people = await pages.client.get(f"/orgs/{ORG}/people", params={**WORLD_QUERY, "format": "csv"})
     alice = next(line for line in csv.reader(io.StringIO(await people.text())) if line[0] == "alice")
     assert alice[5] == "3.83"  # her average cycle time, as the table shows it
+
+
+async def test_explanation_items_download_as_csv(pages, pool) -> None:
+    await seed_world(pool, rollups=True)
+    await pages.sign_in("alice")
+    html = await pages.html(f"/orgs/{ORG}/explain/lead_time", WORLD_QUERY)
+    link = re.search(r'<a href="\?([^"]+format=csv)" download>', html).group(1)
+    response = await pages.client.get(f"/orgs/{ORG}/explain/lead_time?" + unescape(link))
+    lines = list(csv.reader(io.StringIO(await response.text())))
+    assert response.content_type == "text/csv" and lines[0][:3] == ["item", "kind", "value"]
+    assert len(lines) == 1 + 4 and {line[1] for line in lines[1:]} == {"commit"}

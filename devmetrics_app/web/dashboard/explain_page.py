@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from typing import Any
+from urllib.parse import urlencode
 
 import asyncpg
 from aiohttp import web
@@ -23,6 +24,7 @@ from devmetrics_app.web.dashboard.common import (
     signed_in,
 )
 from devmetrics_app.web.dashboard.deployment_page import SOURCES, deployment_path
+from devmetrics_app.web.dashboard.export import csv_response, wants_csv
 from devmetrics_app.web.dashboard.figures import COUNTED, FAILED_BY, FIGURES, LISTED_SUBSET
 from devmetrics_app.web.tenancy import not_found, role_at_least
 
@@ -96,8 +98,13 @@ async def explain(request: web.Request) -> web.Response:
         field, words = LISTED_SUBSET[key]
         items_total = int(figure.get(field) or 0)
         subset = {"count": items_total, "words": words}
+    if wants_csv(request):
+        return csv_response(f"{key}.csv", ("item", "kind", "value", "unit", "outcome", "cause", "id"), (
+            (i.get("label"), i.get("kind"), i.get("value"), figure.get("unit"), i.get("outcome"),
+             i.get("cause"), i.get("id")) for i in items))
     return render(request, "explain.html", {
         **context, "filters": filters, "key": key, "definition": definition,
         "figure": figure, "items": items, "excluded": excluded, "person": person,
         "counted": COUNTED.get(key, "items"), "subset": subset,
+        "request_query": urlencode([(k, v) for k, v in request.query.items() if k != "format"]),
         "has_causes": any("cause" in item for item in items), "items_total": items_total})
