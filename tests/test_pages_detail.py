@@ -51,6 +51,7 @@ async def test_pull_request_timeline_once_and_in_order(pages, pool) -> None:
     assert texts[0] == "opened" and texts[-1] == "merged"
     assert any(t.startswith("review requested from ") for t in texts)
     assert "review_requested" not in html and "user:" not in "".join(texts)
+    assert " 1 files" not in html
 
 
 async def test_ai_insights_are_rendered_for_people(pages, pool) -> None:
@@ -172,6 +173,7 @@ async def test_repositories_show_figures_and_import_trouble(pages, pool) -> None
     assert '<span class="import import-stalled">stalled</span>' in html  # no progress for 2 hours
     assert 'role="alert">History import failing or stalled in 2 repositories:' in html
     page = await pages.html(f"/orgs/{ORG}/repositories/{api}", WORLD_QUERY)
+    assert not re.search(r'class="tick"[^>]*>\d+\.\d</text>', page)  # merged: a count axis
     assert "failed: GitHub answered 502 three times" in page
     assert '<th scope="row">pull requests</th><td>40</td>' in page
 

@@ -28,7 +28,7 @@ SINGULAR = {"hours": "hour", "pull requests": "pull request", "merged pull reque
             "review requests": "review request",
             "points": "point", "days": "day", "issues": "issue", "deployments": "deployment",
             "incidents": "incident", "commits": "commit", "runs": "run", "workflow runs": "workflow run",
-            "items": "item", "repositories": "repository", "sprints": "sprint"}
+            "items": "item", "repositories": "repository", "sprints": "sprint", "files": "file"}
 _ids = itertools.count(1)
 
 

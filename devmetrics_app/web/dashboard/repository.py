@@ -83,7 +83,7 @@ async def repository(request: web.Request) -> web.Response:
     for row in recent:
         row["risk"] = risk_band(row["risk_score"])
     chart = charts.bars("Pull requests merged", [slice_label(p) for p in slices], merged,
-                        unit="pull requests", x_label="Merged in", y_label="Merged")
+                        unit="pull requests", x_label="Merged in", y_label="Merged", integer=True)
     return render(request, "repository.html", {
         **context, "repo": dict(repo), "filters": filters, "result": result, "chart": chart,
         "recent": recent, "progress": progress,
