@@ -23,8 +23,9 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=NO_CHROMIUM)
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
-AXE = Path(os.environ.get("AXE_CORE_JS")
-           or Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js")
+AXE_PATH = Path(os.environ.get("AXE_CORE_JS")
+                or Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js")
+AXE_SOURCE = AXE_PATH.read_text() if AXE_PATH.exists() else None  # read once, at import
 AXE_SERIOUS_JS = """async () => {
   const result = await axe.run(document, {resultTypes: ['violations']});
   return result.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
@@ -83,8 +84,8 @@ async def test_pages_fit_a_phone(site, browser_page, pool) -> None:  # noqa: F81
 
 async def axe_serious(page) -> list[str]:
     """axe's serious and critical violations on the page (none checked without axe-core)."""
-    if not AXE.exists():
+    if AXE_SOURCE is None:
         return []
     # Evaluated through the DevTools protocol: the page's CSP (script-src 'self') does not apply.
-    await page.evaluate(AXE.read_text() + "\n;0")
+    await page.evaluate(AXE_SOURCE + "\n;0")
     return await page.evaluate(AXE_SERIOUS_JS)
