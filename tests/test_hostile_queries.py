@@ -26,8 +26,8 @@ OWN_IDS = {
     "team_id": 1,
     "token_id": "t",
     "figure": "cycle_time",
-    "source": "deployment",
     "deployment_id": 1,
+    "run_id": 1,
 }
 # The pages read these; an API route's own are the query parameters its OpenAPI entry lists.
 PAGE_PARAMETERS = ("period", "from", "to", "repository", "team", "state", "author", "risk",

@@ -129,7 +129,8 @@ async def test_change_failures_name_their_cause_and_link_to_the_deployment(pages
     await pool.execute("UPDATE releases SET failed_at = outcome_at, succeeded_at = NULL")
     release = await pool.fetchrow("SELECT source, id, sha FROM releases WHERE installation_id = $1", ORG)
     html = await pages.html(f"/orgs/{ORG}/explain/change_failure_rate", WORLD_QUERY)
-    link = f'/orgs/{ORG}/deployments/{release["source"]}/{release["id"]}'
+    assert release["source"] == "deployment"
+    link = f'/orgs/{ORG}/deployments/{release["id"]}'
     row = html[html.index(f'<a href="{link}">'):].split("</tr>")[0]
     assert release["sha"][:12] in row
     assert "<td>failed</td>\n        <td>its deployment status was a failure</td>" in row
@@ -138,9 +139,10 @@ async def test_change_failures_name_their_cause_and_link_to_the_deployment(pages
     deployment = await pages.html(link)
     assert release["sha"][:12] in deployment and "acme/" in deployment and "failed at" in deployment
     solo = payloads.SOLO_INSTALLATION_ID
-    await pages.html(f"/orgs/{solo}/deployments/deployment/{release['id']}", status=404)
-    await pages.html(f"/orgs/{ORG}/deployments/release/{release['id']}", status=404)
-    await pages.html(f"/orgs/{ORG}/deployments/deployment/123456789", status=404)
+    await pages.html(f"/orgs/{solo}/deployments/{release['id']}", status=404)
+    await pages.html(f"/orgs/{ORG}/deploy-runs/{release['id']}", status=404)  # not a run
+    await pages.html(f"/orgs/{ORG}/deployments/123456789", status=404)
+    await pages.html(f"/orgs/{ORG}/deployments/x", status=404)
 
 
 async def test_people_say_which_cycle_time_they_show(pages, pool) -> None:

@@ -56,7 +56,7 @@ async def test_explanation_lists_the_items_behind_a_figure(pages, pool) -> None:
     # Deployment frequency: the tile's per-week figure too, and each deployment links to its page.
     deployments = await pages.html(f"/orgs/{ORG}/explain/deployment_frequency", WORLD_QUERY)
     assert "deployment days per week" in deployments
-    assert f'href="/orgs/{ORG}/deployments/deployment/' in deployments
+    assert f'href="/orgs/{ORG}/deployments/' in deployments
 
 
 async def test_filters_and_tenancy(pages, pool) -> None:

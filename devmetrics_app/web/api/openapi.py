@@ -27,7 +27,7 @@ from devmetrics_app.web.keys import SETTINGS
 
 OPENAPI_VERSION = "3.1.0"
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
-STRING_PATH_PARAMS = frozenset({"token_id", "filename", "figure", "source"})
+STRING_PATH_PARAMS = frozenset({"token_id", "filename", "figure"})
 ANSWERS = {
     200: "OK", 201: "Created", 202: "Accepted: queued for a worker", 204: "Done; no content",
     302: "Redirect (browser flows)",

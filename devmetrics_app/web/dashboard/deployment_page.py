@@ -2,7 +2,7 @@
 to, so "which deployment failed, and why" is one click from the figure.
 
 A deployment is either a GitHub deployment or, for a repository that never deploys, a deploy
-workflow run (metrics/dora.py's two release sources); the path names the source.
+workflow run (metrics/dora.py's two release sources), each with its own path.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from devmetrics_app.web.tenancy import not_found
 
 routes = web.RouteTableDef()
 
-SOURCES = ("deployment", "workflow_run")
+# Release source -> the path segment of its page.
+SOURCES = {"deployment": "deployments", "workflow_run": "deploy-runs"}
 DEPLOYMENT_SQL = """
 SELECT d.id, d.repository_id, r.full_name AS repository, d.sha, d.ref, d.environment, d.description,
        d.latest_state AS state, d.github_created_at AS created_at, NULL::text AS html_url, NULL::text AS name
@@ -39,7 +40,7 @@ WHERE source = $1 AND id = $2 AND installation_id = $3"""
 
 
 def deployment_path(installation_id: int, source: str, deployment_id: Any) -> str:
-    return f"/orgs/{installation_id}/deployments/{source}/{deployment_id}"
+    return f"/orgs/{installation_id}/{SOURCES[source]}/{deployment_id}"
 
 
 def _safe_url(url: str | None) -> str | None:
@@ -64,11 +65,20 @@ async def _load(conn: asyncpg.Connection, installation_id: int, source: str,
     return out
 
 
-@routes.get("/orgs/{installation_id}/deployments/{source}/{deployment_id}")
+@routes.get("/orgs/{installation_id}/deployments/{deployment_id}")
 @page
 async def deployment(request: web.Request) -> web.Response:
-    source, raw_id = request.match_info["source"], request.match_info["deployment_id"]
-    if source not in SOURCES or not is_decimal(raw_id) or not 0 < int(raw_id) < 2**63:
+    return await _page(request, "deployment", request.match_info["deployment_id"])
+
+
+@routes.get("/orgs/{installation_id}/deploy-runs/{run_id}")
+@page
+async def deploy_run(request: web.Request) -> web.Response:
+    return await _page(request, "workflow_run", request.match_info["run_id"])
+
+
+async def _page(request: web.Request, source: str, raw_id: str) -> web.Response:
+    if not is_decimal(raw_id) or not 0 < int(raw_id) < 2**63:
         raise not_found()
     async with pool(request).acquire() as conn:
         context = await installation_context(request, conn)
