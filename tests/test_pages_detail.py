@@ -296,4 +296,6 @@ async def test_explanation_items_download_as_csv(pages, pool) -> None:
     lines = list(csv.reader(io.StringIO(await response.text())))
     assert response.content_type == "text/csv" and lines[0][:3] == ["item", "kind", "value"]
     listed = int(re.search(r"<span data-listed>(\d+)</span>", html).group(1))
+    # Each commit links to the deployment that first shipped it.
+    assert len(re.findall(rf'<a href="/orgs/{ORG}/deployments/\d+">[0-9a-f]{{12}}</a>', html)) == listed
     assert listed > 0 and len(lines) == 1 + listed and {line[1] for line in lines[1:]} == {"commit"}

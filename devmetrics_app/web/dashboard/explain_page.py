@@ -42,6 +42,9 @@ def item_link(installation_id: int, item: dict[str, Any]) -> str | None:
         return f"/orgs/{installation_id}/sprints?milestone={item['id']}"
     if kind in SOURCES:
         return deployment_path(installation_id, kind, item["id"])
+    source, _, release_id = str(details.get("release") or "").partition(":")
+    if kind == "commit" and source in SOURCES and release_id.isdigit():  # the deployment that shipped it
+        return deployment_path(installation_id, source, release_id)
     if details.get("repository_id"):  # a deployment, run, commit or issue: its repository's page
         return f"/orgs/{installation_id}/repositories/{details['repository_id']}"
     return None
