@@ -11,6 +11,7 @@ membership events say otherwise.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 
@@ -27,6 +28,7 @@ from devmetrics_app.web.keys import GITHUB, POOL
 log = logging.getLogger(__name__)
 
 MAX_MEMBERS = 2_000  # a settings page lists people, not a whole enterprise
+LIST_TIMEOUT_SECONDS = 10.0  # the page still shows the recorded members if GitHub is slow
 MEMBERS_URL = "/orgs/{org}/members{?role}"
 
 
@@ -40,10 +42,11 @@ async def sync_members(request: web.Request, installation_id: int) -> str | None
         return None  # a personal account has no members to list
     org = row["account_login"]
     try:
-        gh = await request.app[GITHUB].client_for(installation_id)
-        admins = {m["id"] async for m in gh.getiter(MEMBERS_URL, {"org": org, "role": "admin"})}
-        members = [m async for m in gh.getiter(MEMBERS_URL, {"org": org, "role": "all"})]
-    except (GitHubAppError, GitHubException, aiohttp.ClientError) as exc:
+        async with asyncio.timeout(LIST_TIMEOUT_SECONDS):
+            gh = await request.app[GITHUB].client_for(installation_id)
+            admins = {m["id"] async for m in gh.getiter(MEMBERS_URL, {"org": org, "role": "admin"})}
+            members = [m async for m in gh.getiter(MEMBERS_URL, {"org": org, "role": "all"})]
+    except (GitHubAppError, GitHubException, aiohttp.ClientError, TimeoutError) as exc:
         log.info("could not list the members of %s: %s", org, exc)
         return (f"Could not list {org}'s members from GitHub ({exc.__class__.__name__}): the app "
                 "needs the organisation Members (read) permission. Showing the members recorded so far.")
