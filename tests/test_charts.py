@@ -23,6 +23,7 @@ from devmetrics_app.web.dashboard.charts import fmt
     (0.0000012, "", "<0.001"),
     (1.0, "pull requests", "1 pull request"),  # a count of one reads in the singular
     (1.0, "hours", "1 hour"),
+    (1, "files", "1 file"),
     (1.01, "ms", "1 ms"),  # units not known as plurals are left alone
 ])
 def test_fmt(value, unit, text):

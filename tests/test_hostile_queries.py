@@ -26,10 +26,12 @@ OWN_IDS = {
     "team_id": 1,
     "token_id": "t",
     "figure": "cycle_time",
+    "deployment_id": 1,
+    "run_id": 1,
 }
 # The pages read these; an API route's own are the query parameters its OpenAPI entry lists.
 PAGE_PARAMETERS = ("period", "from", "to", "repository", "team", "state", "author", "risk",
-                   "milestone", "cursor", "done", "person")
+                   "milestone", "cursor", "done", "person", "sort", "order", "offset", "format", "org")
 HOSTILE = ("", " ", "-1", "0", "\u00b2", "\u0663", "1e9", "99999999999999999999999", "9" * 400,
            "2024-02-30", "0001-01-01", "9999-12-31T23:59:59+14:00", "null", "[]", "{}", "\x00",
            "%", "../../etc/passwd", "<script>", "true,false", "custom")

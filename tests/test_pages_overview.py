@@ -53,10 +53,10 @@ async def test_explanation_lists_the_items_behind_a_figure(pages, pool) -> None:
     assert f'href="/orgs/{ORG}/pulls/{pr7}"' in html
     assert "PR cycle time" in html and "Left out, and why" in html
     assert (await pages.client.get(f"/orgs/{ORG}/explain/nonsense")).status == 404
-    # Deployment frequency: the tile's per-week figure too, and each release links to its repository.
+    # Deployment frequency: the tile's per-week figure too, and each deployment links to its page.
     deployments = await pages.html(f"/orgs/{ORG}/explain/deployment_frequency", WORLD_QUERY)
     assert "deployment days per week" in deployments
-    assert f'href="/orgs/{ORG}/repositories/{payloads.REPO_API_ID}"' in deployments
+    assert f'href="/orgs/{ORG}/deployments/' in deployments
 
 
 async def test_filters_and_tenancy(pages, pool) -> None:

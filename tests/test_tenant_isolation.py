@@ -44,6 +44,8 @@ async def seed_two_tenants(pool) -> dict[str, int | str]:
         "notification_id": 1,
         "team_id": 1,
         "figure": "cycle-time",
+        "deployment_id": 1,
+        "run_id": 1,
     }
 
 

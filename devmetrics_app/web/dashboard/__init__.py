@@ -9,6 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from devmetrics_app.web.dashboard import (
+    deployment_page,
     explain_page,
     inbox,
     overview,
@@ -20,5 +21,6 @@ from devmetrics_app.web.dashboard import (
     sprints,
 )
 
-MODULES = (overview, explain_page, repository, pulls, people, sprints, rules, inbox, settings_page)
+MODULES = (overview, explain_page, repository, pulls, people, sprints, rules, inbox, settings_page,
+           deployment_page)
 routes: list[web.AbstractRouteDef] = [route for module in MODULES for route in module.routes]

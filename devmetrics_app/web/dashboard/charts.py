@@ -27,7 +27,8 @@ INTEGER_STEPS = (1, 2, 5)  # times a power of ten: the step between ticks of a c
 SINGULAR = {"hours": "hour", "pull requests": "pull request", "merged pull requests": "merged pull request",
             "review requests": "review request",
             "points": "point", "days": "day", "issues": "issue", "deployments": "deployment",
-            "incidents": "incident", "commits": "commit", "runs": "run", "workflow runs": "workflow run"}
+            "incidents": "incident", "commits": "commit", "runs": "run", "workflow runs": "workflow run",
+            "items": "item", "repositories": "repository", "sprints": "sprint", "files": "file"}
 _ids = itertools.count(1)
 
 
@@ -66,9 +67,13 @@ def fmt(value: float | None, unit: str = "") -> str:
         text = f"{value:.2g}"
     else:
         text = f"{value:.0f}" if abs(value - round(value)) < 0.05 or abs(value) >= 100 else f"{value:.1f}"
-    if text == "1":
-        unit = SINGULAR.get(unit, unit)
+    unit = SINGULAR.get(unit, unit) if text == "1" else unit
     return f"{text} {unit}".strip() if unit and unit != "%" else f"{text}{unit}"
+
+
+def noun(count: float | None, unit: str) -> str:
+    """The unit alone, in the number `fmt` would print it with (for a count shown apart)."""
+    return SINGULAR.get(unit, unit) if fmt(count) == "1" else unit
 
 
 def _markup(parts: list[str]) -> Markup:

@@ -26,7 +26,7 @@ from devmetrics_app.metrics.service import Scope
 from devmetrics_app.timeutil import utcnow
 from devmetrics_app.web.api.params import bad_request as _bad_request
 from devmetrics_app.web.api.query import _bound, repositories_of, single, team_of
-from devmetrics_app.web.dashboard.charts import fmt
+from devmetrics_app.web.dashboard.charts import fmt, noun
 from devmetrics_app.web.identity import Principal, principal_of
 from devmetrics_app.web.keys import POOL
 from devmetrics_app.web.tenancy import require_installation, visible_installations
@@ -81,7 +81,8 @@ def base_context(request: web.Request) -> dict[str, Any]:
     principal = principal_of(request)
     session = principal.session if principal else None
     return {"user": {"login": principal.login, "id": principal.user_id} if principal else None,
-            "csrf_token": session.csrf_token if session else "", "live_rooms": [], "fmt": fmt}
+            "csrf_token": session.csrf_token if session else "", "live_rooms": [], "fmt": fmt,
+            "noun": noun}
 
 
 def render(request: web.Request, template: str, context: dict[str, Any], *,

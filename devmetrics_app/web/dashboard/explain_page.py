@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from typing import Any
+from urllib.parse import urlencode
 
 import asyncpg
 from aiohttp import web
@@ -22,7 +23,9 @@ from devmetrics_app.web.dashboard.common import (
     render,
     signed_in,
 )
-from devmetrics_app.web.dashboard.figures import FIGURES
+from devmetrics_app.web.dashboard.deployment_page import SOURCES, deployment_path
+from devmetrics_app.web.dashboard.export import csv_response, wants_csv
+from devmetrics_app.web.dashboard.figures import COUNTED, FAILED_BY, FIGURES, LISTED_SUBSET
 from devmetrics_app.web.tenancy import not_found, role_at_least
 
 routes = web.RouteTableDef()
@@ -37,9 +40,23 @@ def item_link(installation_id: int, item: dict[str, Any]) -> str | None:
         return f"/orgs/{installation_id}/pulls/{details['pull_request']}"
     if kind == "sprint":
         return f"/orgs/{installation_id}/sprints?milestone={item['id']}"
+    if kind in SOURCES:
+        return deployment_path(installation_id, kind, item["id"])
+    source, _, release_id = str(details.get("release") or "").partition(":")
+    if kind == "commit" and source in SOURCES and release_id.isdigit():  # the deployment that shipped it
+        return deployment_path(installation_id, source, release_id)
     if details.get("repository_id"):  # a deployment, run, commit or issue: its repository's page
         return f"/orgs/{installation_id}/repositories/{details['repository_id']}"
     return None
+
+
+def with_cause(item: dict[str, Any]) -> dict[str, Any]:
+    """A change-failure item: its outcome in a word and what failed it, in words."""
+    failed_by = (item.get("details") or {}).get("failed_by")
+    if failed_by is None:
+        return item
+    causes = [FAILED_BY.get(str(reason), str(reason)) for reason in failed_by]
+    return {**item, "outcome": "failed" if causes else "succeeded", "cause": "; ".join(causes)}
 
 
 async def person_of(request: web.Request, conn: asyncpg.Connection, installation: dict) -> dict | None:
@@ -73,10 +90,24 @@ async def explain(request: web.Request) -> web.Response:
             scope = dataclasses.replace(scope, person_id=person["id"])
         figure = await computed(definition.compute(conn, scope))
     installation_id = filters.installation_id
-    items = [{**item, "link": item_link(installation_id, item)} for item in figure.get("items", [])]
+    items = [with_cause({**item, "link": item_link(installation_id, item)})
+             for item in figure.get("items", [])]
     excluded = [{**e, "items": [{**i, "link": item_link(installation_id, i)} for i in e.get("items", [])]}
                 for e in figure.get("excluded", [])]
+    key = request.match_info["figure"]
+    items_total = figure.get("items_total", figure.get("count"))
+    subset = None
+    if key in LISTED_SUBSET:
+        field, words = LISTED_SUBSET[key]
+        items_total = int(figure.get(field) or 0)
+        subset = {"count": items_total, "words": words}
+    if wants_csv(request):
+        return csv_response(f"{key}.csv", ("item", "kind", "value", "unit", "outcome", "cause", "id"), (
+            (i.get("label"), i.get("kind"), i.get("value"), figure.get("unit"), i.get("outcome"),
+             i.get("cause"), i.get("id")) for i in items))
     return render(request, "explain.html", {
-        **context, "filters": filters, "key": request.match_info["figure"], "definition": definition,
+        **context, "filters": filters, "key": key, "definition": definition,
         "figure": figure, "items": items, "excluded": excluded, "person": person,
-        "items_total": figure.get("items_total", figure.get("count"))})
+        "counted": COUNTED.get(key, "items"), "subset": subset,
+        "request_query": urlencode([(k, v) for k, v in request.query.items() if k != "format"]),
+        "has_causes": any("cause" in item for item in items), "items_total": items_total})

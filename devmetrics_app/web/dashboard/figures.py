@@ -155,6 +155,17 @@ DORA_THRESHOLDS: dict[str, list[tuple[str, str]]] = {
     "time_to_restore": _upper(dora.ELITE_MAX_RESTORE_HOURS, dora.HIGH_MAX_RESTORE_HOURS,
                               dora.MEDIUM_MAX_RESTORE_HOURS, _hours),
 }
-# What a DORA tile's count counts: deployments everywhere a deployment is meant.
-DORA_COUNTED = {"deployment_frequency": "deployments", "lead_time": "commits",
-                "change_failure_rate": "deployments", "time_to_restore": "incidents"}
+# What each figure's count counts (one word for deployments wherever a deployment is meant).
+COUNTED = {"deployment_frequency": "deployments", "lead_time": "commits",
+           "change_failure_rate": "deployments", "time_to_restore": "incidents",
+           "cycle_time": "pull requests", "unreviewed": "pull requests",
+           **{f"stage_{name}": "pull requests" for name in STAGE_WORDS},
+           "prs_merged": "pull requests", "issues_closed": "issues", "build_success": "workflow runs",
+           "review_load": "review requests", "velocity": "sprints"}
+# Figures whose explanation lists only part of what they were computed from: (the figure's
+# field holding how many are listed, what those are). The rest list every counted item.
+LISTED_SUBSET = {"change_failure_rate": ("failed", "failed"),
+                 "unreviewed": ("value", "were merged without a review")}
+# Why a deployment counts as failed, from the change-failure figure's `failed_by`.
+FAILED_BY = {"deployment status": "its deployment status was a failure",
+             "revert": "a revert was merged after it", "incident": "an incident was opened after it"}

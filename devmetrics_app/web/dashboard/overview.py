@@ -32,7 +32,7 @@ from devmetrics_app.web.dashboard.common import (
     pool,
     render,
 )
-from devmetrics_app.web.dashboard.figures import DORA_COUNTED, DORA_THRESHOLDS, change
+from devmetrics_app.web.dashboard.figures import COUNTED, DORA_THRESHOLDS, change
 
 routes = web.RouteTableDef()
 
@@ -80,7 +80,7 @@ async def _dora(db: asyncpg.Pool, filters: Filters) -> dict[str, Any]:
                else before["value"])
         tiles.append({"key": key, "figure": figure, "value": value, "previous": old,
                       "change": change(value, old, key), "thresholds": DORA_THRESHOLDS[key],
-                      "counted": DORA_COUNTED[key],
+                      "counted": COUNTED[key],
                       "unit": "deploy days/week" if key == "deployment_frequency" else figure["unit"]})
     return {"tiles": tiles, "source": current["benchmark_source"]}
 

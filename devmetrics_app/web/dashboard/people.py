@@ -24,10 +24,14 @@ from devmetrics_app.web.dashboard.common import (
     render,
     signed_in,
 )
+from devmetrics_app.web.dashboard.export import csv_response, wants_csv
 from devmetrics_app.web.dashboard.figures import STAGE_WORDS
 from devmetrics_app.web.tenancy import not_found, role_at_least
 
 routes = web.RouteTableDef()
+
+PEOPLE_CSV = ("login", "prs_opened", "prs_merged", "reviews_given", "commits", "average_cycle_time_hours",
+              "work_in_progress", "open_review_requests")
 
 
 @routes.get("/orgs/{installation_id}/people")
@@ -43,6 +47,9 @@ async def people(request: web.Request) -> web.Response:
         filters = await filters_of(request, conn, installation["id"])
         result = await computed(service.team_analytics(conn, filters.scope()))
         options = await filter_options(conn, installation["id"])
+    if wants_csv(request):
+        return csv_response("people.csv", PEOPLE_CSV,
+                            ([p.get(column) for column in PEOPLE_CSV] for p in result["people"]))
     return render(request, "people.html", {**context, **options, "filters": filters, "team": result,
                                            "live_rooms": [f"org:{installation['id']}"]})
 

@@ -8,6 +8,7 @@ the page is another rendering of the same answers.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -16,6 +17,7 @@ from devmetrics_app.web.api.pull_request_list import RISK_BANDS, STATES, PullReq
 from devmetrics_app.web.api.query import choice, encode_cursor, repositories_of
 from devmetrics_app.web.dashboard import pull_detail
 from devmetrics_app.web.dashboard.common import (
+    bad_request,
     filter_options,
     installation_context,
     installation_path_id,
@@ -23,11 +25,51 @@ from devmetrics_app.web.dashboard.common import (
     pool,
     render,
 )
+from devmetrics_app.web.dashboard.export import csv_response, wants_csv
 from devmetrics_app.web.tenancy import not_found
 
 routes = web.RouteTableDef()
 
 PAGE_SIZE = 50
+# Sorting by anything but "opened" ranks the newest SORT_WINDOW matching pull requests (keyset
+# paging only follows the creation order); the page says so when the window is full.
+SORT_WINDOW = 5_000
+CSV_ROWS = SORT_WINDOW
+# Column -> SQL over the list's rows (x) and their cycle-time facts (c). Constants only.
+SORTS = {
+    "opened": "x.github_created_at",
+    "size": "(coalesce(x.additions, 0) + coalesce(x.deletions, 0))",
+    "age": "(coalesce(x.merged_at, x.closed_at, now()) - x.github_created_at)",
+    "cycle_time": "c.cycle_time",
+}
+ORDERS = ("desc", "asc")
+CSV_HEADERS = ("number", "title", "repository", "author", "state", "risk_score", "additions",
+               "deletions", "changed_files", "opened_at", "merged_at", "closed_at", "age_hours",
+               "cycle_time_hours", "url")
+
+
+def sorted_sql(filters: PullRequestFilters, sort: str, order: str, *, limit: int,
+               offset: int) -> tuple[str, list[Any]]:
+    """The API's list (same filters, same tenancy) with size, age and cycle time, in `sort` order."""
+    window = limit if sort == "opened" else SORT_WINDOW
+    inner, args = list_sql(filters, window)
+    direction = "ASC" if order == "asc" else "DESC"
+    sql = f"""
+SELECT x.*, coalesce(x.additions, 0) + coalesce(x.deletions, 0) AS size,
+       (extract(epoch FROM coalesce(x.merged_at, x.closed_at, now()) - x.github_created_at) / 3600.0)::float8
+           AS age_hours,
+       c.cycle_time AS cycle_time_hours
+FROM ({inner}) x LEFT JOIN pull_request_cycle c ON c.pull_request_id = x.id
+ORDER BY {SORTS[sort]} {direction} NULLS LAST, x.id {direction}
+LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}"""  # noqa: S608 - constant SQL, values are $n
+    return sql, [*args, limit + 1, offset]
+
+
+def _offset(request: web.Request) -> int:
+    raw = request.query.get("offset", "0")
+    if not raw.isdigit() or int(raw) > SORT_WINDOW:
+        raise bad_request("offset", f"a number from 0 to {SORT_WINDOW}")
+    return int(raw)
 
 
 def risk_band(score: int | None) -> str | None:
@@ -39,6 +81,10 @@ def risk_band(score: int | None) -> str | None:
 @routes.get("/orgs/{installation_id}/pulls")
 @page
 async def pull_request_list(request: web.Request) -> web.Response:
+    sort = choice(request, "sort", tuple(SORTS)) or "opened"
+    order = choice(request, "order", ORDERS) or "desc"
+    offset = _offset(request) if sort != "opened" else 0
+    csv = wants_csv(request)
     async with pool(request).acquire() as conn:
         context = await installation_context(request, conn)
         installation_id = context["installation"]["id"]
@@ -46,24 +92,37 @@ async def pull_request_list(request: web.Request) -> web.Response:
         filters = PullRequestFilters(
             installation_id=installation_id, states=api._states(request),
             author=api._author(request) or None, repository_ids=repository_ids,
-            risk=choice(request, "risk", tuple(RISK_BANDS)), after=api._after(request))
-        sql, args = list_sql(filters, PAGE_SIZE)
+            risk=choice(request, "risk", tuple(RISK_BANDS)),
+            after=api._after(request) if sort == "opened" else None)
+        size = CSV_ROWS if csv else PAGE_SIZE
+        sql, args = sorted_sql(filters, sort, order, limit=size, offset=offset)
         rows = [dict(r) for r in await conn.fetch(sql, *args)]
-        options = await filter_options(conn, installation_id)
-    more = len(rows) > PAGE_SIZE
-    rows = rows[:PAGE_SIZE]
+        options = {} if csv else await filter_options(conn, installation_id)
+    more = len(rows) > size
+    rows = rows[:size]
+    if csv:
+        return csv_response("pull-requests.csv", CSV_HEADERS, (
+            (r["number"], r["title"], r["repository"], r["author_login"], r["state"].lower(),
+             r["risk_score"], r["additions"], r["deletions"], r["changed_files"], r["github_created_at"],
+             r["merged_at"], r["closed_at"], r["age_hours"], r["cycle_time_hours"], r["html_url"])
+            for r in rows))
     for row in rows:
         row["risk"] = risk_band(row["risk_score"])
+    kept = [(k, v) for k, v in request.query.items() if k not in ("cursor", "offset")]
     next_query = None
-    if more:
+    if more and sort == "opened":
         last = rows[-1]
-        kept = [(k, v) for k, v in request.query.items() if k != "cursor"]
         cursor = encode_cursor(request, api.CURSOR_KIND, last["github_created_at"], last["id"])
         next_query = [*kept, ("cursor", cursor)]
+    elif more and offset + size < SORT_WINDOW:
+        next_query = [*kept, ("offset", str(offset + size))]
+    filter_query = [(k, v) for k, v in kept if k not in ("sort", "order", "format")]
     return render(request, "pulls.html", {
         **context, **options, "rows": rows, "states": STATES, "risks": tuple(RISK_BANDS),
         "selected": {"state": ",".join(filters.states), "author": filters.author or "",
                      "risk": filters.risk or "", "repository": repository_ids or ()},
+        "sort": sort, "order": order, "filter_query": urlencode(filter_query),
+        "csv_query": urlencode([*kept, ("format", "csv")]),
         "next_query": next_query, "live_rooms": [f"org:{installation_id}"]})
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from devmetrics_app.importer.runner import progress_for
 from devmetrics_app.metrics import service
 from devmetrics_app.metrics.service import Scope
 from devmetrics_app.web.api.pull_request_list import PullRequestFilters, list_sql
 from devmetrics_app.web.api.query import computed
 from devmetrics_app.web.api.repositories import visible_repository
-from devmetrics_app.web.dashboard import charts
+from devmetrics_app.web.dashboard import charts, repository_status
 from devmetrics_app.web.dashboard.common import (
     Filters,
     installation_context,
@@ -20,6 +21,7 @@ from devmetrics_app.web.dashboard.common import (
     pool,
     render,
 )
+from devmetrics_app.web.dashboard.export import csv_response, wants_csv
 from devmetrics_app.web.dashboard.overview import buckets, slice_label
 from devmetrics_app.web.dashboard.pulls import risk_band
 from devmetrics_app.web.tenancy import not_found
@@ -27,6 +29,9 @@ from devmetrics_app.web.tenancy import not_found
 routes = web.RouteTableDef()
 
 RECENT_PULLS = 10
+REPOSITORIES_CSV = ("repository", "in_metrics", "prs_merged", "average_cycle_time_hours",
+                    "build_success_percent", "workflow_runs", "deployments", "failed_deployments",
+                    "history_import", "import_errors")
 
 
 @routes.get("/orgs/{installation_id}/repositories")
@@ -34,11 +39,23 @@ RECENT_PULLS = 10
 async def repository_list(request: web.Request) -> web.Response:
     async with pool(request).acquire() as conn:
         context = await installation_context(request, conn)
+        installation_id = context["installation"]["id"]
+        period_choice, period = period_filter(request)
         rows = await conn.fetch(
             """SELECT id, full_name, private, archived, connected, language, pushed_at FROM repositories
                WHERE installation_id = $1 AND removed_at IS NULL ORDER BY lower(full_name) LIMIT 1000""",
-            context["installation"]["id"])
-    return render(request, "repositories.html", {**context, "repositories": [dict(r) for r in rows]})
+            installation_id)
+        repositories = await repository_status.annotate(conn, installation_id, period,
+                                                        [dict(r) for r in rows])
+    if wants_csv(request):
+        return csv_response("repositories.csv", REPOSITORIES_CSV, (
+            (r["full_name"], r["connected"], r["figures"]["prs_merged"], r["figures"]["average_cycle_time"],
+             r["figures"]["build_success"], r["figures"]["workflow_runs"], r["figures"]["deployments"],
+             r["figures"]["failed_deployments"], r["history"]["state"], r["history"].get("errors"))
+            for r in repositories))
+    return render(request, "repositories.html", {
+        **context, "repositories": repositories,
+        "filters": Filters(installation_id, period_choice, period, None, None)})
 
 
 @routes.get("/orgs/{installation_id}/repositories/{repository_id}")
@@ -61,10 +78,14 @@ async def repository(request: web.Request) -> web.Response:
         sql, args = list_sql(PullRequestFilters(installation_id=installation_id,
                                                 repository_ids=(repo["id"],)), RECENT_PULLS)
         recent = [dict(r) for r in await conn.fetch(sql, *args)][:RECENT_PULLS]
+        progress = await progress_for(conn, repo["id"])
+        imported = await repository_status.history(conn, installation_id, repo["id"])
     for row in recent:
         row["risk"] = risk_band(row["risk_score"])
     chart = charts.bars("Pull requests merged", [slice_label(p) for p in slices], merged,
-                        unit="pull requests", x_label="Merged in", y_label="Merged")
+                        unit="pull requests", x_label="Merged in", y_label="Merged", integer=True)
     return render(request, "repository.html", {
         **context, "repo": dict(repo), "filters": filters, "result": result, "chart": chart,
-        "recent": recent, "live_rooms": [f"repo:{repo['id']}"]})
+        "recent": recent, "progress": progress,
+        "history": imported.get(repo["id"], repository_status.NOT_STARTED),
+        "live_rooms": [f"repo:{repo['id']}"]})

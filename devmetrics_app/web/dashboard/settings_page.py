@@ -23,6 +23,7 @@ from devmetrics_app.review.config import (
 )
 from devmetrics_app.web.api.params import form_of, path_id
 from devmetrics_app.web.dashboard.common import bad_request, installation_context, page, pool, render
+from devmetrics_app.web.dashboard.org_members import sync_members
 from devmetrics_app.web.keys import SEND
 from devmetrics_app.web.tenancy import ROLES, not_found
 
@@ -85,13 +86,16 @@ async def _load(request: web.Request) -> tuple[dict[str, Any], dict[str, Any]]:
 
 async def _render(request: web.Request, context: dict[str, Any], settings: dict[str, Any], *,
                   error: str | None = None, status: int = 200) -> web.Response:
+    members_error = await sync_members(request, context["installation"]["id"])
     members = await pool(request).fetch(
-        """SELECT u.id, u.login, m.role FROM memberships m JOIN users u ON u.id = m.user_id
+        """SELECT u.id, u.login, m.role, m.source, m.github_role
+           FROM memberships m JOIN users u ON u.id = m.user_id
            WHERE m.installation_id = $1 AND m.removed_at IS NULL ORDER BY lower(u.login)""",
         context["installation"]["id"])
     metrics = MetricsSettings.from_json(settings) if error is None else MetricsSettings()
     return render(request, "settings.html", {
         **context, "members": [dict(m) for m in members], "roles": ROLES, "error": error,
+        "members_error": members_error,
         "budget": monthly_budget_usd(settings),
         "risk_threshold": (settings.get(ORG_KEY) or {}).get("risk_threshold", DEFAULT_RISK_THRESHOLD),
         "metrics": metrics,

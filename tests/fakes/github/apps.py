@@ -45,6 +45,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/installation/repositories", installation_repositories)
     app.router.add_get("/rate_limit", rate_limit)
     app.router.add_get("/orgs/{org}/memberships/{username}", org_membership)
+    app.router.add_get("/orgs/{org}/members", org_members)
 
 
 def app_jwt_valid(request: web.Request) -> bool:
@@ -186,3 +187,18 @@ async def org_membership(request: web.Request) -> web.Response:
         "organization": {"login": org},
         "user": state.users.get(request.match_info["username"], {"login": request.match_info["username"]}),
     })
+
+
+async def org_members(request: web.Request) -> web.Response:
+    """The organisation's members (`role=all|admin|member`), as an installation with
+    members:read lists them: simple user objects, paginated."""
+    identity = token_identity(request)
+    if identity is None or "installation_id" not in identity:
+        return unauthorized()
+    state = state_of(request)
+    org, wanted = request.match_info["org"], request.query.get("role", "all")
+    logins = sorted(login for (o, login), role in state.org_roles.items()
+                    if o == org and wanted in ("all", role))
+    users = [state.users.get(login) or {"login": login, "id": 0} for login in logins]
+    return paginate(request, [{"login": u["login"], "id": u["id"], "type": u.get("type", "User"),
+                               "avatar_url": u.get("avatar_url")} for u in users])
