@@ -1,4 +1,4 @@
-"""`devmetrics serve | worker | scheduler | migrate | replay | import | token create | embedded stop`."""
+"""`devmetrics serve | worker | scheduler | migrate | demo | replay | import | token | embedded stop`."""
 
 from __future__ import annotations
 
@@ -73,6 +73,38 @@ def _migrate(args: argparse.Namespace) -> int:
     services = boot(run_migrations=False)
     applied = asyncio.run(apply_migrations(services.endpoints.database_url))
     print(f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else ""))
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from devmetrics_app import demo
+    from devmetrics_app.config import load_settings
+    from devmetrics_app.jobs import broker as broker_module
+    from devmetrics_app.logs import configure_logging
+    from devmetrics_app.services import InProcessWorker, Services, apply_migrations
+    from devmetrics_app.simulation import generate_org
+    from devmetrics_app.web.app import create_app
+
+    settings = load_settings()
+    configure_logging(level=settings.log_level, fmt=settings.log_format)
+    settings = demo.demo_settings(settings, public_url=f"http://{SERVE_HOST}:{args.port}")
+    endpoints = demo.demo_endpoints(settings)
+    asyncio.run(apply_migrations(endpoints.database_url))
+    broker_module.configure(endpoints.redis_url, namespace=demo.DEMO_NAMESPACE)
+    worker = InProcessWorker(Services(settings, endpoints), queues=set(demo.DEMO_QUEUES))
+    worker.start()
+    app = create_app(settings, database_url=endpoints.database_url, redis_url=endpoints.redis_url)
+    deliveries = generate_org(seed=args.seed, scale=args.scale, weeks=args.weeks)
+    try:
+        _use_uvloop()
+        asyncio.run(demo.serve_and_load(app, port=args.port, deliveries=deliveries))
+    except demo.DemoError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    finally:
+        worker.stop()
     return 0
 
 
@@ -186,6 +218,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     migrate = commands.add_parser("migrate", help="apply pending sql/NNN_*.sql migrations")
     migrate.set_defaults(func=_migrate)
+
+    from devmetrics_app.demo import DEFAULT_SCALE, DEFAULT_SEED, DEFAULT_WEEKS
+
+    demo = commands.add_parser(
+        "demo", help="the dashboard of a simulated organisation, no GitHub needed (local browser only)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    demo.add_argument("--port", type=int, default=DEFAULT_PORT, help="port on 127.0.0.1")
+    demo.add_argument("--seed", type=int, default=DEFAULT_SEED,
+                      help="the same seed gives the same organisation")
+    demo.add_argument("--scale", type=float, default=DEFAULT_SCALE,
+                      help="amount of work (1.0 is about 5,000 deliveries)")
+    demo.add_argument("--weeks", type=int, default=DEFAULT_WEEKS, help="weeks of history")
+    demo.set_defaults(func=_demo)
 
     replay = commands.add_parser("replay", help="feed stored payload files through the pipeline")
     replay.add_argument("files", nargs="+", metavar="FILE")

@@ -45,13 +45,16 @@ def _import_pgserver():
     return pgserver
 
 
-def start_postgres(data_dir: Path, *, database: str = DATABASE_NAME) -> str:
-    """Start (or join) the embedded PostgreSQL and return a URL for `database`."""
+def start_postgres(data_dir: Path, *, database: str = DATABASE_NAME, fresh: bool = False) -> str:
+    """Start (or join) the embedded PostgreSQL and return a URL for `database` (emptied first
+    when `fresh`: the demo's throwaway database)."""
     pgserver = _import_pgserver()
     pgdata = data_dir / POSTGRES_DIR
     with _file_lock(data_dir / "postgres.lock"):
         server = pgserver.get_server(pgdata, cleanup_mode=None)
         # `database` is our own constant or a test's generated name, never user input.
+        if fresh:
+            server.psql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE);')
         exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")  # noqa: S608
         if "(0 rows)" in exists:
             server.psql(f'CREATE DATABASE "{database}";')

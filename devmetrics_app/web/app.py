@@ -22,7 +22,7 @@ from devmetrics_app.github.oauth import OAuthClient
 from devmetrics_app.github.provider import CredentialsProvider
 from devmetrics_app.project_files import project_path
 from devmetrics_app.store.delivery_writer import DeliveryWriter
-from devmetrics_app.web import auth, dashboard, health, pages, setup, webhook
+from devmetrics_app.web import auth, dashboard, demo_access, health, pages, setup, webhook
 from devmetrics_app.web.api import (
     analytics,
     installations,
@@ -95,6 +95,8 @@ def create_app(settings: Settings, *, database_url: str, redis_url: str) -> web.
                    openapi, dashboard):
         app.router.add_routes(module.routes)
     app.router.add_static("/static", project_path("templates") / "static")
+    if settings.demo:
+        demo_access.setup(app)
     return app
 
 
