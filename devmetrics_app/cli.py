@@ -8,7 +8,6 @@ import logging
 import signal
 import sys
 import threading
-from pathlib import Path
 
 from devmetrics_app.config import SERVE_HOST, SERVE_PORT, ConfigError
 
@@ -16,6 +15,28 @@ log = logging.getLogger("devmetrics")
 
 DEFAULT_HOST = SERVE_HOST
 DEFAULT_PORT = SERVE_PORT
+REPLAY_BATCH = 500  # deliveries stored per statement
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Every option's help ends with its default, where it has one worth showing."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (action.option_strings and "%(default)" not in text
+                and action.default not in (None, False, argparse.SUPPRESS)):
+            text += " (default: %(default)s)"
+        return text
+
+
+def subcommand_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """Every parser below `parser` (subcommands of subcommands included)."""
+    found = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                found += [child, *subcommand_parsers(child)]
+    return found
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -109,18 +130,18 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from devmetrics_app.replay import ReplayError, load_delivery
+    from devmetrics_app.replay import ReplayError, load_source
     from devmetrics_app.services import boot
 
     try:
-        batch = [load_delivery(Path(p), event=args.event) for p in args.files]
+        batch = [d for source in args.sources for d in load_source(source, event=args.event)]
     except ReplayError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     services = boot()
     # Stored deliveries reach the workers like webhooks do: through the dispatcher's LISTEN.
     fresh = asyncio.run(_store_and_process(services, batch, inline=args.inline))
-    print(f"{len(batch)} file(s): {len(fresh)} new, {len(batch) - len(fresh)} already stored"
+    print(f"{len(batch)} deliveries: {len(fresh)} new, {len(batch) - len(fresh)} already stored"
           + ("; processed inline" if args.inline else "; queued for the workers"))
     return 0
 
@@ -134,7 +155,9 @@ async def _store_and_process(services, batch, *, inline: bool) -> set[str]:
     pool = await create_pool(services.endpoints.database_url, max_size=2)
     try:
         async with pool.acquire() as conn:
-            fresh = await insert_batch(conn, batch)
+            fresh: set[str] = set()
+            for start in range(0, len(batch), REPLAY_BATCH):  # a JSON Lines file may be large
+                fresh |= await insert_batch(conn, batch[start:start + REPLAY_BATCH])
             if inline:
                 for delivery in batch:
                     outcome = await process_delivery(
@@ -201,15 +224,18 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the web app (webhooks, API, dashboard)")
-    serve.add_argument("--host", default=DEFAULT_HOST)
-    serve.add_argument("--port", type=int, default=DEFAULT_PORT)
+    serve.add_argument("--host", default=DEFAULT_HOST,
+                       help="address to listen on (0.0.0.0 for every interface)")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="port to listen on")
     serve.add_argument("--worker", dest="worker", action="store_true", default=None,
                        help="also run workers in this process (default with embedded servers)")
-    serve.add_argument("--no-worker", dest="worker", action="store_false")
+    serve.add_argument("--no-worker", dest="worker", action="store_false", default=None,
+                       help="web only: `devmetrics worker` processes run the jobs")
     serve.set_defaults(func=_serve)
 
     worker = commands.add_parser("worker", help="run the Dramatiq workers and the sweeper")
-    worker.add_argument("--threads", type=int, default=None)
+    worker.add_argument("--threads", type=int, default=None,
+                        help="worker threads (default: WORKER_THREADS, 8 unless set)")
     worker.set_defaults(func=_worker)
 
     scheduler = commands.add_parser(
@@ -222,8 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     from devmetrics_app.demo import DEFAULT_SCALE, DEFAULT_SEED, DEFAULT_WEEKS
 
     demo = commands.add_parser(
-        "demo", help="the dashboard of a simulated organisation, no GitHub needed (local browser only)",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        "demo", help="the dashboard of a simulated organisation, no GitHub needed (local browser only)")
     demo.add_argument("--port", type=int, default=DEFAULT_PORT, help="port on 127.0.0.1")
     demo.add_argument("--seed", type=int, default=DEFAULT_SEED,
                       help="the same seed gives the same organisation")
@@ -232,33 +257,38 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--weeks", type=int, default=DEFAULT_WEEKS, help="weeks of history")
     demo.set_defaults(func=_demo)
 
-    replay = commands.add_parser("replay", help="feed stored payload files through the pipeline")
-    replay.add_argument("files", nargs="+", metavar="FILE")
-    replay.add_argument("--event", help="event name, when the file does not say")
+    replay = commands.add_parser("replay", help="feed stored webhook deliveries through the pipeline")
+    replay.add_argument("sources", nargs="+", metavar="SOURCE",
+                        help="a JSON file, a JSON Lines file (one {event, delivery_id, payload} per "
+                             "line), a directory of them, or - for standard input")
+    replay.add_argument("--event", help="event name, when a document does not say (a bare payload)")
     replay.add_argument("--inline", action="store_true",
                         help="process here and now instead of queueing for the workers")
     replay.set_defaults(func=_replay)
 
     history = commands.add_parser("import", help="import a repository's history from GitHub")
-    history.add_argument("repository", metavar="OWNER/REPO")
-    history.add_argument("--days", type=int, default=90)
+    history.add_argument("repository", metavar="OWNER/REPO", help="the repository to import")
+    history.add_argument("--days", type=int, default=90, help="how far back to import")
     history.set_defaults(func=_import)
 
     token = commands.add_parser("token", help="API tokens for automation")
     token_commands = token.add_subparsers(dest="token_command", required=True)
     create = token_commands.add_parser(
         "create", help="print a token granting LOGIN the installation with ROLE")
-    create.add_argument("--login", required=True)
-    create.add_argument("--installation", type=int, required=True)
-    create.add_argument("--role", default="VIEWER",
-                        choices=["VIEWER", "DEVELOPER", "MANAGER", "ADMIN"])
-    create.add_argument("--days", type=int, default=30)
+    create.add_argument("--login", required=True, help="GitHub login the token acts as")
+    create.add_argument("--installation", type=int, required=True,
+                        help="installation id the token is limited to")
+    create.add_argument("--role", default="VIEWER", choices=["VIEWER", "DEVELOPER", "MANAGER", "ADMIN"],
+                        help="role the token grants on that installation")
+    create.add_argument("--days", type=int, default=30, help="days until the token expires")
     create.set_defaults(func=_token_create)
 
     emb = commands.add_parser("embedded", help="manage the embedded PostgreSQL and Redis")
     emb_commands = emb.add_subparsers(dest="embedded_command", required=True)
     emb_stop = emb_commands.add_parser("stop", help="stop the embedded servers")
     emb_stop.set_defaults(func=_embedded_stop)
+    for child in subcommand_parsers(parser):
+        child.formatter_class = HelpFormatter
     return parser
 
 
