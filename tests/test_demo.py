@@ -90,6 +90,11 @@ async def test_demo_lets_in_nobody_but_the_local_browser(running_demo):
                 assert me.status == 401, headers
             async with other.get(url + "/dashboard", headers=headers, allow_redirects=False) as page:
                 assert page.status == 302 and page.headers["Location"].startswith("/?next="), headers
+    async with aiohttp.ClientSession() as other, other.get(
+            url + "/", headers={"X-Forwarded-For": "198.51.100.7"}) as landing:
+        text = await landing.text()
+    assert "Demo data" in text and "shown only to a browser on the machine" in text
+    assert "Sign in with GitHub" not in text and "/installations/new" not in text
 
 
 async def test_a_request_from_another_machine_is_not_signed_in(running_demo, aiohttp_server):
