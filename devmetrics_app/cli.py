@@ -111,14 +111,14 @@ def _demo(args: argparse.Namespace) -> int:
     settings = demo.demo_settings(settings, public_url=f"http://{SERVE_HOST}:{args.port}")
     endpoints = demo.demo_endpoints(settings)
     asyncio.run(apply_migrations(endpoints.database_url))
-    broker_module.configure(endpoints.redis_url, namespace=demo.DEMO_NAMESPACE)
+    broker = broker_module.configure(endpoints.redis_url, namespace=demo.DEMO_NAMESPACE)
     worker = InProcessWorker(Services(settings, endpoints), queues=set(demo.DEMO_QUEUES))
     worker.start()
     app = create_app(settings, database_url=endpoints.database_url, redis_url=endpoints.redis_url)
     deliveries = generate_org(seed=args.seed, scale=args.scale, weeks=args.weeks)
     try:
         _use_uvloop()
-        asyncio.run(demo.serve_and_load(app, port=args.port, deliveries=deliveries))
+        asyncio.run(demo.serve_and_load(app, port=args.port, deliveries=deliveries, broker=broker))
     except demo.DemoError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -50,7 +50,8 @@ async def running_demo(settings, pool, broker):
     app = create_app(demo_settings, database_url=endpoints.database_url, redis_url=endpoints.redis_url)
     deliveries = generate_org(seed=5, scale=0.05, weeks=1)
     ready = asyncio.Event()
-    task = asyncio.create_task(demo.serve_and_load(app, port=port, deliveries=deliveries, ready=ready))
+    task = asyncio.create_task(demo.serve_and_load(app, port=port, deliveries=deliveries, broker=broker,
+                                                   ready=ready))
     try:
         done, _ = await asyncio.wait({task, asyncio.create_task(ready.wait())},
                                      timeout=LOAD_TIMEOUT_SECONDS, return_when=asyncio.FIRST_COMPLETED)
