@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
+import os
 import signal
 import sys
 import threading
@@ -16,6 +18,13 @@ log = logging.getLogger("devmetrics")
 DEFAULT_HOST = SERVE_HOST
 DEFAULT_PORT = SERVE_PORT
 REPLAY_BATCH = 500  # deliveries stored per statement
+
+
+def listen_url(host: str, port: int) -> str:
+    """The URL a browser on this machine opens to reach `serve --host HOST --port PORT`."""
+    if host in ("", "0.0.0.0", "::"):  # noqa: S104 (every interface: this machine is one of them)
+        host = SERVE_HOST
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}"
 
 
 class HelpFormatter(argparse.HelpFormatter):
@@ -46,6 +55,9 @@ def _serve(args: argparse.Namespace) -> int:
     from devmetrics_app.web.app import create_app
 
     services = boot()
+    if not os.environ.get("PUBLIC_URL"):  # unset (nor in .env): browsers come where serve listens
+        services = dataclasses.replace(services, settings=dataclasses.replace(
+            services.settings, public_url=listen_url(args.host, args.port)))
     embedded = not (services.settings.database_url and services.settings.redis_url)
     run_worker = embedded if args.worker is None else args.worker
     worker = InProcessWorker(services) if run_worker else None

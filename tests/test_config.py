@@ -102,3 +102,13 @@ def test_public_url_defaults_to_where_serve_listens(tmp_path: Path) -> None:
 
     serve = build_parser().parse_args(["serve"])
     assert settings_from(tmp_path).public_url == f"http://{serve.host}:{serve.port}"
+
+
+def test_serve_on_another_port_or_every_interface_names_a_url_this_machine_opens() -> None:
+    """Without PUBLIC_URL, `serve` uses where it listens (a redirect to port 8000 from
+    `serve --port 9000` would lead nowhere)."""
+    from devmetrics_app.cli import listen_url
+
+    assert listen_url("127.0.0.1", 9000) == "http://127.0.0.1:9000"
+    assert listen_url("0.0.0.0", 8000) == "http://127.0.0.1:8000"  # noqa: S104
+    assert listen_url("::1", 8000) == "http://[::1]:8000"

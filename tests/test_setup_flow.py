@@ -175,3 +175,36 @@ async def test_setup_page_does_not_warn_about_a_reachable_public_url(
     client = await aiohttp_client(app, headers={"Host": urlsplit(public_url).netloc})
     page = await (await client.get("/setup")).text()
     assert "Register GitHub App" in page and "GitHub cannot reach" not in page
+
+
+async def test_serve_without_public_url_takes_the_address_it_listens_on(settings, pool, tmp_path) -> None:
+    """`devmetrics serve --port P` with no PUBLIC_URL: its pages stay on port P (never a redirect
+    to the default port, where nothing listens)."""
+    import asyncio
+    import os
+
+    import aiohttp
+    from processes import devmetrics, free_port
+
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if key != "PUBLIC_URL"}
+    env.update({"DEVMETRICS_ENV": "test", "DATABASE_URL": settings.database_url.get(),
+                "REDIS_URL": settings.redis_url.get(), "SECRET_KEY": settings.secret_key.get(),
+                "DEVMETRICS_DATA_DIR": str(tmp_path), "LOG_LEVEL": "WARNING"})
+    server = devmetrics("serve", "serve", "--port", str(port), "--no-worker", env=env, log_dir=tmp_path)
+    try:
+        async with aiohttp.ClientSession() as browser:
+            for _ in range(300):
+                try:
+                    async with browser.get(f"http://127.0.0.1:{port}/setup", allow_redirects=False) as page:
+                        status, text = page.status, await page.text()
+                    break
+                except aiohttp.ClientConnectionError:
+                    assert server.alive(), server.output()
+                    await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("serve did not start:\n" + server.output())
+        assert status == 200, text
+        assert f"http://127.0.0.1:{port}/api/webhooks/github" in html.unescape(text)
+    finally:
+        server.stop()
