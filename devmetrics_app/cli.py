@@ -123,6 +123,11 @@ def _demo(args: argparse.Namespace) -> int:
     settings = demo.demo_settings(settings, public_url=f"http://{SERVE_HOST}:{args.port}")
     endpoints = demo.demo_endpoints(settings)
     asyncio.run(apply_migrations(endpoints.database_url))
+    try:
+        asyncio.run(demo.ensure_demo_only(endpoints.database_url))
+    except demo.DemoError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     broker = broker_module.configure(endpoints.redis_url, namespace=demo.DEMO_NAMESPACE)
     worker = InProcessWorker(Services(settings, endpoints), queues=set(demo.DEMO_QUEUES))
     worker.start()

@@ -19,6 +19,7 @@ import time
 from collections.abc import Sequence
 
 import aiohttp
+import asyncpg
 import redis
 from aiohttp import web
 from cryptography.hazmat.primitives import serialization
@@ -28,7 +29,7 @@ from dramatiq.brokers.redis import RedisBroker
 from devmetrics_app import embedded
 from devmetrics_app.config import SERVE_HOST, ConfigError, Secret, Settings
 from devmetrics_app.runtime import Endpoints
-from devmetrics_app.simulation import Delivery
+from devmetrics_app.simulation import INSTALLATION_ID, Delivery
 from devmetrics_app.web.signature import sign
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,19 @@ def demo_endpoints(settings: Settings) -> Endpoints:
         redis_url = f"{embedded.start_redis(settings.data_dir)}?db={DEMO_REDIS_DB}"
         redis.Redis.from_url(redis_url).flushdb()
     return Endpoints(database_url=database_url, redis_url=redis_url)
+
+
+async def ensure_demo_only(database_url: str) -> None:
+    """Refuse a database that holds a real organisation: the demo must never mix into real data."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        others = await conn.fetchval("SELECT count(*) FROM installations WHERE id <> $1", INSTALLATION_ID)
+    finally:
+        await conn.close()
+    if others:
+        raise DemoError(f"DATABASE_URL holds {others} real installation(s); the demo loads a simulated "
+                        "organisation only into an empty database (unset DATABASE_URL to use the "
+                        "embedded one)")
 
 
 async def post_deliveries(base_url: str, secret: str, deliveries: Sequence[Delivery], *,

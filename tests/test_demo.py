@@ -113,3 +113,12 @@ async def test_a_request_from_another_machine_is_not_signed_in(running_demo, aio
                              allow_redirects=False) as page:
             assert page.status == 302
         assert app[DEMO_SESSION].login == "amara"  # the app was in demo mode all along
+
+
+async def test_demo_refuses_a_database_holding_a_real_organisation(settings, pool) -> None:
+    await demo.ensure_demo_only(settings.database_url.get())  # empty: fine
+    await pool.execute(
+        """INSERT INTO installations (id, account_id, account_login, account_type)
+           VALUES (4242, 9001, 'acme', 'Organization')""")
+    with pytest.raises(demo.DemoError, match="1 real installation"):
+        await demo.ensure_demo_only(settings.database_url.get())
