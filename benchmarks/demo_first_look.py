@@ -44,12 +44,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-async def fresh_database(server_url: str, name: str) -> str:
+BENCH_DATABASES = ("devmetrics_bench_demo", "devmetrics_bench_base")
+
+
+async def fresh_database(server_url: str, name: str, *, create: bool = True) -> str:
+    """Drop `name` on the server of `server_url`, then (if `create`) make it again, empty."""
     parts = urlsplit(server_url)
     admin = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")))
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        if create:
+            await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
     return urlunsplit(parts._replace(path=f"/{name}"))
@@ -114,12 +119,14 @@ async def main() -> None:
         demo_env, base_env = dict(env), dict(env)
         server = os.environ.get("DATABASE_URL")
         if server:
-            demo_env["DATABASE_URL"] = await fresh_database(server, "devmetrics_bench_demo")
-            base_env["DATABASE_URL"] = await fresh_database(server, "devmetrics_bench_base")
+            demo_env["DATABASE_URL"] = await fresh_database(server, BENCH_DATABASES[0])
+            base_env["DATABASE_URL"] = await fresh_database(server, BENCH_DATABASES[1])
         try:
             up, processed, loaded = await run_demo(demo_env, args.scale)
             baseline = await asyncio.to_thread(run_baseline, base_env, args.scale, work)
         finally:
+            for name in BENCH_DATABASES if server else ():
+                await fresh_database(server, name, create=False)
             if not server:  # the embedded servers under the temporary directory
                 await (await asyncio.create_subprocess_exec(
                     sys.executable, "-m", "devmetrics_app.cli", "embedded", "stop", env=env, cwd=ROOT,
