@@ -129,7 +129,7 @@ def _demo(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     broker = broker_module.configure(endpoints.redis_url, namespace=demo.DEMO_NAMESPACE)
-    worker = InProcessWorker(Services(settings, endpoints), queues=set(demo.DEMO_QUEUES))
+    worker = InProcessWorker(Services(settings, endpoints), queues=sorted(demo.DEMO_QUEUES))
     worker.start()
     app = create_app(settings, database_url=endpoints.database_url, redis_url=endpoints.redis_url)
     deliveries = generate_org(seed=args.seed, scale=args.scale, weeks=args.weeks)

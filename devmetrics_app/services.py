@@ -84,14 +84,14 @@ class InProcessWorker:
     """Dramatiq worker threads, the delivery dispatcher and the sweeper, in this process."""
 
     def __init__(self, services: Services, *, threads: int | None = None,
-                 queues: set[str] | None = None) -> None:
+                 queues: list[str] | None = None) -> None:
         settings = services.settings
         check_anthropic_model(settings)
         resources.install(resources.WorkerResources(settings, services.endpoints.database_url,
                                                     redis_url=services.endpoints.redis_url))
         self.worker = dramatiq.Worker(dramatiq.get_broker(),
                                       worker_threads=threads or settings.worker_threads,
-                                      queues=queues)
+                                      queues=set(queues) if queues is not None else None)
         self.dispatcher = DispatcherThread(services.endpoints.database_url, enqueue_deliveries,
                                            lease_seconds=settings.sweep_grace_seconds)
         self.sweeper = SweeperThread(services.endpoints.database_url, enqueue_deliveries,

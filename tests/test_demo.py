@@ -45,7 +45,7 @@ async def running_demo(settings, pool, broker):
     demo_settings = demo.demo_settings(dataclasses.replace(settings, worker_threads=2),
                                        public_url=f"http://127.0.0.1:{port}")
     endpoints = Endpoints(settings.database_url.get(), settings.redis_url.get())
-    worker = InProcessWorker(Services(demo_settings, endpoints), queues=set(demo.DEMO_QUEUES))
+    worker = InProcessWorker(Services(demo_settings, endpoints), queues=sorted(demo.DEMO_QUEUES))
     worker.start()
     app = create_app(demo_settings, database_url=endpoints.database_url, redis_url=endpoints.redis_url)
     deliveries = generate_org(seed=5, scale=0.05, weeks=1)
