@@ -35,7 +35,8 @@ from devmetrics_app.web.signature import sign
 log = logging.getLogger(__name__)
 
 DEFAULT_SEED = 1
-# About 1,000 deliveries over six weeks: every chart has data, and it is processed in a minute.
+# About 1,200 deliveries over six weeks: every chart has data, and the deliveries are processed in
+# about half a minute.
 DEFAULT_SCALE = 0.2
 DEFAULT_WEEKS = 6
 DEMO_DATABASE = "devmetrics_demo"
@@ -49,6 +50,7 @@ DEMO_QUEUES = frozenset({"deliveries", "rollups", "notifications", "live"})
 FIGURE_QUEUES = ("rollups",)
 POST_CONCURRENCY = 4
 PROGRESS_INTERVAL_SECONDS = 1.0
+QUIET_POLLS = 3
 
 
 class DemoError(Exception):
@@ -154,11 +156,12 @@ async def serve_and_load(app: web.Application, *, port: int, deliveries: Sequenc
 
 
 async def _wait_drained(broker: RedisBroker, queues: Sequence[str]) -> None:
-    """Until no job is queued, running or waiting to be retried on `queues`."""
-    while True:
+    """Until no job is queued, running or waiting to be retried on `queues`, for a few polls in a
+    row: a job may still be on its way from a processed delivery to the queue."""
+    quiet = 0
+    while quiet < QUIET_POLLS:
         sizes = [await asyncio.to_thread(broker.do_qsize, queue) for queue in queues]
-        if not any(sizes):
-            return
+        quiet = 0 if any(sizes) else quiet + 1
         await asyncio.sleep(PROGRESS_INTERVAL_SECONDS)
 
 
