@@ -1,14 +1,15 @@
-"""`devmetrics serve | worker | scheduler | migrate | replay | import | token create | embedded stop`."""
+"""`devmetrics serve | worker | scheduler | migrate | demo | replay | import | token | embedded stop`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
+import os
 import signal
 import sys
 import threading
-from pathlib import Path
 
 from devmetrics_app.config import SERVE_HOST, SERVE_PORT, ConfigError
 
@@ -16,6 +17,35 @@ log = logging.getLogger("devmetrics")
 
 DEFAULT_HOST = SERVE_HOST
 DEFAULT_PORT = SERVE_PORT
+REPLAY_BATCH = 500  # deliveries stored per statement
+
+
+def listen_url(host: str, port: int) -> str:
+    """The URL a browser on this machine opens to reach `serve --host HOST --port PORT`."""
+    if host in ("", "0.0.0.0", "::"):  # noqa: S104 (every interface: this machine is one of them)
+        host = SERVE_HOST
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}"
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Every option's help ends with its default, where it has one worth showing."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (action.option_strings and "%(default)" not in text
+                and action.default not in (None, False, argparse.SUPPRESS)):
+            text += " (default: %(default)s)"
+        return text
+
+
+def subcommand_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """Every parser below `parser` (subcommands of subcommands included)."""
+    found = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                found += [child, *subcommand_parsers(child)]
+    return found
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -27,6 +57,9 @@ def _serve(args: argparse.Namespace) -> int:
     from devmetrics_app.web.health import SUPERVISOR
 
     services = boot()
+    if not os.environ.get("PUBLIC_URL"):  # unset (nor in .env): browsers come where serve listens
+        services = dataclasses.replace(services, settings=dataclasses.replace(
+            services.settings, public_url=listen_url(args.host, args.port)))
     embedded = not (services.settings.database_url and services.settings.redis_url)
     run_worker = embedded if args.worker is None else args.worker
     worker = InProcessWorker(services) if run_worker else None
@@ -89,19 +122,56 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo(args: argparse.Namespace) -> int:
+    from devmetrics_app import demo
+    from devmetrics_app.config import load_settings
+    from devmetrics_app.jobs import broker as broker_module
+    from devmetrics_app.logs import configure_logging
+    from devmetrics_app.services import InProcessWorker, Services, apply_migrations
+    from devmetrics_app.simulation import generate_org
+    from devmetrics_app.web.app import create_app
+
+    settings = load_settings()
+    configure_logging(level=settings.log_level, fmt=settings.log_format)
+    settings = demo.demo_settings(settings, public_url=f"http://{SERVE_HOST}:{args.port}")
+    endpoints = demo.demo_endpoints(settings)
+    asyncio.run(apply_migrations(endpoints.database_url))
+    try:
+        asyncio.run(demo.ensure_demo_only(endpoints.database_url))
+    except demo.DemoError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    broker = broker_module.configure(endpoints.redis_url, namespace=demo.DEMO_NAMESPACE)
+    worker = InProcessWorker(Services(settings, endpoints), queues=sorted(demo.DEMO_QUEUES))
+    worker.start()
+    app = create_app(settings, database_url=endpoints.database_url, redis_url=endpoints.redis_url)
+    deliveries = generate_org(seed=args.seed, scale=args.scale, weeks=args.weeks)
+    try:
+        _use_uvloop()
+        asyncio.run(demo.serve_and_load(app, port=args.port, deliveries=deliveries, broker=broker))
+    except demo.DemoError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    finally:
+        worker.stop()
+    return 0
+
+
 def _replay(args: argparse.Namespace) -> int:
-    from devmetrics_app.replay import ReplayError, load_delivery
+    from devmetrics_app.replay import ReplayError, load_source
     from devmetrics_app.services import boot
 
     try:
-        batch = [load_delivery(Path(p), event=args.event) for p in args.files]
+        batch = [d for source in args.sources for d in load_source(source, event=args.event)]
     except ReplayError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     services = boot()
     # Stored deliveries reach the workers like webhooks do: through the dispatcher's LISTEN.
     fresh = asyncio.run(_store_and_process(services, batch, inline=args.inline))
-    print(f"{len(batch)} file(s): {len(fresh)} new, {len(batch) - len(fresh)} already stored"
+    print(f"{len(batch)} deliveries: {len(fresh)} new, {len(batch) - len(fresh)} already stored"
           + ("; processed inline" if args.inline else "; queued for the workers"))
     return 0
 
@@ -115,7 +185,9 @@ async def _store_and_process(services, batch, *, inline: bool) -> set[str]:
     pool = await create_pool(services.endpoints.database_url, max_size=2)
     try:
         async with pool.acquire() as conn:
-            fresh = await insert_batch(conn, batch)
+            fresh: set[str] = set()
+            for start in range(0, len(batch), REPLAY_BATCH):  # a JSON Lines file may be large
+                fresh |= await insert_batch(conn, batch[start:start + REPLAY_BATCH])
             if inline:
                 for delivery in batch:
                     outcome = await process_delivery(
@@ -210,18 +282,21 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the web app (webhooks, API, dashboard)")
-    serve.add_argument("--host", default=DEFAULT_HOST)
-    serve.add_argument("--port", type=int, default=DEFAULT_PORT)
+    serve.add_argument("--host", default=DEFAULT_HOST,
+                       help="address to listen on (0.0.0.0 for every interface)")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="port to listen on")
     serve.add_argument("--worker", dest="worker", action="store_true", default=None,
                        help="also run workers in this process (default with embedded servers)")
-    serve.add_argument("--no-worker", dest="worker", action="store_false")
+    serve.add_argument("--no-worker", dest="worker", action="store_false", default=None,
+                       help="web only: `devmetrics worker` processes run the jobs")
     serve.add_argument("--reuse-port", action="store_true",
                        help="SO_REUSEPORT: several serve processes share one port, the kernel "
                             "spreading connections among them")
     serve.set_defaults(func=_serve)
 
     worker = commands.add_parser("worker", help="run the Dramatiq workers and the sweeper")
-    worker.add_argument("--threads", type=int, default=None)
+    worker.add_argument("--threads", type=int, default=None,
+                        help="worker threads (default: WORKER_THREADS, 8 unless set)")
     worker.add_argument("--queues", default=None,
                         help="comma-separated queues to consume (default all): core "
                              "deliveries,rollups,live; outbound reviews,notifications,imports")
@@ -234,27 +309,42 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser("migrate", help="apply pending sql/NNN_*.sql migrations")
     migrate.set_defaults(func=_migrate)
 
-    replay = commands.add_parser("replay", help="feed stored payload files through the pipeline")
-    replay.add_argument("files", nargs="+", metavar="FILE")
-    replay.add_argument("--event", help="event name, when the file does not say")
+    from devmetrics_app.demo import DEFAULT_SCALE, DEFAULT_SEED, DEFAULT_WEEKS
+
+    demo = commands.add_parser(
+        "demo", help="the dashboard of a simulated organisation, no GitHub needed (local browser only)")
+    demo.add_argument("--port", type=int, default=DEFAULT_PORT, help="port on 127.0.0.1")
+    demo.add_argument("--seed", type=int, default=DEFAULT_SEED,
+                      help="the same seed gives the same organisation")
+    demo.add_argument("--scale", type=float, default=DEFAULT_SCALE,
+                      help="amount of work (1.0 is about 5,000 deliveries)")
+    demo.add_argument("--weeks", type=int, default=DEFAULT_WEEKS, help="weeks of history")
+    demo.set_defaults(func=_demo)
+
+    replay = commands.add_parser("replay", help="feed stored webhook deliveries through the pipeline")
+    replay.add_argument("sources", nargs="+", metavar="SOURCE",
+                        help="a JSON file, a JSON Lines file (one {event, delivery_id, payload} per "
+                             "line), a directory of them, or - for standard input")
+    replay.add_argument("--event", help="event name, when a document does not say (a bare payload)")
     replay.add_argument("--inline", action="store_true",
                         help="process here and now instead of queueing for the workers")
     replay.set_defaults(func=_replay)
 
     history = commands.add_parser("import", help="import a repository's history from GitHub")
-    history.add_argument("repository", metavar="OWNER/REPO")
-    history.add_argument("--days", type=int, default=90)
+    history.add_argument("repository", metavar="OWNER/REPO", help="the repository to import")
+    history.add_argument("--days", type=int, default=90, help="how far back to import")
     history.set_defaults(func=_import)
 
     token = commands.add_parser("token", help="API tokens for automation")
     token_commands = token.add_subparsers(dest="token_command", required=True)
     create = token_commands.add_parser(
         "create", help="print a token granting LOGIN the installation with ROLE")
-    create.add_argument("--login", required=True)
-    create.add_argument("--installation", type=int, required=True)
-    create.add_argument("--role", default="VIEWER",
-                        choices=["VIEWER", "DEVELOPER", "MANAGER", "ADMIN"])
-    create.add_argument("--days", type=int, default=30)
+    create.add_argument("--login", required=True, help="GitHub login the token acts as")
+    create.add_argument("--installation", type=int, required=True,
+                        help="installation id the token is limited to")
+    create.add_argument("--role", default="VIEWER", choices=["VIEWER", "DEVELOPER", "MANAGER", "ADMIN"],
+                        help="role the token grants on that installation")
+    create.add_argument("--days", type=int, default=30, help="days until the token expires")
     create.set_defaults(func=_token_create)
 
     emb = commands.add_parser("embedded", help="manage the embedded PostgreSQL and Redis")
@@ -266,6 +356,8 @@ def build_parser() -> argparse.ArgumentParser:
         "ai-resume", help="call Claude again for an installation paused by an Anthropic billing refusal")
     ai_resume.add_argument("installation", type=int, metavar="INSTALLATION_ID")
     ai_resume.set_defaults(func=_ai_resume)
+    for child in subcommand_parsers(parser):
+        child.formatter_class = HelpFormatter
     return parser
 
 

@@ -110,6 +110,9 @@ class Settings:
     delivery_max_attempts: int = 8
     sweep_interval_seconds: float = 30.0
     sweep_grace_seconds: float = 60.0
+    # Set only by `devmetrics demo` (never from the environment): simulated data, and the local
+    # browser is let in as the demo organisation's admin (web/demo_access.py).
+    demo: bool = False
 
     # Operating at scale (observability/, ratelimit.py, jobs/broker.py).
     metrics_token: Secret = field(default_factory=lambda: Secret(""))

@@ -51,8 +51,9 @@ def _import_pgserver():
     return pgserver
 
 
-def start_postgres(data_dir: Path, *, database: str = DATABASE_NAME) -> str:
-    """Start (or join) the embedded PostgreSQL and return a URL for `database`."""
+def start_postgres(data_dir: Path, *, database: str = DATABASE_NAME, fresh: bool = False) -> str:
+    """Start (or join) the embedded PostgreSQL and return a URL for `database` (emptied first
+    when `fresh`: the demo's throwaway database)."""
     pgserver = _import_pgserver()
     pgdata = data_dir / POSTGRES_DIR
     with _file_lock(data_dir / "postgres.lock"):
@@ -63,6 +64,8 @@ def start_postgres(data_dir: Path, *, database: str = DATABASE_NAME) -> str:
         # it: check again, so a call after the server died (the supervisor's) starts it anew.
         server.ensure_postgres_running()
         # `database` is our own constant or a test's generated name, never user input.
+        if fresh:
+            server.psql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE);')
         exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")  # noqa: S608
         if "(0 rows)" in exists:
             server.psql(f'CREATE DATABASE "{database}";')

@@ -115,3 +115,13 @@ def test_scale_settings(tmp_path: Path) -> None:
     assert rabbit.delivery_retention_days == 30
     with pytest.raises(ConfigError, match="BROKER_URL"):
         settings_from(tmp_path, BROKER_URL="kafka://broker:9092")
+
+
+def test_serve_on_another_port_or_every_interface_names_a_url_this_machine_opens() -> None:
+    """Without PUBLIC_URL, `serve` uses where it listens (a redirect to port 8000 from
+    `serve --port 9000` would lead nowhere)."""
+    from devmetrics_app.cli import listen_url
+
+    assert listen_url("127.0.0.1", 9000) == "http://127.0.0.1:9000"
+    assert listen_url("0.0.0.0", 8000) == "http://127.0.0.1:8000"  # noqa: S104
+    assert listen_url("::1", 8000) == "http://[::1]:8000"

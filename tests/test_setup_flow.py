@@ -17,14 +17,19 @@ from devmetrics_app.config import Secret
 from devmetrics_app.web.app import create_app
 
 
+def unconfigured_settings(settings, base_url: str, **changes):
+    """`settings` with no GitHub App credentials in the environment."""
+    return dataclasses.replace(settings, github_app_id=None, github_private_key=Secret(""),
+                               github_webhook_secret=Secret(""), github_client_id="",
+                               github_client_secret=Secret(""), github_api_url=base_url,
+                               github_url=base_url, **changes)
+
+
 @pytest.fixture
 async def unconfigured(aiohttp_client, settings, pool, broker, fake_github, private_key_pem):
     """An app with no GitHub App credentials in its environment."""
     state, base_url = fake_github
-    bare = dataclasses.replace(settings, github_app_id=None, github_private_key=Secret(""),
-                               github_webhook_secret=Secret(""), github_client_id="",
-                               github_client_secret=Secret(""), github_api_url=base_url,
-                               github_url=base_url)
+    bare = unconfigured_settings(settings, base_url)
     app = create_app(bare, database_url=bare.database_url.get(), redis_url=bare.redis_url.get())
     state.manifest_codes["code-123"] = {
         "id": 777, "slug": "devmetrics-acme", "node_id": "A_1", "name": "DevMetrics (acme)",
@@ -166,3 +171,65 @@ async def test_install_callback_names_the_account_only_to_its_signed_in_users(
     for value in ("0", "9" * 30, "9" * 5000, str(2**63)):
         response = await client.get(f"/setup/installed?installation_id={value}")
         assert response.status == 400, value
+
+
+@pytest.mark.parametrize(("public_url", "github_url", "says"), [
+    ("http://localhost:8000", "https://github.com", "a name for this machine only"),
+    ("http://127.0.0.1:8000", "https://ghe.example.com", "a loopback address"),
+    ("http://192.168.1.20:8000", "https://github.com", "a private network address"),
+    ("http://devbox:8000", "https://github.com", "a name only your local network knows"),
+])
+async def test_setup_page_warns_when_github_cannot_reach_public_url(
+        aiohttp_client, settings, pool, broker, public_url, github_url, says) -> None:
+    app = create_app(unconfigured_settings(settings, github_url, public_url=public_url),
+                     database_url=settings.database_url.get(), redis_url=settings.redis_url.get())
+    client = await aiohttp_client(app, headers={"Host": urlsplit(public_url).netloc})
+    page = " ".join(html.unescape(await (await client.get("/setup")).text()).split())
+    assert "GitHub cannot reach" in page and says in page
+    assert "tunnel" in page and "GITHUB_URL" in page and "GITHUB_API_URL" in page
+
+
+@pytest.mark.parametrize(("public_url", "github_url"), [
+    ("https://devmetrics.example.com", "https://github.com"),
+    ("http://10.1.2.3:8000", "https://ghe.example.com"),  # Enterprise Server on the same network
+])
+async def test_setup_page_does_not_warn_about_a_reachable_public_url(
+        aiohttp_client, settings, pool, broker, public_url, github_url) -> None:
+    app = create_app(unconfigured_settings(settings, github_url, public_url=public_url),
+                     database_url=settings.database_url.get(), redis_url=settings.redis_url.get())
+    client = await aiohttp_client(app, headers={"Host": urlsplit(public_url).netloc})
+    page = await (await client.get("/setup")).text()
+    assert "Register GitHub App" in page and "GitHub cannot reach" not in page
+
+
+async def test_serve_without_public_url_takes_the_address_it_listens_on(settings, pool, tmp_path) -> None:
+    """`devmetrics serve --port P` with no PUBLIC_URL: its pages stay on port P (never a redirect
+    to the default port, where nothing listens)."""
+    import asyncio
+    import os
+
+    import aiohttp
+    from processes import devmetrics, free_port
+
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if key != "PUBLIC_URL"}
+    env.update({"DEVMETRICS_ENV": "test", "DATABASE_URL": settings.database_url.get(),
+                "REDIS_URL": settings.redis_url.get(), "SECRET_KEY": settings.secret_key.get(),
+                "DEVMETRICS_DATA_DIR": str(tmp_path), "LOG_LEVEL": "WARNING"})
+    server = devmetrics("serve", "serve", "--port", str(port), "--no-worker", env=env, log_dir=tmp_path)
+    try:
+        async with aiohttp.ClientSession() as browser:
+            for _ in range(300):
+                try:
+                    async with browser.get(f"http://127.0.0.1:{port}/setup", allow_redirects=False) as page:
+                        status, text = page.status, await page.text()
+                    break
+                except aiohttp.ClientConnectionError:
+                    assert server.alive(), server.output()
+                    await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("serve did not start:\n" + server.output())
+        assert status == 200, text
+        assert f"http://127.0.0.1:{port}/api/webhooks/github" in html.unescape(text)
+    finally:
+        server.stop()

@@ -23,7 +23,7 @@ from devmetrics_app.github.provider import CredentialsProvider
 from devmetrics_app.observability import endpoint as observability
 from devmetrics_app.project_files import project_path
 from devmetrics_app.store.delivery_writer import DeliveryWriter
-from devmetrics_app.web import auth, dashboard, health, pages, setup, throttle, webhook
+from devmetrics_app.web import auth, dashboard, demo_access, health, pages, setup, throttle, webhook
 from devmetrics_app.web.api import (
     analytics,
     installations,
@@ -106,6 +106,8 @@ def create_app(settings: Settings, *, database_url: str, redis_url: str) -> web.
     app.router.add_static("/static", project_path("templates") / "static")
     observability.setup(app)  # GET /metrics, and request durations for every route
     throttle.setup(app)  # API rate limits (429) and webhook deferral, shared through Redis
+    if settings.demo:
+        demo_access.setup(app)
     return app
 
 

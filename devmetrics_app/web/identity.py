@@ -76,7 +76,7 @@ async def _from_authorization(request: web.Request, header: str) -> Principal | 
     return Principal(user_id=session.user_id, login=session.login, via="bearer", session=session)
 
 
-async def _csrf_ok(request: web.Request, session: Session) -> bool:
+async def csrf_ok(request: web.Request, session: Session) -> bool:
     supplied = request.headers.get(CSRF_HEADER)
     if supplied is None and request.content_type in {"application/x-www-form-urlencoded",
                                                      "multipart/form-data"}:
@@ -102,7 +102,7 @@ async def identity_middleware(request: web.Request, handler) -> web.StreamRespon
     session = await request.app[SESSIONS].get(session_id) if session_id else None
     if session is not None:
         if (request.method not in SAFE_METHODS and request.path not in CSRF_EXEMPT
-                and not await _csrf_ok(request, session)):
+                and not await csrf_ok(request, session)):
             return responses.error(403, "csrf", "missing or wrong CSRF token")
         request[PRINCIPAL] = Principal(user_id=session.user_id, login=session.login, via="session",
                                        session=session)

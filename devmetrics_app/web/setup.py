@@ -34,6 +34,7 @@ from devmetrics_app.web.api.params import MAX_ID, form_of
 from devmetrics_app.web.identity import principal_of
 from devmetrics_app.web.keys import BOX, CREDENTIALS, HTTP, POOL, REDIS, SETTINGS
 from devmetrics_app.web.public_host import require_public_host
+from devmetrics_app.web.reachability import unreachable_from_github
 from devmetrics_app.web.tenancy import forget_github_list, visible_installations
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,7 @@ async def setup_page(request: web.Request) -> web.Response:
         "manifest": orjson.dumps(build_manifest(settings.public_url)).decode(),
         "organization": organization,
         "public_url": settings.public_url,
+        "unreachable": unreachable_from_github(settings.public_url, github_url=settings.github_url),
         "csrf_token": csrf,
     })
     response.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="Strict",
