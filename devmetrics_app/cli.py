@@ -354,7 +354,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     ai_resume = commands.add_parser(
         "ai-resume", help="call Claude again for an installation paused by an Anthropic billing refusal")
-    ai_resume.add_argument("installation", type=int, metavar="INSTALLATION_ID")
+    ai_resume.add_argument("installation", type=int, metavar="INSTALLATION_ID",
+                           help="the installation whose AI reviews were paused")
     ai_resume.set_defaults(func=_ai_resume)
     for child in subcommand_parsers(parser):
         child.formatter_class = HelpFormatter

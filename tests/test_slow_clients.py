@@ -49,7 +49,12 @@ async def trickle_until_closed(reader: asyncio.StreamReader, writer: asyncio.Str
                 writer.write(drip)
                 await writer.drain()
             except ConnectionError:
-                return answer + await reader.read()
+                try:
+                    return answer + await reader.read()
+                except ConnectionError:
+                    # Our write hit the closed socket first, which marks the reader broken; the
+                    # answer the server sent before closing is already in the reader's buffer.
+                    return answer + bytes(reader._buffer)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(TRICKLE_PAUSE_SECONDS):
                     data = await reader.read(65536)

@@ -20,7 +20,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from devmetrics_app import __version__
-from devmetrics_app.web import responses
+from devmetrics_app.web import responses, throttle
 from devmetrics_app.web.api.openapi_ops import OPERATIONS, Op
 from devmetrics_app.web.api.openapi_params import ID, PARAMETERS, SCHEMAS, SECURITY_SCHEMES
 from devmetrics_app.web.keys import SETTINGS
@@ -41,6 +41,7 @@ ANSWERS = {
     404: "No such resource, or not in an installation you can see",
     409: "Already configured", 413: "Body too large", 415: "Unsupported content type",
     422: "The organisation's metric settings are invalid (`error.field` is `settings`)",
+    429: "Too many requests from this token or session; `Retry-After` says when to try again",
     502: "GitHub did not answer as expected", 503: "Not configured yet, or a dependency is down",
 }
 TAG_DESCRIPTIONS = {
@@ -98,6 +99,8 @@ def _responses(op: Op, path_params: list[str]) -> dict[str, Any]:
         codes.add(403)
     if op.body is not None:
         codes.add(400)
+    if op.path.startswith(throttle.LIMITED_PREFIX) and op.path not in throttle.EXEMPT:
+        codes.add(429)  # any signed-in caller past API_RATE_LIMIT_PER_MINUTE
     for code in sorted(codes):
         answer: dict[str, Any] = {"description": ANSWERS[code]}
         if code >= 400:
