@@ -10,14 +10,14 @@ import pytest
 from metrics_world import ALICE, INST_A, INST_B, ORG_A, REPO_A, TEAM, seed, t
 
 from devmetrics_app.metrics import facts, rollups, service
-from devmetrics_app.metrics.cycle_time import cycle_time as cycle_time_calc
+from devmetrics_app.metrics.calc.cycle_time import cycle_time as cycle_time_calc
+from devmetrics_app.metrics.calc.throughput import throughput as throughput_calc
 from devmetrics_app.metrics.explain import Period
 from devmetrics_app.metrics.read import cycle_time as read_cycle_time
 from devmetrics_app.metrics.read import dora as read_dora
 from devmetrics_app.metrics.read import open_work as read_open_work
 from devmetrics_app.metrics.read import paging, percentiles
 from devmetrics_app.metrics.read import people as read_people
-from devmetrics_app.metrics.throughput import throughput as throughput_calc
 
 MARCH = Period(t(1), t(1) + timedelta(days=31))
 DAYS = [date(2024, 3, 1) + timedelta(days=i) for i in range(31)]

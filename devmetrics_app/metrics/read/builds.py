@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncpg
 
 from .. import facts
-from ..builds import FAILURE_CONCLUSIONS, SUCCESS_CONCLUSIONS
+from ..calc.builds import FAILURE_CONCLUSIONS, SUCCESS_CONCLUSIONS
 from ..explain import Item
 from .paging import EXPLAIN_LIMIT, _figure
 from .scope import Scope, _rollup_sums, resolve

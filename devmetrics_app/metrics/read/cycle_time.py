@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 
 from .. import facts, rollups
-from ..cycle_time import STAGES, UNIT_HOURS
+from ..calc.cycle_time import STAGES, UNIT_HOURS
 from ..explain import Figure, Item
 from .paging import EXPLAIN_LIMIT, _figure, _next_cursor, _page
 from .percentiles import _exact_percentiles, _fast_path, _histograms, _pct, _Stale

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 
 from .. import facts, rollups
-from ..dora import (
+from ..calc.dora import (
     BENCHMARK_SOURCE,
     DORA_THRESHOLDS,
     change_failure_bucket,

@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 import asyncpg
 
 from .. import facts
-from ..burndown import burndown as burndown_figure
+from ..calc.burndown import burndown as burndown_figure
+from ..calc.velocity import confidence, trend, weighted_velocity
 from ..explain import Item
-from ..velocity import confidence, trend, weighted_velocity
 from .paging import _figure
 from .scope import TEAM_NOT_APPLIED, Scope, resolve
 
