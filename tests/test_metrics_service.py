@@ -256,12 +256,12 @@ async def test_histogram_path_equals_sorting_the_facts(world, monkeypatch):
     scope = service.Scope(INST_A, MARCH)
     async with world.acquire() as conn:
         r = await service.resolve(conn, scope)
-        assert percentiles._fast_path(r)
+        assert percentiles.use_fast_path(r)
         assert await read_cycle_time._cycle_row(conn, r) is not None
         assert await read_dora._lead_time_fast(conn, r) is not None
         fast = (await service.cycle_time(conn, scope), await service.dora(conn, scope))
-        monkeypatch.setattr(read_cycle_time, "_fast_path", lambda r: False)
-        monkeypatch.setattr(read_dora, "_fast_path", lambda r: False)
+        monkeypatch.setattr(read_cycle_time, "use_fast_path", lambda r: False)
+        monkeypatch.setattr(read_dora, "use_fast_path", lambda r: False)
         slow = (await service.cycle_time(conn, scope), await service.dora(conn, scope))
     _same_figures(fast, slow)
 
@@ -345,7 +345,7 @@ async def test_open_work_counts_equal_the_calculators(world):
     async with world.acquire() as conn:
         for scope in (service.Scope(INST_A, MARCH), service.Scope(INST_A, MARCH, repository_ids=(REPO_A,))):
             r = await service.resolve(conn, scope)
-            work = await read_open_work._open_work(conn, r)
+            work = await read_open_work.load_open_work(conn, r)
             wip = await service.work_in_progress(conn, scope)
             load = await service.review_load(conn, scope)
             people = set(work.pull_requests) | set(work.issues)

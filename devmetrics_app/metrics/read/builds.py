@@ -11,8 +11,8 @@ import asyncpg
 from .. import facts
 from ..calc.builds import FAILURE_CONCLUSIONS, SUCCESS_CONCLUSIONS
 from ..explain import Item
-from .paging import EXPLAIN_LIMIT, _figure
-from .scope import Scope, _rollup_sums, resolve
+from .paging import EXPLAIN_LIMIT, build_figure
+from .scope import Scope, resolve, rollup_sums
 
 BUILD_COLUMNS = ("workflow_successes", "workflow_failures", "workflow_bot", "workflow_no_verdict")
 RUN_BOT = facts.bot_sql("u.login", "coalesce(u.is_bot, false)", 5, 6)
@@ -54,7 +54,7 @@ async def build_success(conn: asyncpg.Connection, scope: Scope, *, explain: bool
     base = [scope.installation_id, period.start, period.end, r.repository_ids]
     from_rollup = r.aligned and r.member_ids is None
     if from_rollup:
-        row = await _rollup_sums(conn, r, BUILD_COLUMNS)
+        row = await rollup_sums(conn, r, BUILD_COLUMNS)
     else:
         row = await conn.fetchrow(
             BUILD_RAW_SQL, *base, *r.bots, sorted(SUCCESS_CONCLUSIONS), sorted(FAILURE_CONCLUSIONS),
@@ -85,7 +85,7 @@ async def build_success(conn: asyncpg.Connection, scope: Scope, *, explain: bool
                 r.member_ids,
             )
         ]
-    return _figure(
+    return build_figure(
         successes / total * 100.0 if total else None,
         "%",
         total,

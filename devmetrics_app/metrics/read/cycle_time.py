@@ -13,8 +13,14 @@ import asyncpg
 from .. import facts, rollups
 from ..calc.cycle_time import STAGES, UNIT_HOURS
 from ..explain import Figure, Item
-from .paging import EXPLAIN_LIMIT, _figure, _next_cursor, _page
-from .percentiles import _exact_percentiles, _fast_path, _histograms, _pct, _Stale
+from .paging import EXPLAIN_LIMIT, build_figure, cursor_offset, next_cursor_for
+from .percentiles import (
+    StaleHistograms,
+    exact_percentiles,
+    load_histograms,
+    percentile_or_none,
+    use_fast_path,
+)
 from .scope import Resolved, Scope, resolve
 
 STAGE_COLUMNS = {
@@ -67,11 +73,11 @@ async def _cycle_row(conn: asyncpg.Connection, r: Resolved) -> dict | None:
     """CYCLE_SQL's row from the histograms (exact medians); None when they cannot answer."""
     series = (*rollups.CYCLE_STAGE_SERIES, *rollups.CYCLE_SCALAR_SERIES)
     try:
-        hists, excluded = await _histograms(conn, r, series)
-        pct = await _exact_percentiles(
+        hists, excluded = await load_histograms(conn, r, series)
+        pct = await exact_percentiles(
             conn, r, hists, excluded, [(c, (0.5, 0.95)) for c in rollups.CYCLE_STAGE_SERIES]
         )
-    except _Stale:
+    except StaleHistograms:
         return None
     row: dict[str, Any] = {
         "merged": hists["cycle_time"].n,
@@ -100,14 +106,14 @@ async def cycle_time(
         r.member_ids,
         *r.bots,
     ]
-    row = await _cycle_row(conn, r) if _fast_path(r) else None
+    row = await _cycle_row(conn, r) if use_fast_path(r) else None
     if row is None:
         row = await conn.fetchrow(CYCLE_SQL, *args)
     bot_reason = [("authored by a bot", row["bots"])]
     items_by_stage: dict[str, list[Item]] = {}
     bot_items: dict[str, list[Item]] = {}
     unreviewed_items: list[Item] = []
-    offset = _page(cursor)
+    offset = cursor_offset(cursor)
     if explain:
         rows = await conn.fetch(CYCLE_ITEMS_SQL, *args, EXPLAIN_LIMIT, offset)
         for stage, column in (("cycle_time", "cycle_time"), *STAGE_COLUMNS.items()):
@@ -146,14 +152,14 @@ async def cycle_time(
                 ("unreviewed", row["unreviewed"]),
                 ("merged without approval", row["merged"] - n - row["unreviewed"]),
             ]
-        median = _pct(pct, 0)
-        return _figure(
+        median = percentile_or_none(pct, 0)
+        return build_figure(
             median,
             UNIT_HOURS,
             n,
             bot_reason + missing,
             items_by_stage.get(stage or "cycle_time"),
-            {"average": row[f"{column}_avg"], "median": median, "p95": _pct(pct, 1)},
+            {"average": row[f"{column}_avg"], "median": median, "p95": percentile_or_none(pct, 1)},
             bot_items,
         )
 
@@ -165,7 +171,7 @@ async def cycle_time(
             for stage, column in STAGE_COLUMNS.items()
             if stage in STAGES
         },
-        "unreviewed": _figure(
+        "unreviewed": build_figure(
             float(row["unreviewed"]),
             "pull requests",
             merged,
@@ -177,5 +183,5 @@ async def cycle_time(
     }
     if explain:
         out["items_total"] = merged
-        out["next_cursor"] = _next_cursor(offset, merged)
+        out["next_cursor"] = next_cursor_for(offset, merged)
     return out

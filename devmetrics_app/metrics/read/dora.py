@@ -22,9 +22,15 @@ from ..calc.dora import (
     restore_bucket,
 )
 from ..explain import Figure, Item
-from .paging import EXPLAIN_LIMIT, _figure, _next_cursor, _page
-from .percentiles import _exact_percentiles, _fast_path, _histograms, _pct, _Stale
-from .scope import TEAM_NOT_APPLIED, Resolved, Scope, _rollup_sums, resolve
+from .paging import EXPLAIN_LIMIT, build_figure, cursor_offset, next_cursor_for
+from .percentiles import (
+    StaleHistograms,
+    exact_percentiles,
+    load_histograms,
+    percentile_or_none,
+    use_fast_path,
+)
+from .scope import TEAM_NOT_APPLIED, Resolved, Scope, resolve, rollup_sums
 
 RELEASE_WHERE = "r.installation_id = $1 AND r.repository_id = ANY($4::bigint[])"
 FREQUENCY_SQL = f"""
@@ -217,7 +223,7 @@ ORDER BY hours DESC, i.id LIMIT $6
 """
 
 
-async def _frequency(
+async def frequency_figure(
     conn: asyncpg.Connection, r: Resolved, *, explain: bool = False, cursor: str | None = None
 ) -> Figure:
     period = r.scope.period
@@ -241,9 +247,9 @@ async def _frequency(
                     "commits": x["commits"],
                 },
             )
-            for x in await conn.fetch(RELEASE_ITEMS_SQL, *args, EXPLAIN_LIMIT, _page(cursor))
+            for x in await conn.fetch(RELEASE_ITEMS_SQL, *args, EXPLAIN_LIMIT, cursor_offset(cursor))
         ]
-    return _figure(
+    return build_figure(
         float(row["days"]),
         "deployment days",
         row["releases"],
@@ -260,14 +266,14 @@ async def _frequency(
 
 async def _lead_time_fast(conn: asyncpg.Connection, r: Resolved) -> tuple[dict, int, int] | None:
     try:
-        hists, excluded = await _histograms(conn, r, (rollups.LEAD_SERIES, *rollups.LEAD_SCALAR_SERIES))
-        pct = await _exact_percentiles(conn, r, hists, excluded, [(rollups.LEAD_SERIES, (0.5,))])
-    except _Stale:
+        hists, excluded = await load_histograms(conn, r, (rollups.LEAD_SERIES, *rollups.LEAD_SCALAR_SERIES))
+        pct = await exact_percentiles(conn, r, hists, excluded, [(rollups.LEAD_SERIES, (0.5,))])
+    except StaleHistograms:
         return None
-    committed = (await _rollup_sums(conn, r, ("commits",)))["commits"]
+    committed = (await rollup_sums(conn, r, ("commits",)))["commits"]
     row = {
         "n": hists[rollups.LEAD_SERIES].n,
-        "median": _pct(pct[rollups.LEAD_SERIES], 0),
+        "median": percentile_or_none(pct[rollups.LEAD_SERIES], 0),
         "bots": hists["lead:bots"].n,
         "unknown": hists["lead:unknown"].n,
         "skew": hists["lead:skew"].n,
@@ -278,7 +284,7 @@ async def _lead_time_fast(conn: asyncpg.Connection, r: Resolved) -> tuple[dict, 
 async def _lead_time(conn: asyncpg.Connection, r: Resolved, *, explain: bool = False) -> Figure:
     period = r.scope.period
     args = [r.scope.installation_id, period.start, period.end, r.repository_ids, r.member_logins]
-    fast = await _lead_time_fast(conn, r) if _fast_path(r) else None
+    fast = await _lead_time_fast(conn, r) if use_fast_path(r) else None
     if fast is not None:
         row, committed, released = fast
     else:
@@ -294,7 +300,7 @@ async def _lead_time(conn: asyncpg.Connection, r: Resolved, *, explain: bool = F
                   "release": f"{c['release_source']}:{c['release_id']}"})
             for c in await conn.fetch(LEAD_ITEMS_SQL, *args, *r.bots, EXPLAIN_LIMIT)
         ]
-    return _figure(
+    return build_figure(
         row["median"],
         "hours",
         row["n"],
@@ -327,7 +333,7 @@ async def _change_failure(conn: asyncpg.Connection, r: Resolved, *, explain: boo
         ]
     attempts = row["attempts"]
     value = row["failed"] / attempts * 100.0 if attempts else None
-    return _figure(
+    return build_figure(
         value,
         "%",
         attempts,
@@ -355,7 +361,7 @@ async def _restore(conn: asyncpg.Connection, r: Resolved, *, explain: bool = Fal
                   "closed_at": i["closed_at"]})
             for i in await conn.fetch(RESTORE_ITEMS_SQL, *args, EXPLAIN_LIMIT)
         ]
-    return _figure(
+    return build_figure(
         row["median"],
         "hours",
         row["n"],
@@ -371,7 +377,7 @@ async def lead_time(conn: asyncpg.Connection, scope: Scope) -> dict:
 
 
 DORA_KEYS = {
-    "deployment_frequency": _frequency,
+    "deployment_frequency": frequency_figure,
     "lead_time": _lead_time,
     "change_failure_rate": _change_failure,
     "time_to_restore": _restore,
@@ -423,7 +429,7 @@ async def deployments(
 ) -> dict:
     """Deployment frequency plus a per-repository summary (busiest first, bounded)."""
     r = await resolve(conn, scope)
-    figure = await _frequency(conn, r, explain=explain, cursor=cursor)
+    figure = await frequency_figure(conn, r, explain=explain, cursor=cursor)
     out = figure.to_dict(explain=explain)
     out["repositories"] = [
         dict(x)
@@ -437,5 +443,5 @@ async def deployments(
         )
     ]
     if explain:
-        out["next_cursor"] = _next_cursor(_page(cursor), figure.count)
+        out["next_cursor"] = next_cursor_for(cursor_offset(cursor), figure.count)
     return out

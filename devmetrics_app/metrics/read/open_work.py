@@ -55,6 +55,6 @@ def _snapshot_dict(figure: Figure, items_total: int, explain: bool) -> dict:
 
 
 
-async def _open_work(conn: asyncpg.Connection, r: Resolved) -> open_work.OpenWork:
+async def load_open_work(conn: asyncpg.Connection, r: Resolved) -> open_work.OpenWork:
     """The open-work snapshot's per-person counts (same rules as the calculators)."""
     return await open_work.counts(conn, r.scope.installation_id, _snapshot_repositories(r), r.settings)

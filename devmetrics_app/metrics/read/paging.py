@@ -9,7 +9,7 @@ from ..explain import Exclusion, Figure, Item
 EXPLAIN_LIMIT = 50
 
 
-def _figure(
+def build_figure(
     value: float | None,
     unit: str,
     count: int,
@@ -24,12 +24,12 @@ def _figure(
     return Figure(value, unit, count, kept, items, details or {})
 
 
-def _page(cursor: str | None) -> int:
+def cursor_offset(cursor: str | None) -> int:
     try:
         return max(0, int(cursor)) if cursor else 0
     except ValueError:
         raise ValueError("cursor must be a value returned as next_cursor") from None
 
 
-def _next_cursor(offset: int, total: int) -> str | None:
+def next_cursor_for(offset: int, total: int) -> str | None:
     return str(offset + EXPLAIN_LIMIT) if offset + EXPLAIN_LIMIT < total else None

@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncpg
 
 from .. import facts
-from .open_work import _open_work
-from .percentiles import _pct
+from .open_work import load_open_work
+from .percentiles import percentile_or_none
 from .scope import Resolved, Scope, resolve
 
 COACHING_NOTE = (
@@ -139,7 +139,7 @@ async def team_analytics(conn: asyncpg.Connection, scope: Scope) -> dict:
     """Per-person table for the period plus today's open work (a coaching view, not a ranking)."""
     r = await resolve(conn, scope)
     people = await _people(conn, r, r.member_ids)
-    work = await _open_work(conn, r)
+    work = await load_open_work(conn, r)
     for person in people:
         login = person["login"]
         person["work_in_progress"] = work.wip(login)["total"]
@@ -197,7 +197,7 @@ async def individual_analytics(conn: asyncpg.Connection, scope: Scope, user_id: 
         scope.period.end,
         r.repository_ids,
     )
-    work = await _open_work(conn, r)
+    work = await load_open_work(conn, r)
     return {
         "user": {
             "id": user["id"],
@@ -208,8 +208,8 @@ async def individual_analytics(conn: asyncpg.Connection, scope: Scope, user_id: 
         "totals": totals,
         "cycle_time": {
             "count": cyc["n"],
-            "median": _pct(cyc["pct"], 0),
-            "p95": _pct(cyc["pct"], 1),
+            "median": percentile_or_none(cyc["pct"], 0),
+            "p95": percentile_or_none(cyc["pct"], 1),
             "average": cyc["average"],
             "stages": {
                 stage: {"median": cyc[f"{stage}_median"], "count": cyc[f"{stage}_n"]}

@@ -18,7 +18,7 @@ from .. import facts, rollups
 from .scope import Resolved
 
 
-def _pct(values: Sequence[float] | None, index: int) -> float | None:
+def percentile_or_none(values: Sequence[float] | None, index: int) -> float | None:
     return values[index] if values else None
 
 
@@ -49,7 +49,7 @@ _RANK_SOURCES = {
 }
 
 
-class _Stale(Exception):
+class StaleHistograms(Exception):
     """The histograms disagree with the facts (not built, other settings): sort the facts."""
 
 
@@ -60,17 +60,17 @@ class _Histogram:
     buckets: list[int]
 
 
-async def _histograms(
+async def load_histograms(
     conn: asyncpg.Connection, r: Resolved, series: Sequence[str]
 ) -> tuple[dict[str, _Histogram], list[int]]:
     """The period's histogram of each series for every repository of the scope (default scope,
-    whole days); raises _Stale when no build with the current settings exists."""
+    whole days); raises StaleHistograms when no build with the current settings exists."""
     period = r.scope.period
     rows = await conn.fetch(
         HISTOGRAM_READ_SQL, r.scope.installation_id, list(series), period.start.date(), period.end.date()
     )
     if not rows or rows[0]["built"] != facts.settings_key(r.settings):
-        raise _Stale
+        raise StaleHistograms
     excluded = list(rows[0]["excluded"])
     out = {}
     for row in rows:
@@ -109,10 +109,10 @@ def _locate(buckets: Sequence[int], rank: int) -> tuple[int, int]:
         if rank < seen + count:
             return bucket, rank - seen
         seen += count
-    raise _Stale
+    raise StaleHistograms
 
 
-async def _exact_percentiles(
+async def exact_percentiles(
     conn: asyncpg.Connection,
     r: Resolved,
     hists: dict[str, _Histogram],
@@ -157,13 +157,13 @@ async def _exact_percentiles(
     for series, position, first, second, refs in plan:
         values = [v for probe, limit in refs for v in row[probe]]
         if len(values) != (second - first + 1 if len(refs) == 1 else 2):
-            raise _Stale
+            raise StaleHistograms
         lo, hi = values[0], values[-1]
         result = lo if first == second else lo + (hi - lo) * (position - first)
         out[series] = [*(out[series] or []), result]
     return out
 
 
-def _fast_path(r: Resolved) -> bool:
+def use_fast_path(r: Resolved) -> bool:
     """Histograms answer the default scope (every connected repository, no team) over whole days."""
     return r.aligned and r.all_repositories and r.member_ids is None

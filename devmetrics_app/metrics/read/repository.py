@@ -10,7 +10,7 @@ import asyncpg
 
 from .builds import build_success
 from .cycle_time import cycle_time
-from .dora import _frequency
+from .dora import frequency_figure
 from .scope import Resolved, Scope, resolve
 
 REPOSITORY_SQL = """
@@ -54,6 +54,6 @@ async def repository_analytics(conn: asyncpg.Connection, scope: Scope, repositor
         "totals": dict(totals),
         "cycle_time": await cycle_time(conn, sub),
         "build_success": await build_success(conn, sub),
-        "deployment_frequency": (await _frequency(conn, r, explain=False)).to_dict(),
+        "deployment_frequency": (await frequency_figure(conn, r, explain=False)).to_dict(),
         "totals_source": "rollup (whole UTC days overlapping the period)",
     }

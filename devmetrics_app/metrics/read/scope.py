@@ -109,15 +109,15 @@ TEAM_NOT_APPLIED = (
 
 
 
-def _stats_source(r: Resolved, parameter: int = 4) -> tuple[str, str]:
+def stats_source(r: Resolved, parameter: int = 4) -> tuple[str, str]:
     """(table, repository filter on `$parameter`) of the daily rollup answering this scope."""
     if r.all_repositories:
         return "installation_stats", ""
     return "repository_stats", f" AND s.repository_id = ANY(${parameter}::bigint[])"
 
 
-async def _rollup_sums(conn: asyncpg.Connection, r: Resolved, columns: Sequence[str]) -> asyncpg.Record:
-    table, repo_filter = _stats_source(r)
+async def rollup_sums(conn: asyncpg.Connection, r: Resolved, columns: Sequence[str]) -> asyncpg.Record:
+    table, repo_filter = stats_source(r)
     sums = ", ".join(f"coalesce(sum(s.{c}), 0)::bigint AS {c}" for c in columns)
     args: list[Any] = [r.scope.installation_id, r.scope.period.start.date(), r.scope.period.end.date()]
     if repo_filter:

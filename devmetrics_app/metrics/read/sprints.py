@@ -17,7 +17,7 @@ from .. import facts
 from ..calc.burndown import burndown as burndown_figure
 from ..calc.velocity import confidence, trend, weighted_velocity
 from ..explain import Item
-from .paging import _figure
+from .paging import build_figure
 from .scope import TEAM_NOT_APPLIED, Scope, resolve
 
 VELOCITY_SPRINTS_SHOWN = 50
@@ -111,7 +111,7 @@ async def velocity(conn: asyncpg.Connection, scope: Scope, *, explain: bool = Fa
         )
         for s in shown
     ]
-    figure = _figure(
+    figure = build_figure(
         current,
         "points",
         n,

@@ -11,8 +11,8 @@ import asyncpg
 from .. import facts
 from ..explain import Item
 from .cycle_time import CYCLE_BOT
-from .paging import EXPLAIN_LIMIT, _figure
-from .scope import Scope, _rollup_sums, resolve
+from .paging import EXPLAIN_LIMIT, build_figure
+from .scope import Scope, resolve, rollup_sums
 
 THROUGHPUT_COLUMNS = (
     "prs_merged",
@@ -65,7 +65,7 @@ async def throughput(conn: asyncpg.Connection, scope: Scope, *, explain: bool = 
     r = await resolve(conn, scope)
     base = [scope.installation_id, scope.period.start, scope.period.end, r.repository_ids]
     if r.aligned and r.member_ids is None:
-        row = await _rollup_sums(conn, r, THROUGHPUT_COLUMNS)
+        row = await rollup_sums(conn, r, THROUGHPUT_COLUMNS)
     else:
         row = await conn.fetchrow(THROUGHPUT_RAW_SQL, *base, *r.bots, r.member_ids)
     pr_items = issue_items = None
@@ -89,14 +89,14 @@ async def throughput(conn: asyncpg.Connection, scope: Scope, *, explain: bool = 
             for i in await conn.fetch(CLOSED_ITEMS_SQL, *base, EXPLAIN_LIMIT, *r.bots, r.member_ids)
         ]
     return {
-        "pull_requests_merged": _figure(
+        "pull_requests_merged": build_figure(
             float(row["prs_merged"]),
             "pull requests",
             row["prs_merged"],
             [("authored by a bot", row["prs_merged_bot"])],
             pr_items,
         ).to_dict(explain=explain),
-        "issues_closed": _figure(
+        "issues_closed": build_figure(
             float(row["issues_closed"]),
             "issues",
             row["issues_closed"],

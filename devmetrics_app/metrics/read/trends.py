@@ -11,7 +11,7 @@ from typing import Any
 
 import asyncpg
 
-from .scope import Scope, _stats_source, resolve
+from .scope import Scope, resolve, stats_source
 
 TREND_INTERVALS = ("day", "week", "month")
 TREND_METRICS = (
@@ -63,7 +63,7 @@ async def trends(conn: asyncpg.Connection, scope: Scope, *, metric: str, interva
         table, extra = "team_metrics", " AND s.team_id = $5"
         args.append(scope.team_id)
     else:
-        table, extra = _stats_source(r, 5)
+        table, extra = stats_source(r, 5)
         if extra:
             args.append(r.repository_ids)
     expression = _trend_expression(metric, team)
