@@ -14,9 +14,6 @@
                tests' reference; `open_work` counts today's open work in PostgreSQL.
 - `explain`    the results every layer returns (Figure, Item, Exclusion, Period);
   `settings`   an organisation's metric settings.
-
-`cycle_time.py`, `dora.py` and `velocity.py` at this level only alias their `calc/` modules for
-callers not yet updated.
 """
 
 from .explain import Exclusion, Figure, Item, Period
