@@ -1,6 +1,6 @@
 """bots: GitHub Bot accounts, [bot] logins and configured patterns, each with its rule."""
 
-from devmetrics_app.metrics.bots import RULE_BOT_ACCOUNT, RULE_BOT_LOGIN, bot_rule, is_bot
+from devmetrics_app.metrics.calc.bots import RULE_BOT_ACCOUNT, RULE_BOT_LOGIN, bot_rule, is_bot
 from devmetrics_app.metrics.settings import MetricsSettings
 
 

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from devmetrics_app.metrics.builds import WorkflowRunFact, build_success_rate
+from devmetrics_app.metrics.calc.builds import WorkflowRunFact, build_success_rate
 from devmetrics_app.metrics.explain import Period
 from devmetrics_app.metrics.settings import MetricsSettings
 

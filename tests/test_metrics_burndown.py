@@ -2,9 +2,9 @@
 
 from datetime import UTC, datetime
 
-from devmetrics_app.metrics.burndown import burndown
+from devmetrics_app.metrics.calc.burndown import burndown
+from devmetrics_app.metrics.calc.velocity import IssueFact, Sprint
 from devmetrics_app.metrics.settings import MetricsSettings
-from devmetrics_app.metrics.velocity import IssueFact, Sprint
 
 S = MetricsSettings()
 

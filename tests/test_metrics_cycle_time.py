@@ -4,13 +4,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from devmetrics_app.metrics.cycle_time import (
+from devmetrics_app.metrics.calc.cycle_time import (
     PullRequestFacts,
     ReviewFact,
     cycle_time,
     pull_request_cycle,
 )
-from devmetrics_app.metrics.dora import DeploymentFact, DeploymentStatusFact, Release
+from devmetrics_app.metrics.calc.dora import DeploymentFact, DeploymentStatusFact, Release
 from devmetrics_app.metrics.explain import Period
 from devmetrics_app.metrics.settings import MetricsSettings
 
@@ -163,6 +163,6 @@ def test_aggregate_report():
 
 
 def _releases():
-    from devmetrics_app.metrics.dora import production_releases
+    from devmetrics_app.metrics.calc.dora import production_releases
 
     return production_releases(DEPLOYMENTS, settings=S)

@@ -4,12 +4,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from devmetrics_app.metrics import dora as d
-from devmetrics_app.metrics.builds import WorkflowRunFact
+from devmetrics_app.metrics.calc import dora as d
+from devmetrics_app.metrics.calc.builds import WorkflowRunFact
+from devmetrics_app.metrics.calc.throughput import PullRequestSnapshot
+from devmetrics_app.metrics.calc.velocity import IssueFact
 from devmetrics_app.metrics.explain import Period
 from devmetrics_app.metrics.settings import MetricsSettings
-from devmetrics_app.metrics.throughput import PullRequestSnapshot
-from devmetrics_app.metrics.velocity import IssueFact
 
 S = MetricsSettings()
 PERIOD = Period(datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 3, 15, tzinfo=UTC))  # 14 days

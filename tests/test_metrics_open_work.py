@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from devmetrics_app.metrics import facts, open_work, rollups, service
+from devmetrics_app.metrics.calc.throughput import review_load as review_load_calc
+from devmetrics_app.metrics.calc.throughput import work_in_progress as wip_calc
 from devmetrics_app.metrics.explain import Figure, Period
-from devmetrics_app.metrics.throughput import review_load as review_load_calc
-from devmetrics_app.metrics.throughput import work_in_progress as wip_calc
 
 INST, OTHER, ORG, OTHER_ORG = 1, 2, 100, 200
 REPOS = (10, 11, 12)

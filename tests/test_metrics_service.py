@@ -10,9 +10,14 @@ import pytest
 from metrics_world import ALICE, INST_A, INST_B, ORG_A, REPO_A, TEAM, seed, t
 
 from devmetrics_app.metrics import facts, rollups, service
-from devmetrics_app.metrics.cycle_time import cycle_time as cycle_time_calc
+from devmetrics_app.metrics.calc.cycle_time import cycle_time as cycle_time_calc
+from devmetrics_app.metrics.calc.throughput import throughput as throughput_calc
 from devmetrics_app.metrics.explain import Period
-from devmetrics_app.metrics.throughput import throughput as throughput_calc
+from devmetrics_app.metrics.read import cycle_time as read_cycle_time
+from devmetrics_app.metrics.read import dora as read_dora
+from devmetrics_app.metrics.read import open_work as read_open_work
+from devmetrics_app.metrics.read import paging, percentiles
+from devmetrics_app.metrics.read import people as read_people
 
 MARCH = Period(t(1), t(1) + timedelta(days=31))
 DAYS = [date(2024, 3, 1) + timedelta(days=i) for i in range(31)]
@@ -220,7 +225,8 @@ async def test_team_scope_and_snapshots(world):
 
 
 async def test_explain_is_bounded_with_cursor(world, monkeypatch):
-    monkeypatch.setattr(service, "EXPLAIN_LIMIT", 2)
+    monkeypatch.setattr(paging, "EXPLAIN_LIMIT", 2)
+    monkeypatch.setattr(read_cycle_time, "EXPLAIN_LIMIT", 2)
     async with world.acquire() as conn:
         first = await service.cycle_time(conn, service.Scope(INST_A, MARCH), explain=True)
         assert [i["id"] for i in first["cycle_time"]["items"]] == [104, 102]
@@ -250,11 +256,12 @@ async def test_histogram_path_equals_sorting_the_facts(world, monkeypatch):
     scope = service.Scope(INST_A, MARCH)
     async with world.acquire() as conn:
         r = await service.resolve(conn, scope)
-        assert service._fast_path(r)
-        assert await service._cycle_row(conn, r) is not None
-        assert await service._lead_time_fast(conn, r) is not None
+        assert percentiles.use_fast_path(r)
+        assert await read_cycle_time._cycle_row(conn, r) is not None
+        assert await read_dora._lead_time_fast(conn, r) is not None
         fast = (await service.cycle_time(conn, scope), await service.dora(conn, scope))
-        monkeypatch.setattr(service, "_fast_path", lambda r: False)
+        monkeypatch.setattr(read_cycle_time, "use_fast_path", lambda r: False)
+        monkeypatch.setattr(read_dora, "use_fast_path", lambda r: False)
         slow = (await service.cycle_time(conn, scope), await service.dora(conn, scope))
     _same_figures(fast, slow)
 
@@ -267,12 +274,12 @@ async def test_histograms_with_other_bot_settings_are_not_used(world):
             "UPDATE organizations SET settings = $2 WHERE id = $1", ORG_A, {"bot_patterns": ["carol"]}
         )
         r = await service.resolve(conn, scope)
-        assert await service._cycle_row(conn, r) is None  # built with other settings: sort the facts
+        assert await read_cycle_time._cycle_row(conn, r) is None  # built with other settings: sort the facts
         after = await service.cycle_time(conn, scope)
         assert after["cycle_time"]["count"] == before["cycle_time"]["count"] - 1
         # A rebuild with the new settings is used again and agrees.
         await rollups.refresh_histograms(conn, INST_A, None, await service.metrics_settings(conn, INST_A))
-        assert await service._cycle_row(conn, r) is not None
+        assert await read_cycle_time._cycle_row(conn, r) is not None
         _same_figures(await service.cycle_time(conn, scope), after)
 
 
@@ -314,9 +321,9 @@ async def test_exact_percentiles_over_many_values(pool):
         for days in ((0, 60), (3, 17), (20, 21), (59, 60)):
             period = Period(t(1) + timedelta(days=days[0]), t(1) + timedelta(days=days[1]))
             r = await service.resolve(conn, service.Scope(INST_A, period))
-            fast = await service._cycle_row(conn, r)
+            fast = await read_cycle_time._cycle_row(conn, r)
             slow = await conn.fetchrow(
-                service.CYCLE_SQL, INST_A, period.start, period.end, r.repository_ids, None, *r.bots
+                read_cycle_time.CYCLE_SQL, INST_A, period.start, period.end, r.repository_ids, None, *r.bots
             )
             assert fast is not None
             for key, expected in dict(slow).items():
@@ -338,7 +345,7 @@ async def test_open_work_counts_equal_the_calculators(world):
     async with world.acquire() as conn:
         for scope in (service.Scope(INST_A, MARCH), service.Scope(INST_A, MARCH, repository_ids=(REPO_A,))):
             r = await service.resolve(conn, scope)
-            work = await service._open_work(conn, r)
+            work = await read_open_work.load_open_work(conn, r)
             wip = await service.work_in_progress(conn, scope)
             load = await service.review_load(conn, scope)
             people = set(work.pull_requests) | set(work.issues)
@@ -350,16 +357,16 @@ async def test_people_from_cumulative_totals_equal_the_daily_rollup(world):
     async with world.acquire() as conn:
         for period in (MARCH, Period(t(2), t(6)), Period(t(6), t(7))):
             r = await service.resolve(conn, service.Scope(INST_A, period))
-            fast = await service._people(conn, r, None)
+            fast = await read_people._people(conn, r, None)
             daily = await conn.fetch(
-                service.PEOPLE_ROLLUP_SQL, INST_A, period.start.date(), period.end.date(), None
+                read_people.PEOPLE_ROLLUP_SQL, INST_A, period.start.date(), period.end.date(), None
             )
             got = [(p["user_id"], p["prs_opened"], p["commits"], p["reviews_given"]) for p in fast]
             assert got == [
                 (d["user_id"], int(d["prs_opened"]), int(d["commits"]), int(d["reviews_given"]))
                 for d in daily
             ]
-            assert await service._people(conn, r, [ALICE]) == [p for p in fast if p["user_id"] == ALICE]
+            assert await read_people._people(conn, r, [ALICE]) == [p for p in fast if p["user_id"] == ALICE]
 
 
 async def test_a_self_review_is_not_a_review_given(pool):

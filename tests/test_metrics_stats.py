@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from devmetrics_app.metrics.stats import mean, median, percentile, summarize
+from devmetrics_app.metrics.calc.stats import mean, median, percentile, summarize
 
 # Expected values printed by PostgreSQL 15:
 #   select percentile_cont(f) within group (order by x) from unnest(array[...]::float8[]) x

@@ -2,10 +2,15 @@
 
 from datetime import UTC, datetime
 
+from devmetrics_app.metrics.calc.throughput import (
+    PullRequestSnapshot,
+    review_load,
+    throughput,
+    work_in_progress,
+)
+from devmetrics_app.metrics.calc.velocity import IssueFact
 from devmetrics_app.metrics.explain import Period
 from devmetrics_app.metrics.settings import MetricsSettings
-from devmetrics_app.metrics.throughput import PullRequestSnapshot, review_load, throughput, work_in_progress
-from devmetrics_app.metrics.velocity import IssueFact
 
 S = MetricsSettings()
 PERIOD = Period(datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 3, 8, tzinfo=UTC))

@@ -5,8 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from devmetrics_app.metrics.settings import MetricsSettings
-from devmetrics_app.metrics.velocity import (
+from devmetrics_app.metrics.calc.velocity import (
     IssueFact,
     Sprint,
     confidence,
@@ -15,6 +14,7 @@ from devmetrics_app.metrics.velocity import (
     velocity,
     weighted_velocity,
 )
+from devmetrics_app.metrics.settings import MetricsSettings
 
 S = MetricsSettings()
 T0 = datetime(2024, 1, 1, tzinfo=UTC)

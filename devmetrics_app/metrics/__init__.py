@@ -1,13 +1,19 @@
-"""Metric calculators: pure functions over plain, frozen facts (no database, no I/O).
+"""The metrics engine, in layers the folders show.
 
-Each calculator module documents its definitions; each returns `explain.Figure`s (value, unit,
-count, exclusions with reasons, and the items behind the figure for `?explain=true`).
-
-- `cycle_time`  PR cycle time and stages (coding, pickup, review, merge, deploy)
-- `velocity`    sprint velocity from story-point labels; `burndown` per milestone
-- `dora`        the four keys with 2023 benchmark buckets
-- `builds`      build success rate; `throughput` throughput, review load, WIP
-- `settings`    an organisation's metric settings; `bots` bot detection; `stats` statistics
+- `calc/`      pure calculators over plain, frozen facts (no database, no I/O): `cycle_time`,
+               `dora`, `velocity`, `burndown`, `throughput`, `builds`, `bots`, `stats`. Each module
+               documents its definitions and returns `explain.Figure`s.
+- `rollups`    the write side (SQL): recomputes the fact tables (`releases`, `pull_request_cycle`,
+               `sprint_facts`), the daily rollups and the rank histograms from raw rows, running the
+               calculators where a stored value is theirs.
+- `read/`      the read side (SQL): one async module per figure family (`cycle_time`, `dora`,
+               `sprints`, `builds`, `throughput`, `open_work`, `people`, `repository`, `trends`) over
+               the fact tables and rollups, plus `scope`, `percentiles` and `paging`. `service`
+               re-exports its public functions, which is what the web handlers call.
+- `facts`      loads the calculators' input facts from raw rows (SQL), for small ranges and as the
+               tests' reference; `open_work` counts today's open work in PostgreSQL.
+- `explain`    the results every layer returns (Figure, Item, Exclusion, Period);
+  `settings`   an organisation's metric settings.
 """
 
 from .explain import Exclusion, Figure, Item, Period

@@ -2,7 +2,7 @@
 
 Used where the raw rows are few (one repository's releases, one day's pull requests, one
 milestone, the open-work snapshot) and by tests and the benchmark as the reference the
-precomputed facts must equal. Long ranges never come through here: see `service.py`.
+precomputed facts must equal. Long ranges never come through here: see `read/`.
 
 Bot exclusion in SQL mirrors `bots.bot_rule`: GitHub's flag or a `[bot]` login, else the
 organisation's globs translated to anchored case-insensitive regexes (`bot_params`).
@@ -21,13 +21,13 @@ from datetime import datetime
 
 import asyncpg
 
-from .builds import WorkflowRunFact
-from .cycle_time import DraftInterval, PullRequestFacts, ReviewFact
-from .dora import CommitFact, DeploymentFact, DeploymentStatusFact
+from .calc.builds import WorkflowRunFact
+from .calc.cycle_time import DraftInterval, PullRequestFacts, ReviewFact
+from .calc.dora import CommitFact, DeploymentFact, DeploymentStatusFact
+from .calc.throughput import PullRequestSnapshot
+from .calc.velocity import IssueFact, Sprint
 from .explain import Period
 from .settings import MetricsSettings
-from .throughput import PullRequestSnapshot
-from .velocity import IssueFact, Sprint
 
 DRAFT_START_KINDS = ("converted_to_draft",)
 DRAFT_END_KINDS = ("ready_for_review",)

@@ -1,6 +1,6 @@
 """Today's open work, counted in PostgreSQL: review load and work in progress.
 
-The pure calculators in `throughput.py` (`review_load`, `work_in_progress`) define these
+The pure calculators in `calc/throughput.py` (`review_load`, `work_in_progress`) define these
 figures over every open pull request and assigned issue. An organisation can have thousands of
 those, so the read path asks PostgreSQL for the same figures instead: per-person counts, the
 count of each exclusion reason, and at most `limit` items per list (oldest first), never every
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
-from .bots import bot_rule
+from .calc.bots import bot_rule
 from .explain import Exclusion, Figure, Item
 from .facts import OPEN_PULL_REQUESTS, bot_params, bot_sql, settings_key
 from .settings import MetricsSettings

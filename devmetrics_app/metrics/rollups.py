@@ -21,7 +21,7 @@
    the lead time per (installation, day), rebuilt from the first changed day on (a cumulative
    row carries every earlier day, so a change on day D rewrites the rows of D and later ones);
    `recompute_installation` rebuilds them fully. They only locate the rank of a median: the
-   service reads the exact value from the facts (see `service._exact_percentiles`).
+   service reads the exact value from the facts (see `read.percentiles.exact_percentiles`).
 
 Running it twice gives the same rows: every statement recomputes from raw rows, none increments.
 """
@@ -38,10 +38,10 @@ from datetime import UTC, date, datetime, time, timedelta
 import asyncpg
 
 from . import facts, open_work
-from .cycle_time import pull_request_cycle
-from .dora import Release, production_releases
+from .calc.cycle_time import pull_request_cycle
+from .calc.dora import Release, production_releases
+from .calc.velocity import completed_points
 from .settings import MetricsSettings
-from .velocity import completed_points
 
 DEPLOY_LOOKBACK_DAYS = 14
 NEGATIVE_INFINITY = datetime(1970, 1, 1, tzinfo=UTC)

@@ -1,4 +1,4 @@
-"""GET /api/metrics/*: one figure family per endpoint, computed by metrics/service.py.
+"""GET /api/metrics/*: one figure family per endpoint, computed by metrics/read/ via metrics.service.
 
 Every answer has the same envelope: `metric`, `query` (what it was computed over: installation,
 period, repositories, team) and `result` (the service's figures; with `?explain=true`, the items

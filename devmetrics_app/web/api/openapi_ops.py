@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from devmetrics_app.metrics.dora import BENCHMARK_SOURCE, DORA_THRESHOLDS
+from devmetrics_app.metrics.calc.dora import BENCHMARK_SOURCE, DORA_THRESHOLDS
 
 # Parameter groups reused across operations (names refer to openapi_params.PARAMETERS).
 SCOPE = ("installation", "from", "to", "repository", "team")

@@ -32,7 +32,7 @@ from aiohttp import web
 
 from devmetrics_app.digits import is_decimal
 from devmetrics_app.metrics.explain import Period
-from devmetrics_app.metrics.service import Scope
+from devmetrics_app.metrics.read.scope import Scope
 from devmetrics_app.metrics.settings import SettingsError
 from devmetrics_app.timeutil import utcnow
 from devmetrics_app.web.api.params import MAX_ID, bad_request

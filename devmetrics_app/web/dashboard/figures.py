@@ -13,7 +13,8 @@ from typing import Any
 
 import asyncpg
 
-from devmetrics_app.metrics import dora, service
+from devmetrics_app.metrics import service
+from devmetrics_app.metrics.calc import dora
 from devmetrics_app.metrics.service import Scope
 
 Compute = Callable[[asyncpg.Connection, Scope], Awaitable[dict[str, Any]]]

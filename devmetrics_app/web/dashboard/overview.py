@@ -18,7 +18,7 @@ import asyncpg
 from aiohttp import web
 
 from devmetrics_app.metrics import service
-from devmetrics_app.metrics.dora import ELITE_MAX_LEAD_TIME_HOURS
+from devmetrics_app.metrics.calc.dora import ELITE_MAX_LEAD_TIME_HOURS
 from devmetrics_app.metrics.explain import Period
 from devmetrics_app.metrics.service import Scope
 from devmetrics_app.web.api.query import computed

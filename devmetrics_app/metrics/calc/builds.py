@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from ..explain import ExclusionLog, Figure, Item, Period
+from ..settings import MetricsSettings
 from .bots import bot_rule
-from .explain import ExclusionLog, Figure, Item, Period
-from .settings import MetricsSettings
 
 SUCCESS_CONCLUSIONS = frozenset({"success"})
 FAILURE_CONCLUSIONS = frozenset({"failure", "timed_out", "startup_failure"})

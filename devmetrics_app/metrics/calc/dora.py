@@ -25,7 +25,7 @@ whose outcome (first success or failure status) falls in the period, including f
 deployment that failed is itself a failed change. A release also counts as failed when a
 failure is attributed to it. A revert PR merged (title matches `revert_title_patterns`) names
 what it reverts ("Reverts owner/repo#N", "This reverts commit <sha>."): the failure belongs to
-the release that first shipped that change (the served figure, `service.CHANGE_FAILURE_SQL`); a
+the release that first shipped that change (the served figure, `read.dora.CHANGE_FAILURE_SQL`); a
 revert naming nothing is reported, never guessed. An incident issue opened (labelled with one
 of `incident_labels`) names no change: it is attributed to the latest successful release of
 the same repository at or before that moment (if that repository never released -- an
@@ -70,10 +70,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Protocol
 
+from ..explain import ExclusionLog, Figure, Item, Period, hours
+from ..settings import MetricsSettings
 from .bots import bot_rule
 from .builds import FAILURE_CONCLUSIONS, SUCCESS_CONCLUSIONS, WorkflowRunFact
-from .explain import ExclusionLog, Figure, Item, Period, hours
-from .settings import MetricsSettings
 from .stats import median
 from .velocity import IssueFact
 

@@ -36,9 +36,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from ..explain import ExclusionLog, Figure, Item
+from ..settings import MetricsSettings
 from .bots import bot_rule
-from .explain import ExclusionLog, Figure, Item
-from .settings import MetricsSettings
 from .stats import mean
 
 VELOCITY_WEIGHTS: tuple[float, ...] = (0.4, 0.3, 0.2, 0.1)

@@ -29,9 +29,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
+from ..explain import ExclusionLog, Figure, Item
+from ..settings import MetricsSettings
 from .bots import bot_rule
-from .explain import ExclusionLog, Figure, Item
-from .settings import MetricsSettings
 from .velocity import Sprint, story_points
 
 UNIT_POINTS = "points"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 
-from .settings import MetricsSettings
+from ..settings import MetricsSettings
 
 REASON_BOT = "bot"
 RULE_BOT_ACCOUNT = "GitHub Bot account"

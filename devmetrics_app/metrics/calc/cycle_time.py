@@ -43,11 +43,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from ..explain import ExclusionLog, Figure, Item, Period, hours
+from ..settings import MetricsSettings
 from .bots import bot_rule
 from .builds import WorkflowRunFact
 from .dora import DeploymentFact, Release, production_releases
-from .explain import ExclusionLog, Figure, Item, Period, hours
-from .settings import MetricsSettings
 from .stats import summarize
 
 REVIEW_STATES = frozenset({"APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED"})

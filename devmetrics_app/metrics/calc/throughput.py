@@ -24,9 +24,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from ..explain import ExclusionLog, Figure, Item, Period
+from ..settings import MetricsSettings
 from .bots import bot_rule
-from .explain import ExclusionLog, Figure, Item, Period
-from .settings import MetricsSettings
 from .velocity import IssueFact
 
 

@@ -1,0 +1,172 @@
+"""Sprint velocity over `sprint_facts`, and one milestone's burndown."""
+
+# SQL here is assembled from this module's own constant fragments (bot tests, column lists,
+# table names); every value is a $n parameter.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import asyncpg
+
+from .. import facts
+from ..calc.burndown import burndown as burndown_figure
+from ..calc.velocity import confidence, trend, weighted_velocity
+from ..explain import Item
+from .paging import build_figure
+from .scope import TEAM_NOT_APPLIED, Scope, resolve
+
+VELOCITY_SPRINTS_SHOWN = 50
+
+
+SPRINT_WHERE = "s.installation_id = $1 AND s.repository_id = ANY($4::bigint[])"
+VELOCITY_SQL = f"""
+SELECT count(*) AS n, coalesce(sum(points), 0) AS total,
+       coalesce(sum(bot_issues), 0) AS bot_issues, coalesce(sum(not_planned_issues), 0) AS not_planned,
+       coalesce(sum(open_issues), 0) AS open_issues,
+       (SELECT count(*) FROM sprint_facts s WHERE {SPRINT_WHERE} AND s.state <> 'CLOSED'
+          AND s.starts_at < $3 AND s.ends_at >= $2) AS open_sprints
+FROM sprint_facts s WHERE {SPRINT_WHERE} AND s.state = 'CLOSED' AND s.ends_at >= $2 AND s.ends_at < $3
+"""
+# Up to $5 most recent closed sprints of each repository, with the repository's totals: sprints
+# of different repositories (teams) are never pooled into one series.
+SPRINTS_SQL = f"""
+SELECT x.milestone_id, x.title, x.points, x.ends_at, x.completed_issues, x.repository_id, x.full_name,
+       x.repo_n, x.repo_total
+FROM (SELECT s.milestone_id, s.title, s.points, s.ends_at, s.completed_issues, s.repository_id, r.full_name,
+             row_number() OVER w AS k, count(*) OVER p AS repo_n, sum(s.points) OVER p AS repo_total
+      FROM sprint_facts s JOIN repositories r ON r.id = s.repository_id
+      WHERE {SPRINT_WHERE} AND s.state = 'CLOSED' AND s.ends_at >= $2 AND s.ends_at < $3
+      WINDOW w AS (PARTITION BY s.repository_id ORDER BY s.ends_at DESC, s.milestone_id DESC),
+             p AS (PARTITION BY s.repository_id)) x
+WHERE x.k <= $5
+ORDER BY x.ends_at DESC, x.milestone_id DESC
+"""
+
+
+@dataclass(frozen=True)
+class _RepositoryVelocity:
+    repository_id: int
+    repository: str
+    current: float | None
+    older: float | None
+    average: float
+    confidence: float
+    sprints: int
+
+    def to_dict(self) -> dict:
+        direction, change = trend(self.current, self.older)
+        return {"repository_id": self.repository_id, "repository": self.repository, "value": self.current,
+                "average": self.average, "older_average": self.older, "trend": direction, "change": change,
+                "confidence": self.confidence, "sprints": self.sprints}
+
+
+def _repository_velocities(rows: Sequence[asyncpg.Record]) -> list[_RepositoryVelocity]:
+    """Each repository's velocity over its own sprints (rows newest first, as SPRINTS_SQL)."""
+    by_repo: dict[int, list[asyncpg.Record]] = {}
+    for row in rows:
+        by_repo.setdefault(row["repository_id"], []).append(row)
+    out = []
+    for repository_id, sprints in by_repo.items():
+        velocities = [s["points"] for s in sprints]
+        n, total = sprints[0]["repo_n"], sprints[0]["repo_total"]
+        out.append(_RepositoryVelocity(
+            repository_id, sprints[0]["full_name"], weighted_velocity(velocities),
+            (total - velocities[0]) / (n - 1) if n > 1 else None, total / n, confidence(velocities), n))
+    return sorted(out, key=lambda v: (v.repository.lower(), v.repository_id))
+
+
+async def velocity(conn: asyncpg.Connection, scope: Scope, *, explain: bool = False) -> dict:
+    """Weighted velocity over the closed sprints (milestones) that ended in the period.
+
+    Sprints belong to a repository (its team's cadence): each repository's velocity is computed
+    over its own sprints (`by_repository`), and the scope's is their sum -- the points the
+    organisation completes per sprint. Its older average is the sum of the repositories' older
+    averages, a repository with a single sprint counting its current velocity on both sides (no
+    history, no trend of its own); its confidence is the mean of theirs."""
+    r = await resolve(conn, scope)
+    args = [scope.installation_id, scope.period.start, scope.period.end, r.repository_ids]
+    agg = await conn.fetchrow(VELOCITY_SQL, *args)
+    rows = await conn.fetch(SPRINTS_SQL, *args, VELOCITY_SPRINTS_SHOWN)
+    shown = rows[:VELOCITY_SPRINTS_SHOWN]
+    n = agg["n"]
+    repos = _repository_velocities(rows)
+    current = math.fsum(v.current for v in repos if v.current is not None) if repos else None
+    with_history = [v for v in repos if v.older is not None]
+    older = (math.fsum(v.older if v.older is not None else v.current or 0.0 for v in repos)
+             if with_history else None)
+    direction, change = trend(current, older)
+    items = [
+        Item(
+            "sprint",
+            s["milestone_id"],
+            f"{s['title']} ({s['full_name']})",
+            s["points"],
+            {"ends_at": s["ends_at"], "completed_issues": s["completed_issues"],
+             "repository_id": s["repository_id"], "repository": s["full_name"]},
+        )
+        for s in shown
+    ]
+    figure = build_figure(
+        current,
+        "points",
+        n,
+        [
+            ("sprint still open", agg["open_sprints"]),
+            # Issues of the counted sprints whose points did not count:
+            ("issues opened by a bot", agg["bot_issues"]),
+            ("issues closed as not planned", agg["not_planned"]),
+            ("issues still open when the sprint closed", agg["open_issues"]),
+        ],
+        items,
+        {
+            "average": math.fsum(v.average for v in repos) if repos else None,
+            "older_average": older,
+            "trend": direction,
+            "change": change,
+            "confidence": math.fsum(v.confidence for v in repos) / len(repos) if repos else 0.0,
+            "by_repository": [v.to_dict() for v in repos],
+            "sprints": [{"id": s["milestone_id"], "title": s["title"], "points": s["points"],
+                         "repository_id": s["repository_id"], "repository": s["full_name"]} for s in shown],
+            "sprints_total": n,
+            **({"team_filter": TEAM_NOT_APPLIED} if scope.narrowed_to_people else {}),
+        },
+    )
+    return figure.to_dict(explain=explain)
+
+
+MILESTONE_SCOPE_SQL = """
+SELECT m.id FROM milestones m JOIN repositories r ON r.id = m.repository_id
+WHERE m.id = $1 AND m.installation_id = $2 AND r.installation_id = $2 AND m.repository_id = ANY($3::bigint[])
+  AND m.deleted_at IS NULL
+"""
+
+
+async def burndown(
+    conn: asyncpg.Connection, scope: Scope, milestone_id: int, *, now: datetime | None = None
+) -> dict | None:
+    """Burndown of one milestone (its few issues, raw); None when not in the scope."""
+    r = await resolve(conn, scope)
+    if (
+        await conn.fetchval(MILESTONE_SCOPE_SQL, milestone_id, scope.installation_id, r.repository_ids)
+        is None
+    ):
+        return None
+    loaded = await facts.load_sprints(conn, [milestone_id])
+    if not loaded:
+        return None
+    sprint, _ = loaded[0]
+    figure = burndown_figure(sprint, settings=r.settings, now=now or datetime.now(UTC))
+    out = figure.to_dict(explain=True)
+    out["milestone"] = {
+        "id": sprint.id,
+        "title": sprint.title,
+        "state": sprint.state,
+        "starts_at": sprint.starts_at.isoformat(),
+        "ends_at": sprint.ends_at.isoformat(),
+    }
+    return out

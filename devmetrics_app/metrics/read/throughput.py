@@ -1,0 +1,110 @@
+"""Throughput: PRs merged and issues closed (rollups for whole days, raw rows otherwise)."""
+
+# SQL here is assembled from this module's own constant fragments (bot tests, column lists,
+# table names); every value is a $n parameter.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import asyncpg
+
+from .. import facts
+from ..explain import Item
+from .cycle_time import CYCLE_BOT
+from .paging import EXPLAIN_LIMIT, build_figure
+from .scope import Scope, resolve, rollup_sums
+
+THROUGHPUT_COLUMNS = (
+    "prs_merged",
+    "prs_merged_bot",
+    "issues_closed",
+    "issues_closed_bot",
+    "issues_not_planned",
+)
+ISSUE_BOT = facts.bot_sql("i.author_login", "coalesce(u.is_bot, false)", 5, 6)
+PR_BOT_5 = facts.bot_sql("f.author_login", "f.author_is_bot", 5, 6)
+THROUGHPUT_RAW_SQL = f"""
+SELECT (SELECT count(*) FILTER (WHERE NOT {PR_BOT_5})
+        FROM pull_request_cycle f WHERE f.installation_id = $1 AND f.merged_at >= $2 AND f.merged_at < $3
+          AND f.repository_id = ANY($4::bigint[])
+          AND ($7::bigint[] IS NULL OR f.author_id = ANY($7::bigint[]))) AS prs_merged,
+       (SELECT count(*) FILTER (WHERE {PR_BOT_5})
+        FROM pull_request_cycle f WHERE f.installation_id = $1 AND f.merged_at >= $2 AND f.merged_at < $3
+          AND f.repository_id = ANY($4::bigint[])
+          AND ($7::bigint[] IS NULL OR f.author_id = ANY($7::bigint[]))) AS prs_merged_bot,
+       count(*) FILTER (WHERE NOT {ISSUE_BOT} AND coalesce(i.state_reason, '') <> 'not_planned') AS
+           issues_closed,
+       count(*) FILTER (WHERE {ISSUE_BOT}) AS issues_closed_bot,
+       count(*) FILTER (WHERE NOT {ISSUE_BOT} AND coalesce(i.state_reason, '') = 'not_planned')
+           AS issues_not_planned
+FROM issues i LEFT JOIN users u ON u.id = i.author_id
+WHERE i.installation_id = $1 AND i.closed_at >= $2 AND i.closed_at < $3 AND i.state = 'CLOSED'
+  AND i.deleted_at IS NULL AND i.repository_id = ANY($4::bigint[])
+  AND ($7::bigint[] IS NULL OR i.assignee_ids && $7::bigint[])
+"""
+MERGED_ITEMS_SQL = f"""
+SELECT f.pull_request_id, f.number, f.title, f.repository_id FROM pull_request_cycle f
+WHERE f.installation_id = $1 AND f.merged_at >= $2 AND f.merged_at < $3 AND f.repository_id =
+    ANY($4::bigint[])
+  AND NOT {CYCLE_BOT} AND ($8::bigint[] IS NULL OR f.author_id = ANY($8::bigint[]))
+ORDER BY f.merged_at DESC, f.pull_request_id DESC LIMIT $5
+"""
+CLOSED_ITEMS_SQL = f"""
+SELECT i.id, i.number, i.title, i.repository_id FROM issues i LEFT JOIN users u ON u.id = i.author_id
+WHERE i.installation_id = $1 AND i.closed_at >= $2 AND i.closed_at < $3 AND i.state = 'CLOSED'
+  AND i.deleted_at IS NULL AND i.repository_id = ANY($4::bigint[])
+  AND coalesce(i.state_reason, '') <> 'not_planned'
+  AND NOT {facts.bot_sql("i.author_login", "coalesce(u.is_bot, false)", 6, 7)}
+  AND ($8::bigint[] IS NULL OR i.assignee_ids && $8::bigint[])
+ORDER BY i.closed_at DESC, i.id DESC LIMIT $5
+"""
+
+
+async def throughput(conn: asyncpg.Connection, scope: Scope, *, explain: bool = False) -> dict:
+    """PRs merged and issues closed as completed (bots and not-planned counted as excluded)."""
+    r = await resolve(conn, scope)
+    base = [scope.installation_id, scope.period.start, scope.period.end, r.repository_ids]
+    if r.aligned and r.member_ids is None:
+        row = await rollup_sums(conn, r, THROUGHPUT_COLUMNS)
+    else:
+        row = await conn.fetchrow(THROUGHPUT_RAW_SQL, *base, *r.bots, r.member_ids)
+    pr_items = issue_items = None
+    if explain:
+        pr_items = [
+            Item(
+                "pull_request",
+                p["pull_request_id"],
+                f"#{p['number']} {p['title']}",
+                details={"repository_id": p["repository_id"]},
+            )
+            for p in await conn.fetch(MERGED_ITEMS_SQL, *base, EXPLAIN_LIMIT, *r.bots, r.member_ids)
+        ]
+        issue_items = [
+            Item(
+                "issue",
+                i["id"],
+                f"#{i['number']} {i['title']}",
+                details={"repository_id": i["repository_id"]},
+            )
+            for i in await conn.fetch(CLOSED_ITEMS_SQL, *base, EXPLAIN_LIMIT, *r.bots, r.member_ids)
+        ]
+    return {
+        "pull_requests_merged": build_figure(
+            float(row["prs_merged"]),
+            "pull requests",
+            row["prs_merged"],
+            [("authored by a bot", row["prs_merged_bot"])],
+            pr_items,
+        ).to_dict(explain=explain),
+        "issues_closed": build_figure(
+            float(row["issues_closed"]),
+            "issues",
+            row["issues_closed"],
+            [
+                ("opened by a bot", row["issues_closed_bot"]),
+                ("closed as not planned", row["issues_not_planned"]),
+            ],
+            issue_items,
+        ).to_dict(explain=explain),
+        "source": "rollup" if r.aligned and r.member_ids is None else "raw",
+    }
