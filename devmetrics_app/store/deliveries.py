@@ -7,14 +7,13 @@ from datetime import datetime
 
 import asyncpg
 
-from devmetrics_app.store import body_codec
+from devmetrics_app.store import body_codec, wakeup
 
 # Workers LISTEN on this channel: a notification says "new deliveries are stored", so they are
 # handed to Dramatiq at once without the web process touching Redis (jobs/dispatcher.py).
 DELIVERY_CHANNEL = "devmetrics_deliveries"
 
 INSERT_BATCH = """
-WITH stored AS (
 INSERT INTO webhook_deliveries
     (delivery_id, event, action, installation_id, hook_id, content_type, body, body_encoding)
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[],
@@ -27,11 +26,6 @@ ON CONFLICT (delivery_id) DO UPDATE
     -- duplicate and is left alone.
     WHERE webhook_deliveries.status = 'failed'
 RETURNING delivery_id
-), signal AS (
-    -- One row whatever happens; the notification is delivered when the statement commits.
-    SELECT CASE WHEN count(*) > 0 THEN pg_notify($9, count(*)::text) END FROM stored
-)
-SELECT stored.delivery_id FROM stored CROSS JOIN signal
 """
 
 CLAIM = """
@@ -113,7 +107,8 @@ class StoredDelivery:
 
 
 async def insert_batch(conn: asyncpg.Connection, batch: list[IncomingDelivery]) -> set[str]:
-    """Store deliveries in one statement; return the ids that now need processing."""
+    """Store deliveries in one statement, then wake the dispatchers (store/wakeup.py); return
+    the ids that now need processing."""
     encoded = [body_codec.encode(d.body) for d in batch]
     rows = await conn.fetch(
         INSERT_BATCH,
@@ -125,8 +120,9 @@ async def insert_batch(conn: asyncpg.Connection, batch: list[IncomingDelivery]) 
         [d.content_type for d in batch],
         [body for body, _ in encoded],
         [encoding for _, encoding in encoded],
-        DELIVERY_CHANNEL,
     )
+    if rows:
+        await wakeup.wake(conn, DELIVERY_CHANNEL, str(len(rows)))
     return {row["delivery_id"] for row in rows}
 
 
