@@ -11,6 +11,8 @@ as its own subprocess, one after the other:
            its workers processing what arrives (handlers, rollups, follow-ups) while it ingests.
            Also reported: deliveries processed per second during each phase and the backlog
            left at the end (counted from webhook_deliveries.processed_at).
+* threads -- (only with --only threads) the same with `--in-process-worker`: the workers as
+           threads of the web process, as serve ran them before they got a process of their own.
 * naive -- one INSERT of the body as jsonb per request, each in its own transaction (asyncpg,
            a pool of the same size as the app's). Context for what group commit buys.
 
@@ -623,7 +625,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=1,
                         help="repeat the servers in turn; report each figure's median")
     parser.add_argument("--skip-naive", action="store_true", help="skip the naive jsonb baseline")
-    parser.add_argument("--only", choices=["bare", "real", "serve", "naive"], action="append",
+    parser.add_argument("--only", choices=["bare", "real", "serve", "threads", "naive"],
+                        action="append",
                         help="run only these servers (repeatable)")
     parser.add_argument("--bare-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--naive-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
@@ -696,10 +699,12 @@ def main() -> int:
                 if name == "bare":
                     cmd = [sys.executable, str(Path(__file__).resolve()), "--bare-server", str(port)]
                     env = base_env
-                elif name in ("real", "serve"):
+                elif name in ("real", "serve", "threads"):
                     cmd = [sys.executable, "-m", "devmetrics_app.cli", "serve",
                            "--no-worker" if name == "real" else "--worker",
                            "--host", HOST, "--port", str(port)]
+                    if name == "threads":
+                        cmd.append("--in-process-worker")
                     env = app_env
                 else:
                     # The naive table lives in the database the app migrated (so `real` runs first).
@@ -714,21 +719,21 @@ def main() -> int:
                 proc = subprocess.Popen(cmd, env=env, cwd=ROOT)
                 try:
                     _wait_healthy(proc, port, name)
-                    if name in ("real", "serve"):
+                    if name in ("real", "serve", "threads"):
                         asyncio.run(_sql(bench_db_url, "TRUNCATE webhook_deliveries"))
                     result = run_phases(pool, args, port, body, sig, prefix)
                     results.append((name, result))
                     _print_table([(name, result)], args, header=False)
                     print(f"[{name} #{rnd + 1}] accepted/s per second: {result['per_second']}", flush=True)
-                    if name == "serve":
+                    if name in ("serve", "threads"):
                         rates = _processing_rates(bench_db_url, prefix, result.pop("windows"))
                         result["processed"] = rates
                         print(f"[{name} #{rnd + 1}] processed/s: throughput phase "
                               f"{rates['throughput']:.0f}, latency phase {rates['latency']:.0f}; "
                               f"backlog at the end {rates['backlog']:,}", flush=True)
-                    if name in ("real", "serve", "naive"):
+                    if name != "bare":
                         row = (_count_real_rows(bench_db_url, prefix, len(body))
-                               if name in ("real", "serve")
+                               if name != "naive"
                                else asyncio.run(_sql(
                                    bench_db_url,
                                    f"SELECT count(*) AS n, 0 AS wrong FROM {NAIVE_TABLE} "  # noqa: S608
@@ -745,13 +750,13 @@ def main() -> int:
                             failures += 1
                 finally:
                     _stop(proc)
-                    if name in ("real", "serve"):
+                    if name in ("real", "serve", "threads"):
                         # Left behind, these would be the next serve's workers' first backlog.
                         asyncio.run(_sql(bench_db_url, "TRUNCATE webhook_deliveries"))
     finally:
         # Clean up whatever this run stored.
         try:
-            if "real" in servers or "serve" in servers:
+            if {"real", "serve", "threads"} & set(servers):
                 asyncio.run(_sql(bench_db_url, "TRUNCATE webhook_deliveries"))
             if "naive" in servers:
                 asyncio.run(_sql(bench_db_url, f"DROP TABLE IF EXISTS {NAIVE_TABLE}"))
@@ -782,15 +787,17 @@ def main() -> int:
               f"  {'MET' if ratio >= 0.5 else 'MISSED'}")
         print(f"real p99 at {args.rate:g}/s: {real['p99_ms']:.1f} ms (target < 20 ms)"
               f"  {'MET' if real['p99_ms'] < 20 else 'MISSED'}")
-    if "bare" in by_name and "serve" in by_name and by_name["bare"]["accepted_per_s"]:
-        serve = by_name["serve"]
+    for name in ("serve", "threads"):
+        if "bare" not in by_name or name not in by_name or not by_name["bare"]["accepted_per_s"]:
+            continue
+        serve = by_name[name]
         ratio = serve["accepted_per_s"] / by_name["bare"]["accepted_per_s"]
-        print(f"serve/bare throughput: {ratio:.2f} (target >= 0.50)"
+        print(f"{name}/bare throughput: {ratio:.2f} (target >= 0.50)"
               f"  {'MET' if ratio >= 0.5 else 'MISSED'}")
         held = serve["held_per_s"]
         met = serve["p99_ms"] <= 10 and held >= 0.98 * args.rate
-        print(f"serve at {args.rate:g}/s offered: {held:.0f}/s held, p99 {serve['p99_ms']:.1f} ms "
-              f"(target: held, p99 <= 10 ms)  {'MET' if met else 'MISSED'}")
+        print(f"{name} at {args.rate:g}/s offered: {held:.0f}/s held, p99 {serve['p99_ms']:.1f} "
+              f"ms (target: held, p99 <= 10 ms)  {'MET' if met else 'MISSED'}")
     for name, r in results:
         if "processed" in r:
             p = r["processed"]
