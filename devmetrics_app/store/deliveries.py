@@ -106,9 +106,10 @@ class StoredDelivery:
     received_at: datetime
 
 
-async def insert_batch(conn: asyncpg.Connection, batch: list[IncomingDelivery]) -> set[str]:
-    """Store deliveries in one statement, then wake the dispatchers (store/wakeup.py); return
-    the ids that now need processing."""
+async def insert_batch(conn: asyncpg.Connection, batch: list[IncomingDelivery], *,
+                       wake: bool = True) -> set[str]:
+    """Store deliveries in one statement, then wake the dispatchers (store/wakeup.py) unless
+    the caller does; return the ids that now need processing."""
     encoded = [body_codec.encode(d.body) for d in batch]
     rows = await conn.fetch(
         INSERT_BATCH,
@@ -121,7 +122,7 @@ async def insert_batch(conn: asyncpg.Connection, batch: list[IncomingDelivery]) 
         [body for body, _ in encoded],
         [encoding for _, encoding in encoded],
     )
-    if rows:
+    if rows and wake:
         await wakeup.wake(conn, DELIVERY_CHANNEL, str(len(rows)))
     return {row["delivery_id"] for row in rows}
 
