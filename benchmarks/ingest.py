@@ -753,6 +753,11 @@ def main() -> int:
                     if name in ("real", "serve", "threads"):
                         # Left behind, these would be the next serve's workers' first backlog.
                         asyncio.run(_sql(bench_db_url, "TRUNCATE webhook_deliveries"))
+                    if name in ("serve", "threads") and given_redis:
+                        # So are the jobs queued for them (the rows are gone: each would be a
+                        # wasted claim), and the outbox's follow-ups.
+                        _redis_remove_ours(given_redis, run_id, heartbeats_before)
+                        asyncio.run(_sql(bench_db_url, "TRUNCATE outbox"))
     finally:
         # Clean up whatever this run stored.
         try:
