@@ -1,6 +1,6 @@
 """Webhook ingest: durable throughput and latency of POST /api/webhooks/github, against baselines.
 
-Fires signed ~22 KB `pull_request.opened` deliveries over loopback at three servers, each started
+Fires signed ~22 KB `pull_request.opened` deliveries over loopback at several servers, each started
 as its own subprocess, one after the other:
 
 * bare  -- an aiohttp handler that reads the body, checks X-Hub-Signature-256 and answers 202.
