@@ -1,12 +1,18 @@
 """Webhook ingest: durable throughput and latency of POST /api/webhooks/github, against baselines.
 
-Fires signed ~22 KB `pull_request.opened` deliveries over loopback at three servers, each started
+Fires signed ~22 KB `pull_request.opened` deliveries over loopback at several servers, each started
 as its own subprocess, one after the other:
 
 * bare  -- an aiohttp handler that reads the body, checks X-Hub-Signature-256 and answers 202.
            The ceiling: nothing durable happens.
 * real  -- `python -m devmetrics_app.cli serve --no-worker`, the app itself: every 202 means the
            delivery is committed in webhook_deliveries (checked afterwards by counting rows).
+* serve -- `python -m devmetrics_app.cli serve --worker`: the app as the README runs it, with
+           its workers processing what arrives (handlers, rollups, follow-ups) while it ingests.
+           Also reported: deliveries processed per second during each phase and the backlog
+           left at the end (counted from webhook_deliveries.processed_at).
+* threads -- (only with --only threads) the same with `--in-process-worker`: the workers as
+           threads of the web process, as serve ran them before they got a process of their own.
 * naive -- one INSERT of the body as jsonb per request, each in its own transaction (asyncpg,
            a pool of the same size as the app's). Context for what group commit buys.
 
@@ -303,13 +309,15 @@ def open_loop_client(port: int, body: bytes, sig: str, prefix: str, rate: float,
     _use_uvloop()
     t_measure = t_start + warmup
     count = int(rate * (warmup + duration))
+    t_end = t_measure + duration
+    answered_in_window = 0  # 202s that arrived within the measured seconds: the rate held
     latencies: list[float] = []
     send_lag: list[float] = []
     errors: dict[str, int] = {}
     total_ok = 0
 
     async def worker(queue: asyncio.Queue) -> None:
-        nonlocal total_ok
+        nonlocal total_ok, answered_in_window
         conn = RawConnection(port, body, sig)
         while True:
             item = await queue.get()
@@ -329,6 +337,7 @@ def open_loop_client(port: int, body: bytes, sig: str, prefix: str, rate: float,
                 _record_error(errors, str(status))
                 continue
             total_ok += 1
+            answered_in_window += t_measure <= done < t_end
             if scheduled >= t_measure:
                 latencies.append(done - scheduled)
                 send_lag.append(lag)
@@ -349,7 +358,7 @@ def open_loop_client(port: int, body: bytes, sig: str, prefix: str, rate: float,
 
     asyncio.run(main())
     return {"latencies": latencies, "send_lag": send_lag, "ok": total_ok, "errors": errors,
-            "sent": count}
+            "sent": count, "answered_in_window": answered_in_window}
 
 
 def _merge_errors(results: list[dict]) -> dict[str, int]:
@@ -378,6 +387,7 @@ def run_phases(pool: ProcessPoolExecutor, args: argparse.Namespace, port: int, b
     futures = [pool.submit(closed_loop_client, port, body, sig, f"{prefix}t{i}-", n, t_start,
                            args.warmup, args.duration) for i, n in enumerate(shares) if n]
     tp = [f.result() for f in futures]
+    throughput_window = _wall_window(t_start + args.warmup, args.duration)
     per_second = [sum(r["per_second"][s] for r in tp) for s in range(int(args.duration))]
     # Latency: each client sends every clients/rate s, staggered, so together they keep `rate`.
     t_start = time.monotonic() + lead
@@ -385,6 +395,7 @@ def run_phases(pool: ProcessPoolExecutor, args: argparse.Namespace, port: int, b
                            i / args.rate, t_start, LATENCY_WARMUP_SECONDS, args.duration)
                for i in range(clients)]
     lat = [f.result() for f in futures]
+    latency_window = _wall_window(t_start + LATENCY_WARMUP_SECONDS, args.duration)
     latencies = sorted(x for r in lat for x in r["latencies"])
     lag = sorted(x for r in lat for x in r["send_lag"])
     return {
@@ -395,10 +406,19 @@ def run_phases(pool: ProcessPoolExecutor, args: argparse.Namespace, port: int, b
         "max_ms": (latencies[-1] * 1000) if latencies else float("nan"),
         "send_lag_p99_ms": _percentile(lag, 99) * 1000,
         "latency_samples": len(latencies),
+        # Answered 202 within the measured part of the fixed-rate phase, per second.
+        "held_per_s": sum(r["answered_in_window"] for r in lat) / args.duration,
         "accepted_total": sum(r["ok"] for r in tp) + sum(r["ok"] for r in lat),
         "sent_latency": sum(r["sent"] for r in lat),
         "errors": _merge_errors(tp + lat),
+        "windows": {"throughput": throughput_window, "latency": latency_window},
     }
+
+
+def _wall_window(t_monotonic: float, duration: float) -> tuple[float, float]:
+    """A measured phase as wall-clock epoch seconds, to compare with PostgreSQL's timestamps."""
+    start = time.time() - (time.monotonic() - t_monotonic)
+    return start, start + duration
 
 
 # --------------------------------------------------------------------------- orchestration
@@ -487,6 +507,31 @@ def _count_real_rows(url: str, prefix: str, body_length: int) -> dict:
     return {"n": len(rows), "wrong": wrong}
 
 
+def _processing_rates(url: str, prefix: str, windows: dict[str, tuple[float, float]]) -> dict:
+    """Deliveries of this run processed per second in each phase, and those still waiting."""
+
+    async def fetch() -> dict:
+        import asyncpg
+
+        conn = await asyncpg.connect(url)
+        try:
+            out = {}
+            for phase, (start, end) in windows.items():
+                n = await conn.fetchval(
+                    "SELECT count(*) FROM webhook_deliveries WHERE delivery_id LIKE $1 AND "
+                    "processed_at >= to_timestamp($2) AND processed_at < to_timestamp($3)",
+                    prefix + "%", start, end)
+                out[phase] = n / (end - start)
+            out["backlog"] = await conn.fetchval(
+                "SELECT count(*) FROM webhook_deliveries WHERE delivery_id LIKE $1 AND "
+                "processed_at IS NULL", prefix + "%")
+            return out
+        finally:
+            await conn.close()
+
+    return asyncio.run(fetch())
+
+
 def _redis_snapshot(redis_url: str) -> set[bytes]:
     import redis
 
@@ -538,7 +583,7 @@ def _combine(rounds: list[dict]) -> dict:
     if len(rounds) == 1:
         return rounds[0]
     out = {key: statistics.median(r[key] for r in rounds)
-           for key in ("accepted_per_s", "p50_ms", "p99_ms", "send_lag_p99_ms")}
+           for key in ("accepted_per_s", "p50_ms", "p99_ms", "send_lag_p99_ms", "held_per_s")}
     out["max_ms"] = max(r["max_ms"] for r in rounds)
     out["latency_samples"] = sum(r["latency_samples"] for r in rounds)
     out["errors"] = _merge_errors(rounds)
@@ -554,14 +599,16 @@ def _loadavg() -> str:
 
 def _print_table(rows: list[tuple[str, dict]], args: argparse.Namespace, *,
                  header: bool = True) -> None:
-    title = (f"{'server':<7} | {'accepted/s':>10} | {f'p50 @{args.rate:g}/s':>13} | "
+    title = (f"{'server':<7} | {'accepted/s':>10} | {f'held @{args.rate:g}/s':>13} | "
+             f"{f'p50 @{args.rate:g}/s':>13} | "
               f"{f'p99 @{args.rate:g}/s':>13} | {f'max @{args.rate:g}/s':>13} | errors")
     if header:
         print(title)
         print("-" * len(title))
     for name, r in rows:
         errors = ", ".join(f"{k}: {v}" for k, v in sorted(r["errors"].items())) or "0"
-        print(f"{name:<7} | {r['accepted_per_s']:>10.0f} | {_fmt_ms(r['p50_ms']):>13} | "
+        print(f"{name:<7} | {r['accepted_per_s']:>10.0f} | {r['held_per_s']:>13.0f} | "
+              f"{_fmt_ms(r['p50_ms']):>13} | "
               f"{_fmt_ms(r['p99_ms']):>13} | {_fmt_ms(r['max_ms']):>13} | {errors}")
 
 
@@ -578,7 +625,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=1,
                         help="repeat the servers in turn; report each figure's median")
     parser.add_argument("--skip-naive", action="store_true", help="skip the naive jsonb baseline")
-    parser.add_argument("--only", choices=["bare", "real", "naive"], action="append",
+    parser.add_argument("--only", choices=["bare", "real", "serve", "threads", "naive"],
+                        action="append",
                         help="run only these servers (repeatable)")
     parser.add_argument("--bare-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--naive-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
@@ -594,7 +642,7 @@ def main() -> int:
             or not 1 <= args.rounds <= 20 or not 0 < args.rate <= 100_000):
         parser.error("--clients must be 1-8, --duration 0-600 s, --rounds 1-20, --rate 0-100000")
 
-    servers = args.only or ["bare", "real"] + ([] if args.skip_naive else ["naive"])
+    servers = args.only or ["bare", "real", "serve"] + ([] if args.skip_naive else ["naive"])
     secret = secrets.token_hex(20)
     body = build_payload(args.payload_kb)
     sig = _sign(secret, body)
@@ -651,9 +699,12 @@ def main() -> int:
                 if name == "bare":
                     cmd = [sys.executable, str(Path(__file__).resolve()), "--bare-server", str(port)]
                     env = base_env
-                elif name == "real":
-                    cmd = [sys.executable, "-m", "devmetrics_app.cli", "serve", "--no-worker",
+                elif name in ("real", "serve", "threads"):
+                    cmd = [sys.executable, "-m", "devmetrics_app.cli", "serve",
+                           "--no-worker" if name == "real" else "--worker",
                            "--host", HOST, "--port", str(port)]
+                    if name == "threads":
+                        cmd.append("--in-process-worker")
                     env = app_env
                 else:
                     # The naive table lives in the database the app migrated (so `real` runs first).
@@ -668,14 +719,21 @@ def main() -> int:
                 proc = subprocess.Popen(cmd, env=env, cwd=ROOT)
                 try:
                     _wait_healthy(proc, port, name)
-                    if name == "real":
+                    if name in ("real", "serve", "threads"):
                         asyncio.run(_sql(bench_db_url, "TRUNCATE webhook_deliveries"))
                     result = run_phases(pool, args, port, body, sig, prefix)
                     results.append((name, result))
                     _print_table([(name, result)], args, header=False)
                     print(f"[{name} #{rnd + 1}] accepted/s per second: {result['per_second']}", flush=True)
-                    if name in ("real", "naive"):
-                        row = (_count_real_rows(bench_db_url, prefix, len(body)) if name == "real"
+                    if name in ("serve", "threads"):
+                        rates = _processing_rates(bench_db_url, prefix, result.pop("windows"))
+                        result["processed"] = rates
+                        print(f"[{name} #{rnd + 1}] processed/s: throughput phase "
+                              f"{rates['throughput']:.0f}, latency phase {rates['latency']:.0f}; "
+                              f"backlog at the end {rates['backlog']:,}", flush=True)
+                    if name != "bare":
+                        row = (_count_real_rows(bench_db_url, prefix, len(body))
+                               if name != "naive"
                                else asyncio.run(_sql(
                                    bench_db_url,
                                    f"SELECT count(*) AS n, 0 AS wrong FROM {NAIVE_TABLE} "  # noqa: S608
@@ -684,18 +742,26 @@ def main() -> int:
                         line = (f"{name}: {result['accepted_total']:,} answered 202, "
                                 f"{row['n']:,} rows stored" +
                                 (f", {row['wrong']} with a body of the wrong size"
-                                 if name == "real" else "") +
+                                 if name != "naive" else "") +
                                 (" -- every 202 durable" if ok else " -- MISMATCH"))
                         durability.append(f"round {rnd + 1} {line}")
                         print(f"[{name} #{rnd + 1}] {line}", flush=True)
-                        if not ok or (name == "real" and row["wrong"]):
+                        if not ok or (name != "naive" and row["wrong"]):
                             failures += 1
                 finally:
                     _stop(proc)
+                    if name in ("real", "serve", "threads"):
+                        # Left behind, these would be the next serve's workers' first backlog.
+                        asyncio.run(_sql(bench_db_url, "TRUNCATE webhook_deliveries"))
+                    if name in ("serve", "threads") and given_redis:
+                        # So are the jobs queued for them (the rows are gone: each would be a
+                        # wasted claim), and the outbox's follow-ups.
+                        _redis_remove_ours(given_redis, run_id, heartbeats_before)
+                        asyncio.run(_sql(bench_db_url, "TRUNCATE outbox"))
     finally:
         # Clean up whatever this run stored.
         try:
-            if "real" in servers:
+            if {"real", "serve", "threads"} & set(servers):
                 asyncio.run(_sql(bench_db_url, "TRUNCATE webhook_deliveries"))
             if "naive" in servers:
                 asyncio.run(_sql(bench_db_url, f"DROP TABLE IF EXISTS {NAIVE_TABLE}"))
@@ -726,6 +792,23 @@ def main() -> int:
               f"  {'MET' if ratio >= 0.5 else 'MISSED'}")
         print(f"real p99 at {args.rate:g}/s: {real['p99_ms']:.1f} ms (target < 20 ms)"
               f"  {'MET' if real['p99_ms'] < 20 else 'MISSED'}")
+    for name in ("serve", "threads"):
+        if "bare" not in by_name or name not in by_name or not by_name["bare"]["accepted_per_s"]:
+            continue
+        serve = by_name[name]
+        ratio = serve["accepted_per_s"] / by_name["bare"]["accepted_per_s"]
+        print(f"{name}/bare throughput: {ratio:.2f} (target >= 0.50)"
+              f"  {'MET' if ratio >= 0.5 else 'MISSED'}")
+        held = serve["held_per_s"]
+        met = serve["p99_ms"] <= 10 and held >= 0.98 * args.rate
+        print(f"{name} at {args.rate:g}/s offered: {held:.0f}/s held, p99 {serve['p99_ms']:.1f} "
+              f"ms (target: held, p99 <= 10 ms)  {'MET' if met else 'MISSED'}")
+    for name, r in results:
+        if "processed" in r:
+            p = r["processed"]
+            print(f"{name}: deliveries processed/s by its workers: {p['throughput']:.0f} during "
+                  f"the throughput phase, {p['latency']:.0f} during the {args.rate:g}/s phase; "
+                  f"{p['backlog']:,} not yet processed at the end")
     if "bare" in by_name and "naive" in by_name and by_name["bare"]["accepted_per_s"]:
         print(f"naive/bare throughput: "
               f"{by_name['naive']['accepted_per_s'] / by_name['bare']['accepted_per_s']:.2f}")

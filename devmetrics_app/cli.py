@@ -51,7 +51,7 @@ def subcommand_parsers(parser: argparse.ArgumentParser) -> list[argparse.Argumen
 def _serve(args: argparse.Namespace) -> int:
     _prometheus_multiprocess()
     from devmetrics_app.embedded_supervisor import supervise
-    from devmetrics_app.services import InProcessWorker, boot
+    from devmetrics_app.services import boot
     from devmetrics_app.web import server
     from devmetrics_app.web.app import create_app
     from devmetrics_app.web.health import SUPERVISOR
@@ -62,9 +62,7 @@ def _serve(args: argparse.Namespace) -> int:
             services.settings, public_url=listen_url(args.host, args.port)))
     embedded = not (services.settings.database_url and services.settings.redis_url)
     run_worker = embedded if args.worker is None else args.worker
-    worker = InProcessWorker(services) if run_worker else None
-    if worker:
-        worker.start()
+    worker = _start_worker(services, in_process=args.in_process_worker) if run_worker else None
     app = create_app(services.settings, database_url=services.endpoints.database_url,
                      redis_url=services.endpoints.redis_url)
     supervisor = supervise(services.settings.data_dir, services.endpoints)
@@ -73,7 +71,7 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         _use_uvloop()
         log.info("DevMetrics listening on http://%s:%d (public URL %s)%s", args.host, args.port,
-                 services.settings.public_url, " with in-process workers" if worker else "")
+                 services.settings.public_url, " with workers" if worker else "")
         server.run(app, settings=services.settings, host=args.host, port=args.port,
                    reuse_port=args.reuse_port)
     finally:
@@ -84,20 +82,39 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _start_worker(services, *, in_process: bool):
+    """serve's workers: a child process of their own (worker_child.py), or threads here."""
+    from devmetrics_app.services import InProcessWorker
+    from devmetrics_app.worker_child import WorkerChild, child_environment, worker_command
+
+    if in_process:
+        worker = InProcessWorker(services)
+    else:
+        worker = WorkerChild(worker_command(nice=services.settings.worker_child_nice,
+                                            parent_pid=os.getpid()),
+                             child_environment(services.endpoints))
+    worker.start()
+    return worker
+
+
 def _worker(args: argparse.Namespace) -> int:
     _prometheus_multiprocess()
     from devmetrics_app.jobs.queue_groups import parse_queues
     from devmetrics_app.services import InProcessWorker, boot
+    from devmetrics_app.worker_child import exit_with_parent, lower_priority
 
     try:
         queues = parse_queues(args.queues)  # a typo fails before anything starts
     except ValueError as exc:
         raise SystemExit(f"devmetrics worker: {exc}") from None
+    lower_priority(args.nice)
     services = boot()
     worker = InProcessWorker(services, threads=args.threads, queues=queues)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    if args.parent_pid:
+        exit_with_parent(args.parent_pid, stop)
     worker.start()
     stop.wait()
     worker.stop()
@@ -286,9 +303,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="address to listen on (0.0.0.0 for every interface)")
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="port to listen on")
     serve.add_argument("--worker", dest="worker", action="store_true", default=None,
-                       help="also run workers in this process (default with embedded servers)")
+                       help="also run the workers, in a child process (default with embedded "
+                            "servers)")
     serve.add_argument("--no-worker", dest="worker", action="store_false", default=None,
                        help="web only: `devmetrics worker` processes run the jobs")
+    serve.add_argument("--in-process-worker", action="store_true",
+                       help="run the workers as threads of the web process instead of a child "
+                            "process (slower ingest: they share one interpreter lock)")
     serve.add_argument("--reuse-port", action="store_true",
                        help="SO_REUSEPORT: several serve processes share one port, the kernel "
                             "spreading connections among them")
@@ -297,6 +318,9 @@ def build_parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", help="run the Dramatiq workers and the sweeper")
     worker.add_argument("--threads", type=int, default=None,
                         help="worker threads (default: WORKER_THREADS, 8 unless set)")
+    worker.add_argument("--nice", type=int, default=0, choices=range(20), metavar="0-19",
+                        help="lower this process's CPU priority by this much")
+    worker.add_argument("--parent-pid", type=int, default=None, help=argparse.SUPPRESS)
     worker.add_argument("--queues", default=None,
                         help="comma-separated queues to consume (default all): core "
                              "deliveries,rollups,live; outbound reviews,notifications,imports")

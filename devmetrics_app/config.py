@@ -113,6 +113,8 @@ class Settings:
     # Set only by `devmetrics demo` (never from the environment): simulated data, and the local
     # browser is let in as the demo organisation's admin (web/demo_access.py).
     demo: bool = False
+    # CPU priority (nice, 0-19) of the worker process `serve` starts (worker_child.py).
+    worker_child_nice: int = 10
 
     # Operating at scale (observability/, ratelimit.py, jobs/broker.py).
     metrics_token: Secret = field(default_factory=lambda: Secret(""))
@@ -154,6 +156,13 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _nice(env: dict[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if not 0 <= value <= 19:
+        raise ConfigError(f"{name} must be 0-19 (0: the same CPU priority as serve), got {value}")
+    return value
 
 
 def _float(env: dict[str, str], name: str, default: float) -> float:
@@ -305,6 +314,7 @@ def load_settings(environ: dict[str, str] | None = None, *, dotenv: bool = True)
         delivery_max_attempts=_int(env, "DELIVERY_MAX_ATTEMPTS", 8),
         sweep_interval_seconds=_float(env, "SWEEP_INTERVAL_SECONDS", 30.0),
         sweep_grace_seconds=_float(env, "SWEEP_GRACE_SECONDS", 60.0),
+        worker_child_nice=_nice(env, "WORKER_CHILD_NICE", 10),
         metrics_token=Secret(_get(env, "METRICS_TOKEN")),
         api_rate_limit_per_minute=_int(env, "API_RATE_LIMIT_PER_MINUTE", 100),
         webhook_rate_limit_per_minute=_int(env, "WEBHOOK_RATE_LIMIT_PER_MINUTE", 1_000),

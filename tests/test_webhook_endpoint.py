@@ -10,10 +10,10 @@ from urllib.parse import urlencode
 
 import asyncpg
 import orjson
-from conftest import WEBHOOK_SECRET, post_webhook, signed_headers
+from conftest import WEBHOOK_SECRET, post_webhook, signed_headers, wait_for
 
 from devmetrics_app.store import body_codec
-from devmetrics_app.store.deliveries import IncomingDelivery
+from devmetrics_app.store.deliveries import DELIVERY_CHANNEL, IncomingDelivery
 from devmetrics_app.store.delivery_writer import DeliveryWriter
 from devmetrics_app.web import body_reader
 
@@ -231,3 +231,46 @@ async def test_large_bodies_wait_for_one_of_a_few_slots(client, pool, monkeypatc
                                  headers=signed_headers("pull_request", large))
     assert response.status == 202
     assert await count_deliveries(pool) == 2
+
+
+async def test_a_stream_of_writes_wakes_the_dispatchers_after_committing(pool, database_url) -> None:
+    """The writer keeps its connection across batches and notifies once rows are committed:
+    every notified row is already visible, and all of them are announced."""
+    writer = DeliveryWriter(pool)
+    listener = await asyncpg.connect(database_url)
+    announced: list[int] = []
+    visible_when_told: list[int] = []
+
+    async def on_notify(*args: object) -> None:
+        announced.append(int(args[3]))
+        visible_when_told.append(await pool.fetchval("SELECT count(*) FROM webhook_deliveries"))
+
+    def heard(*args: object) -> None:
+        asyncio.get_running_loop().create_task(on_notify(*args))
+
+    await listener.add_listener(DELIVERY_CHANNEL, heard)
+    try:
+        ids = [str(uuid.uuid4()) for _ in range(300)]
+        results = await asyncio.gather(*(writer.write(IncomingDelivery(
+            delivery_id=i, event="push", action=None, installation_id=4242, hook_id=1,
+            content_type="application/json", body=b"{}")) for i in ids))
+        assert results == [True] * 300
+        await wait_for(lambda: sum(announced) == 300
+                       and len(visible_when_told) == len(announced), timeout=10)
+        assert all(seen >= told for seen, told
+                   in zip(visible_when_told, _running(announced), strict=True))
+        assert await writer.write(IncomingDelivery(  # a duplicate: stored before, not announced
+            delivery_id=ids[0], event="push", action=None, installation_id=4242, hook_id=1,
+            content_type="application/json", body=b"{}")) is False
+        await asyncio.sleep(0.2)
+        assert sum(announced) == 300
+    finally:
+        await listener.close()
+
+
+def _running(values: list[int]) -> list[int]:
+    total, out = 0, []
+    for value in values:
+        total += value
+        out.append(total)
+    return out

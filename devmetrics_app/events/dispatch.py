@@ -84,6 +84,8 @@ async def process_delivery(
                 # delays these jobs (the dispatcher sends them) but cannot lose them.
                 await outbox.add(conn, followups, delivery_id=delivery_id)
         record_processed(stored.event, status, stored.received_at)  # committed: count it
+        if status == "processed":
+            await outbox.wake_dispatchers(conn, len(followups))
         return Outcome(status, followups if status == "processed" else [])
     finally:
         delivery_id_var.reset(token)

@@ -22,11 +22,12 @@ class CredentialsProvider:
         self._box = box
         self._cached: AppCredentials | None = None
         self._cached_at = 0.0
+        # Settings are frozen: built once, not on every webhook.
+        self._from_env = from_settings(settings)
 
     async def __call__(self) -> AppCredentials | None:
-        from_env = from_settings(self._settings)
-        if from_env is not None:
-            return from_env
+        if self._from_env is not None:
+            return self._from_env
         if self._cached is not None and time.monotonic() - self._cached_at < CACHE_SECONDS:
             return self._cached
         stored = await app_credentials.load(self._pool, self._box)

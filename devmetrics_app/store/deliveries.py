@@ -7,19 +7,18 @@ from datetime import datetime
 
 import asyncpg
 
-from devmetrics_app.store import body_codec
+from devmetrics_app.store import body_codec, wakeup
 
 # Workers LISTEN on this channel: a notification says "new deliveries are stored", so they are
 # handed to Dramatiq at once without the web process touching Redis (jobs/dispatcher.py).
 DELIVERY_CHANNEL = "devmetrics_deliveries"
 
 INSERT_BATCH = """
-WITH stored AS (
 INSERT INTO webhook_deliveries
     (delivery_id, event, action, installation_id, hook_id, content_type, body, body_encoding,
      next_attempt_at)
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[],
-                     $7::bytea[], $8::text[], $10::timestamptz[])
+                     $7::bytea[], $8::text[], $9::timestamptz[])
 ON CONFLICT (delivery_id) DO UPDATE
     SET status = 'received', attempts = 0, next_attempt_at = EXCLUDED.next_attempt_at,
         last_error = NULL,
@@ -29,11 +28,6 @@ ON CONFLICT (delivery_id) DO UPDATE
     -- duplicate and is left alone.
     WHERE webhook_deliveries.status = 'failed'
 RETURNING delivery_id
-), signal AS (
-    -- One row whatever happens; the notification is delivered when the statement commits.
-    SELECT CASE WHEN count(*) > 0 THEN pg_notify($9, count(*)::text) END FROM stored
-)
-SELECT stored.delivery_id FROM stored CROSS JOIN signal
 """
 
 CLAIM = """
@@ -116,8 +110,10 @@ class StoredDelivery:
     received_at: datetime
 
 
-async def insert_batch(conn: asyncpg.Connection, batch: list[IncomingDelivery]) -> set[str]:
-    """Store deliveries in one statement; return the ids that now need processing."""
+async def insert_batch(conn: asyncpg.Connection, batch: list[IncomingDelivery], *,
+                       wake: bool = True) -> set[str]:
+    """Store deliveries in one statement, then wake the dispatchers (store/wakeup.py) unless
+    the caller does; return the ids that now need processing."""
     encoded = [body_codec.encode(d.body) for d in batch]
     rows = await conn.fetch(
         INSERT_BATCH,
@@ -129,9 +125,10 @@ async def insert_batch(conn: asyncpg.Connection, batch: list[IncomingDelivery]) 
         [d.content_type for d in batch],
         [body for body, _ in encoded],
         [encoding for _, encoding in encoded],
-        DELIVERY_CHANNEL,
         [d.not_before for d in batch],
     )
+    if rows and wake:
+        await wakeup.wake(conn, DELIVERY_CHANNEL, str(len(rows)))
     return {row["delivery_id"] for row in rows}
 
 

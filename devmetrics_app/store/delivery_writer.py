@@ -4,19 +4,30 @@ Each request must be durable before it is answered, but a transaction per reques
 of its time waiting on commits. Requests that arrive while a write is in flight queue up and the
 next write stores them all in one statement and one commit. Under light load a request is
 written at once (no timer, no added latency); under heavy load batches grow by themselves.
+
+Under heavy load the round trips around each batch count too, so a writer keeps its pooled
+connection while batches keep coming (the pool resets a connection on every release: one more
+round trip) and wakes the dispatchers (store/wakeup.py) once per WAKE_INTERVAL_SECONDS rather
+than after every batch, and always before it goes idle. A wake is sent after the batch's
+requests are answered: they wait for their commit, never for the notification.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 
 import asyncpg
 
-from devmetrics_app.store.deliveries import IncomingDelivery, insert_batch
+from devmetrics_app.store import wakeup
+from devmetrics_app.store.deliveries import DELIVERY_CHANNEL, IncomingDelivery, insert_batch
 
 MAX_BATCH = 500
 # Two writes in flight lets one batch fill while the other commits.
 MAX_CONCURRENT_WRITES = 2
+# Under a steady stream the dispatchers hear of new rows at least this often.
+WAKE_INTERVAL_SECONDS = 0.05
+
 
 class DeliveryWriter:
     def __init__(self, pool: asyncpg.Pool) -> None:
@@ -34,29 +45,66 @@ class DeliveryWriter:
         return await future
 
     async def _drain(self) -> None:
+        conn: asyncpg.Connection | None = None
+        unannounced = 0  # rows committed that no notification has told the dispatchers of
+        last_wake = time.monotonic()
         try:
             while self._pending:
                 batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
-                await self._write_batch(batch)
+                if conn is None:
+                    try:
+                        conn = await self._pool.acquire()
+                    except Exception as exc:
+                        self._fail(batch, exc)  # pool timeout, PostgreSQL gone
+                        continue
+                fresh, lost = await self._write_batch(batch, conn)
+                unannounced += fresh
+                if lost:
+                    await self._pool.release(conn)  # the pool discards a broken connection
+                    conn = None
+                if unannounced and (not self._pending
+                                    or time.monotonic() - last_wake >= WAKE_INTERVAL_SECONDS):
+                    if conn is not None and await self._wake(conn, unannounced):
+                        unannounced, last_wake = 0, time.monotonic()
         finally:
             self._writers -= 1
+            if conn is not None:
+                await self._pool.release(conn)
 
-    async def _write_batch(self, batch: list[tuple[IncomingDelivery, asyncio.Future[bool]]]) -> None:
+    @staticmethod
+    async def _wake(conn: asyncpg.Connection, count: int) -> bool:
+        try:
+            await wakeup.wake(conn, DELIVERY_CHANNEL, str(count))
+        except Exception:
+            return False  # the dispatchers' fallback poll finds the rows a little later
+        return True
+
+    @staticmethod
+    def _fail(batch: list[tuple[IncomingDelivery, asyncio.Future[bool]]],
+              exc: BaseException) -> None:
+        for _, future in batch:
+            if not future.done():
+                future.set_exception(exc)
+
+    async def _write_batch(self, batch: list[tuple[IncomingDelivery, asyncio.Future[bool]]],
+                           conn: asyncpg.Connection) -> tuple[int, bool]:
+        """Store and answer `batch`; return (rows newly stored, whether `conn` is now unusable)."""
         # The same delivery twice in one batch (a fast redelivery) is one row.
         unique = list({d.delivery_id: d for d, _ in reversed(batch)}.values())
         failed: dict[str, BaseException] = {}
+        lost = False
         try:
-            fresh = await self._insert(unique)
+            fresh = await insert_batch(conn, unique, wake=False)
         except asyncpg.PostgresError as exc:
             # The statement was refused (by the server or asyncpg's encoder): one row may be to
             # blame, so each is written alone and only a bad one fails, never its neighbours.
             if len(unique) > 1:
-                fresh, failed = await self._insert_each(unique)
+                fresh, failed = await self._insert_each(conn, unique)
             else:
                 fresh, failed = set(), {unique[0].delivery_id: exc}
         except Exception as exc:
-            # A lost connection or pool timeout: every row would fail alike, so none is retried.
-            fresh, failed = set(), {d.delivery_id: exc for d in unique}
+            # A lost connection: every row would fail alike, so none is retried.
+            fresh, failed, lost = set(), {d.delivery_id: exc for d in unique}, True
         claimed: set[str] = set()
         for delivery, future in batch:
             if future.done():
@@ -67,19 +115,17 @@ class DeliveryWriter:
             is_new = delivery.delivery_id in fresh and delivery.delivery_id not in claimed
             claimed.add(delivery.delivery_id)
             future.set_result(is_new)
+        return len(fresh), lost
 
-    async def _insert(self, deliveries: list[IncomingDelivery]) -> set[str]:
-        async with self._pool.acquire() as conn:
-            return await insert_batch(conn, deliveries)
-
+    @staticmethod
     async def _insert_each(
-        self, deliveries: list[IncomingDelivery]
+        conn: asyncpg.Connection, deliveries: list[IncomingDelivery]
     ) -> tuple[set[str], dict[str, BaseException]]:
         fresh: set[str] = set()
         failed: dict[str, BaseException] = {}
         for delivery in deliveries:
             try:
-                fresh |= await self._insert([delivery])
+                fresh |= await insert_batch(conn, [delivery], wake=False)
             except Exception as exc:
                 failed[delivery.delivery_id] = exc
         return fresh, failed

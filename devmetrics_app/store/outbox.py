@@ -15,18 +15,16 @@ from typing import Any
 import asyncpg
 import orjson
 
+from devmetrics_app.store import wakeup
+
 # The dispatcher LISTENs here as well as on the delivery channel: new rows are sent at once.
 OUTBOX_CHANNEL = "devmetrics_outbox"
 
 # Text in, text out: the dispatcher's connection has no JSON codec, the workers' pool has one.
 INSERT = """
-WITH stored AS (
-    INSERT INTO outbox (id, actor, kwargs, delivery_id)
-    SELECT id, actor, kwargs::jsonb, $4
-    FROM unnest($1::uuid[], $2::text[], $3::text[]) AS t(id, actor, kwargs)
-    RETURNING id
-)
-SELECT pg_notify($5, count(*)::text) FROM stored
+INSERT INTO outbox (id, actor, kwargs, delivery_id)
+SELECT id, actor, kwargs::jsonb, $4
+FROM unnest($1::uuid[], $2::text[], $3::text[]) AS t(id, actor, kwargs)
 """
 
 LEASE = """
@@ -57,7 +55,8 @@ class OutboxJob:
 
 async def add(conn: asyncpg.Connection, followups: list[tuple[str, dict[str, Any]]], *,
               delivery_id: str | None) -> None:
-    """Store follow-ups in the caller's transaction; a NOTIFY wakes the dispatchers on commit."""
+    """Store follow-ups in the caller's transaction; the caller wakes the dispatchers once it
+    has committed (`wake_dispatchers`)."""
     if not followups:
         return
     await conn.execute(
@@ -66,8 +65,13 @@ async def add(conn: asyncpg.Connection, followups: list[tuple[str, dict[str, Any
         [actor for actor, _ in followups],
         [orjson.dumps(kwargs).decode() for _, kwargs in followups],
         delivery_id,
-        OUTBOX_CHANNEL,
     )
+
+
+async def wake_dispatchers(conn: asyncpg.Connection, count: int) -> None:
+    """After the commit that stored `count` rows: send them now rather than at the next poll."""
+    if count:
+        await wakeup.wake(conn, OUTBOX_CHANNEL, str(count))
 
 
 async def lease(conn: asyncpg.Connection, *, lease_seconds: float, limit: int) -> list[OutboxJob]:
