@@ -13,6 +13,8 @@ as its own subprocess, one after the other:
            left at the end (counted from webhook_deliveries.processed_at).
 * serve1 -- (only with --only serve1) serve fed the same PR every time, as this benchmark did
            before --prs: its workers all queue on that one PR's lock.
+* base -- (only with --baseline-root DIR) serve run from another checkout (say, main before a
+           change), on the same database, Redis and payloads: a before/after in one run.
 * threads -- (only with --only threads) the same with `--in-process-worker`: the workers as
            threads of the web process, as serve ran them before they got a process of their own.
 * naive -- one INSERT of the body as jsonb per request, each in its own transaction (asyncpg,
@@ -79,7 +81,7 @@ CLIENT_TIMEOUT_SECONDS = 30.0
 LATENCY_WARMUP_SECONDS = 2.0
 LATENCY_CONNECTIONS = 64  # connections per client process in the open-loop phase
 MAX_CLIENTS = 8
-WORKER_ROWS = ("serve", "serve1", "threads")  # the app with its workers
+WORKER_ROWS = ("serve", "serve1", "threads", "base")  # the app with its workers
 APP_ROWS = ("real", *WORKER_ROWS)  # the app itself: every 202 a stored row
 
 
@@ -583,6 +585,17 @@ def _redis_remove_ours(redis_url: str, run_id: str, heartbeats_before: set[bytes
     return removed
 
 
+def _reset_webhook_limit(redis_url: str, body: bytes) -> None:
+    """Forget the slots the last row booked for the payloads' installation, so each row starts
+    with the installation's full budget (else a row inherits minutes of deferral)."""
+    import redis
+
+    from devmetrics_app.ratelimit import KEY_PREFIX
+
+    installation_id = json.loads(body)["installation"]["id"]
+    redis.Redis.from_url(redis_url).delete(f"{KEY_PREFIX}webhook:{installation_id}")
+
+
 def _private_key_pem() -> str:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
@@ -644,8 +657,14 @@ def main() -> int:
                         help=f"load-generator processes (1-{MAX_CLIENTS})")
     parser.add_argument("--rounds", type=int, default=1,
                         help="repeat the servers in turn; report each figure's median")
+    parser.add_argument("--baseline-root", type=Path, metavar="DIR",
+                        help="also run `serve` from this checkout, as the row `base`")
+    parser.add_argument("--webhook-limit", type=int, metavar="N",
+                        help="WEBHOOK_RATE_LIMIT_PER_MINUTE for the app (default: the app's, "
+                             "1,000 per installation; all deliveries here are one installation's, "
+                             "so past it they are stored but deferred; 0: no limit)")
     parser.add_argument("--skip-naive", action="store_true", help="skip the naive jsonb baseline")
-    parser.add_argument("--only", choices=["bare", "real", "serve", "serve1", "threads", "naive"],
+    parser.add_argument("--only", choices=["bare", "real", "serve", "serve1", "threads", "naive", "base"],
                         action="append",
                         help="run only these servers (repeatable)")
     parser.add_argument("--bare-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
@@ -663,6 +682,8 @@ def main() -> int:
         parser.error("--clients must be 1-8, --duration 0-600 s, --rounds 1-20, --rate 0-100000")
 
     servers = args.only or ["bare", "real", "serve"] + ([] if args.skip_naive else ["naive"])
+    if args.baseline_root and "base" not in servers:
+        servers.append("base")
     secret = secrets.token_hex(20)
     bodies = build_payloads(args.payload_kb, args.prs)
     body = bodies[0]
@@ -706,6 +727,8 @@ def main() -> int:
         "DATABASE_URL": bench_db_url if given_db else "",
         "REDIS_URL": given_redis,
     }
+    if args.webhook_limit is not None:
+        app_env["WEBHOOK_RATE_LIMIT_PER_MINUTE"] = str(args.webhook_limit)
     heartbeats_before = _redis_snapshot(given_redis) if given_redis else set()
 
     results: list[tuple[str, dict]] = []
@@ -727,6 +750,10 @@ def main() -> int:
                     if name == "threads":
                         cmd.append("--in-process-worker")
                     env = app_env
+                    if name == "base":
+                        root = str(args.baseline_root.resolve())
+                        env = {**app_env, "PYTHONPATH": root + os.pathsep
+                               + os.environ.get("PYTHONPATH", "").replace(str(ROOT), root)}
                 else:
                     # The naive table lives in the database the app migrated (so `real` runs first).
                     asyncio.run(_sql(bench_db_url, f"DROP TABLE IF EXISTS {NAIVE_TABLE}",
@@ -737,11 +764,14 @@ def main() -> int:
                     cmd = [sys.executable, str(Path(__file__).resolve()), "--naive-server", str(port)]
                     env = {**base_env, "BENCH_DATABASE_URL": bench_db_url}
                 print(f"[{name} #{rnd + 1}] starting on {HOST}:{port} ...", flush=True)
-                proc = subprocess.Popen(cmd, env=env, cwd=ROOT)
+                proc = subprocess.Popen(cmd, env=env, cwd=args.baseline_root
+                                        if name == "base" else ROOT)
                 try:
                     _wait_healthy(proc, port, name)
                     if name in APP_ROWS:
                         asyncio.run(_sql(bench_db_url, "TRUNCATE webhook_deliveries"))
+                        if given_redis:
+                            _reset_webhook_limit(given_redis, body)
                     # serve1 is serve fed one PR again and again, the workload before --prs.
                     requests = prepare_requests(port, bodies[:1] if name == "serve1" else bodies,
                                                 secret)
