@@ -11,6 +11,10 @@ as its own subprocess, one after the other:
            its workers processing what arrives (handlers, rollups, follow-ups) while it ingests.
            Also reported: deliveries processed per second during each phase and the backlog
            left at the end (counted from webhook_deliveries.processed_at).
+* serve1 -- (only with --only serve1) serve fed the same PR every time, as this benchmark did
+           before --prs: its workers all queue on that one PR's lock.
+* base -- (only with --baseline-root DIR) serve run from another checkout (say, main before a
+           change), on the same database, Redis and payloads: a before/after in one run.
 * threads -- (only with --only threads) the same with `--in-process-worker`: the workers as
            threads of the web process, as serve ran them before they got a process of their own.
 * naive -- one INSERT of the body as jsonb per request, each in its own transaction (asyncpg,
@@ -24,6 +28,8 @@ keep-alive connections):
 * latency: open loop at a fixed `--rate` requests/s on a fixed timetable; latency is measured
   from each request's *scheduled* send time to its response, so a stalled server is charged
   for the requests it held up (no coordinated omission).
+
+The deliveries cycle over `--prs` distinct PRs (default 500), as a real burst spreads over many.
 
 Any answer other than 202 (or a client error) is counted and reported as an error.
 
@@ -75,6 +81,8 @@ CLIENT_TIMEOUT_SECONDS = 30.0
 LATENCY_WARMUP_SECONDS = 2.0
 LATENCY_CONNECTIONS = 64  # connections per client process in the open-loop phase
 MAX_CLIENTS = 8
+WORKER_ROWS = ("serve", "serve1", "threads", "base")  # the app with its workers
+APP_ROWS = ("real", *WORKER_ROWS)  # the app itself: every 202 a stored row
 
 
 def _use_uvloop() -> bool:
@@ -172,13 +180,13 @@ def run_naive_server(port: int) -> None:
 # --------------------------------------------------------------------------- payload
 
 
-def build_payload(target_kb: float) -> bytes:
-    """A real-shaped pull_request.opened payload, padded with a long PR description."""
+def build_payload(target_kb: float, number: int = 42) -> bytes:
+    """A real-shaped pull_request.opened payload of PR `number`, padded with a long description."""
     sys.path.insert(0, str(ROOT / "tests"))
     import payloads as p
 
     def render(description: str) -> bytes:
-        pr = p.pull_request(42, title="Rework the session store", body=description,
+        pr = p.pull_request(number, title="Rework the session store", body=description,
                             labels=[p.label("enhancement")], requested_reviewers=[p.BOB],
                             additions=812, deletions=311, changed_files=23, commits=7)
         event = p.pull_request_event("opened", pr)
@@ -197,14 +205,20 @@ def build_payload(target_kb: float) -> bytes:
     return render(description)
 
 
+def build_payloads(target_kb: float, prs: int) -> list[bytes]:
+    """`prs` deliveries of distinct PRs (numbers 1000.., so every body has the same length).
+
+    A real burst spreads over many PRs; one PR sent again and again would make every worker
+    queue on that PR's advisory lock and cap processing far below what the app does."""
+    first = 1000 if prs > 1 else 42
+    bodies = [build_payload(target_kb, first + i) for i in range(prs)]
+    if len({len(b) for b in bodies}) != 1:
+        raise RuntimeError("payload variants differ in length; lower --prs")
+    return bodies
+
+
 # --------------------------------------------------------------------------- load generator
 # These run in spawned processes, so they take plain arguments and return plain dicts.
-
-
-def _client_headers(sig: str) -> dict[str, str]:
-    return {"Content-Type": "application/json", "X-GitHub-Event": "pull_request",
-            "X-Hub-Signature-256": sig, "X-GitHub-Hook-ID": "480001",
-            "User-Agent": "GitHub-Hookshot/bench"}
 
 
 def _record_error(errors: dict[str, int], key: str) -> None:
@@ -220,23 +234,18 @@ class RawConnection:
     CPU per request, which the servers under test would pay for in stolen cycles.
     """
 
-    def __init__(self, port: int, body: bytes, sig: str) -> None:
+    def __init__(self, port: int) -> None:
         self._port = port
-        self._body = body
-        self._head = (f"POST {WEBHOOK_PATH} HTTP/1.1\r\nHost: {HOST}:{port}\r\n"
-                      "Content-Type: application/json\r\nX-GitHub-Event: pull_request\r\n"
-                      f"X-Hub-Signature-256: {sig}\r\nX-GitHub-Hook-ID: 480001\r\n"
-                      "User-Agent: GitHub-Hookshot/bench\r\n"
-                      f"Content-Length: {len(body)}\r\n").encode()
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
 
-    async def post(self, delivery_id: str) -> int:
+    async def post(self, delivery_id: str, request: tuple[bytes, bytes]) -> int:
+        """Send one prepared (head, body) -- see prepare_requests -- under `delivery_id`."""
+        head, body = request
         if self._writer is None:
             self._reader, self._writer = await asyncio.open_connection(HOST, self._port)
         assert self._reader is not None
-        self._writer.write(self._head + f"X-GitHub-Delivery: {delivery_id}\r\n\r\n".encode()
-                           + self._body)
+        self._writer.write(head + f"X-GitHub-Delivery: {delivery_id}\r\n\r\n".encode() + body)
         try:
             head = await self._reader.readuntil(b"\r\n\r\n")
         except (asyncio.IncompleteReadError, ConnectionError):
@@ -259,7 +268,16 @@ class RawConnection:
         self._reader = self._writer = None
 
 
-def closed_loop_client(port: int, body: bytes, sig: str, prefix: str, connections: int,
+def prepare_requests(port: int, bodies: list[bytes], secret: str) -> list[tuple[bytes, bytes]]:
+    """Each body with its signed header block (all but X-GitHub-Delivery), built once."""
+    return [((f"POST {WEBHOOK_PATH} HTTP/1.1\r\nHost: {HOST}:{port}\r\n"
+              "Content-Type: application/json\r\nX-GitHub-Event: pull_request\r\n"
+              f"X-Hub-Signature-256: {_sign(secret, body)}\r\nX-GitHub-Hook-ID: 480001\r\n"
+              "User-Agent: GitHub-Hookshot/bench\r\n"
+              f"Content-Length: {len(body)}\r\n").encode(), body) for body in bodies]
+
+
+def closed_loop_client(port: int, requests: list[tuple[bytes, bytes]], prefix: str, connections: int,
                        t_start: float, warmup: float, duration: float) -> dict:
     """`connections` keep-alive connections, each sending back to back until the end."""
     _use_uvloop()
@@ -272,11 +290,12 @@ def closed_loop_client(port: int, body: bytes, sig: str, prefix: str, connection
 
     async def connection() -> None:
         nonlocal total_ok, counter
-        conn = RawConnection(port, body, sig)
+        conn = RawConnection(port)
         while time.monotonic() < t_end:
             counter += 1
             try:
-                status = await asyncio.wait_for(conn.post(f"{prefix}{counter}"),
+                status = await asyncio.wait_for(
+                    conn.post(f"{prefix}{counter}", requests[counter % len(requests)]),
                                                 CLIENT_TIMEOUT_SECONDS)
             except Exception as exc:
                 _record_error(errors, type(exc).__name__)
@@ -300,7 +319,7 @@ def closed_loop_client(port: int, body: bytes, sig: str, prefix: str, connection
     return {"per_second": per_second[: int(duration)], "ok": total_ok, "errors": errors}
 
 
-def open_loop_client(port: int, body: bytes, sig: str, prefix: str, rate: float, offset: float,
+def open_loop_client(port: int, requests: list[tuple[bytes, bytes]], prefix: str, rate: float, offset: float,
                      t_start: float, warmup: float, duration: float) -> dict:
     """Send on a fixed timetable (every 1/rate s from t_start + offset) whatever the answers.
 
@@ -318,7 +337,7 @@ def open_loop_client(port: int, body: bytes, sig: str, prefix: str, rate: float,
 
     async def worker(queue: asyncio.Queue) -> None:
         nonlocal total_ok, answered_in_window
-        conn = RawConnection(port, body, sig)
+        conn = RawConnection(port)
         while True:
             item = await queue.get()
             if item is None:
@@ -327,7 +346,8 @@ def open_loop_client(port: int, body: bytes, sig: str, prefix: str, rate: float,
             i, scheduled = item
             lag = time.monotonic() - scheduled
             try:
-                status = await asyncio.wait_for(conn.post(f"{prefix}{i}"), CLIENT_TIMEOUT_SECONDS)
+                status = await asyncio.wait_for(conn.post(f"{prefix}{i}", requests[i % len(requests)]),
+                                                CLIENT_TIMEOUT_SECONDS)
             except Exception as exc:
                 _record_error(errors, type(exc).__name__)
                 conn.close()
@@ -376,22 +396,22 @@ def _percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[index]
 
 
-def run_phases(pool: ProcessPoolExecutor, args: argparse.Namespace, port: int, body: bytes,
-               sig: str, prefix: str) -> dict:
+def run_phases(pool: ProcessPoolExecutor, args: argparse.Namespace, port: int,
+               requests: list[tuple[bytes, bytes]], prefix: str) -> dict:
     clients = args.clients
     lead = 1.0  # time for the spawned clients to be ready before the common start
     # Throughput: split the connections over the client processes.
     t_start = time.monotonic() + lead
     shares = [args.concurrency // clients + (1 if i < args.concurrency % clients else 0)
               for i in range(clients)]
-    futures = [pool.submit(closed_loop_client, port, body, sig, f"{prefix}t{i}-", n, t_start,
+    futures = [pool.submit(closed_loop_client, port, requests, f"{prefix}t{i}-", n, t_start,
                            args.warmup, args.duration) for i, n in enumerate(shares) if n]
     tp = [f.result() for f in futures]
     throughput_window = _wall_window(t_start + args.warmup, args.duration)
     per_second = [sum(r["per_second"][s] for r in tp) for s in range(int(args.duration))]
     # Latency: each client sends every clients/rate s, staggered, so together they keep `rate`.
     t_start = time.monotonic() + lead
-    futures = [pool.submit(open_loop_client, port, body, sig, f"{prefix}l{i}-", args.rate / clients,
+    futures = [pool.submit(open_loop_client, port, requests, f"{prefix}l{i}-", args.rate / clients,
                            i / args.rate, t_start, LATENCY_WARMUP_SECONDS, args.duration)
                for i in range(clients)]
     lat = [f.result() for f in futures]
@@ -565,6 +585,17 @@ def _redis_remove_ours(redis_url: str, run_id: str, heartbeats_before: set[bytes
     return removed
 
 
+def _reset_webhook_limit(redis_url: str, body: bytes) -> None:
+    """Forget the slots the last row booked for the payloads' installation, so each row starts
+    with the installation's full budget (else a row inherits minutes of deferral)."""
+    import redis
+
+    from devmetrics_app.ratelimit import KEY_PREFIX
+
+    installation_id = json.loads(body)["installation"]["id"]
+    redis.Redis.from_url(redis_url).delete(f"{KEY_PREFIX}webhook:{installation_id}")
+
+
 def _private_key_pem() -> str:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
@@ -620,12 +651,20 @@ def main() -> int:
                         help="connections in the throughput phase")
     parser.add_argument("--rate", type=float, default=1000.0, help="requests/s in the latency phase")
     parser.add_argument("--payload-kb", type=float, default=22.0)
+    parser.add_argument("--prs", type=int, default=500,
+                        help="distinct PRs the deliveries cycle through (1: the same PR each time)")
     parser.add_argument("--clients", type=int, default=2,
                         help=f"load-generator processes (1-{MAX_CLIENTS})")
     parser.add_argument("--rounds", type=int, default=1,
                         help="repeat the servers in turn; report each figure's median")
+    parser.add_argument("--baseline-root", type=Path, metavar="DIR",
+                        help="also run `serve` from this checkout, as the row `base`")
+    parser.add_argument("--webhook-limit", type=int, metavar="N",
+                        help="WEBHOOK_RATE_LIMIT_PER_MINUTE for the app (default: the app's, "
+                             "1,000 per installation; all deliveries here are one installation's, "
+                             "so past it they are stored but deferred; 0: no limit)")
     parser.add_argument("--skip-naive", action="store_true", help="skip the naive jsonb baseline")
-    parser.add_argument("--only", choices=["bare", "real", "serve", "threads", "naive"],
+    parser.add_argument("--only", choices=["bare", "real", "serve", "serve1", "threads", "naive", "base"],
                         action="append",
                         help="run only these servers (repeatable)")
     parser.add_argument("--bare-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
@@ -643,9 +682,11 @@ def main() -> int:
         parser.error("--clients must be 1-8, --duration 0-600 s, --rounds 1-20, --rate 0-100000")
 
     servers = args.only or ["bare", "real", "serve"] + ([] if args.skip_naive else ["naive"])
+    if args.baseline_root and "base" not in servers:
+        servers.append("base")
     secret = secrets.token_hex(20)
-    body = build_payload(args.payload_kb)
-    sig = _sign(secret, body)
+    bodies = build_payloads(args.payload_kb, args.prs)
+    body = bodies[0]
     run_id = uuid.uuid4().hex[:10]
 
     given_db = os.environ.get("DATABASE_URL", "").strip()
@@ -658,7 +699,8 @@ def main() -> int:
     else:
         bench_db_url = f"postgresql://postgres@/devmetrics?host={data_dir}/postgres"
 
-    print(f"payload: pull_request.opened, {len(body):,} bytes; run {run_id}")
+    print(f"payload: pull_request.opened, {len(body):,} bytes, cycling over {args.prs} PR(s) "
+          f"(serve1: one PR every time); run {run_id}")
     db_where = (f"scratch database {BENCH_DATABASE} beside DATABASE_URL" if given_db
                 else f"embedded PostgreSQL under {data_dir}")
     redis_where = "REDIS_URL" if given_redis else f"embedded Redis under {data_dir}"
@@ -685,6 +727,8 @@ def main() -> int:
         "DATABASE_URL": bench_db_url if given_db else "",
         "REDIS_URL": given_redis,
     }
+    if args.webhook_limit is not None:
+        app_env["WEBHOOK_RATE_LIMIT_PER_MINUTE"] = str(args.webhook_limit)
     heartbeats_before = _redis_snapshot(given_redis) if given_redis else set()
 
     results: list[tuple[str, dict]] = []
@@ -699,13 +743,17 @@ def main() -> int:
                 if name == "bare":
                     cmd = [sys.executable, str(Path(__file__).resolve()), "--bare-server", str(port)]
                     env = base_env
-                elif name in ("real", "serve", "threads"):
+                elif name in APP_ROWS:
                     cmd = [sys.executable, "-m", "devmetrics_app.cli", "serve",
                            "--no-worker" if name == "real" else "--worker",
                            "--host", HOST, "--port", str(port)]
                     if name == "threads":
                         cmd.append("--in-process-worker")
                     env = app_env
+                    if name == "base":
+                        root = str(args.baseline_root.resolve())
+                        env = {**app_env, "PYTHONPATH": root + os.pathsep
+                               + os.environ.get("PYTHONPATH", "").replace(str(ROOT), root)}
                 else:
                     # The naive table lives in the database the app migrated (so `real` runs first).
                     asyncio.run(_sql(bench_db_url, f"DROP TABLE IF EXISTS {NAIVE_TABLE}",
@@ -716,16 +764,22 @@ def main() -> int:
                     cmd = [sys.executable, str(Path(__file__).resolve()), "--naive-server", str(port)]
                     env = {**base_env, "BENCH_DATABASE_URL": bench_db_url}
                 print(f"[{name} #{rnd + 1}] starting on {HOST}:{port} ...", flush=True)
-                proc = subprocess.Popen(cmd, env=env, cwd=ROOT)
+                proc = subprocess.Popen(cmd, env=env, cwd=args.baseline_root
+                                        if name == "base" else ROOT)
                 try:
                     _wait_healthy(proc, port, name)
-                    if name in ("real", "serve", "threads"):
+                    if name in APP_ROWS:
                         asyncio.run(_sql(bench_db_url, "TRUNCATE webhook_deliveries"))
-                    result = run_phases(pool, args, port, body, sig, prefix)
+                        if given_redis:
+                            _reset_webhook_limit(given_redis, body)
+                    # serve1 is serve fed one PR again and again, the workload before --prs.
+                    requests = prepare_requests(port, bodies[:1] if name == "serve1" else bodies,
+                                                secret)
+                    result = run_phases(pool, args, port, requests, prefix)
                     results.append((name, result))
                     _print_table([(name, result)], args, header=False)
                     print(f"[{name} #{rnd + 1}] accepted/s per second: {result['per_second']}", flush=True)
-                    if name in ("serve", "threads"):
+                    if name in WORKER_ROWS:
                         rates = _processing_rates(bench_db_url, prefix, result.pop("windows"))
                         result["processed"] = rates
                         print(f"[{name} #{rnd + 1}] processed/s: throughput phase "
@@ -750,10 +804,10 @@ def main() -> int:
                             failures += 1
                 finally:
                     _stop(proc)
-                    if name in ("real", "serve", "threads"):
+                    if name in APP_ROWS:
                         # Left behind, these would be the next serve's workers' first backlog.
                         asyncio.run(_sql(bench_db_url, "TRUNCATE webhook_deliveries"))
-                    if name in ("serve", "threads") and given_redis:
+                    if name in WORKER_ROWS and given_redis:
                         # So are the jobs queued for them (the rows are gone: each would be a
                         # wasted claim), and the outbox's follow-ups.
                         _redis_remove_ours(given_redis, run_id, heartbeats_before)
@@ -761,7 +815,7 @@ def main() -> int:
     finally:
         # Clean up whatever this run stored.
         try:
-            if {"real", "serve", "threads"} & set(servers):
+            if set(APP_ROWS) & set(servers):
                 asyncio.run(_sql(bench_db_url, "TRUNCATE webhook_deliveries"))
             if "naive" in servers:
                 asyncio.run(_sql(bench_db_url, f"DROP TABLE IF EXISTS {NAIVE_TABLE}"))
@@ -792,7 +846,7 @@ def main() -> int:
               f"  {'MET' if ratio >= 0.5 else 'MISSED'}")
         print(f"real p99 at {args.rate:g}/s: {real['p99_ms']:.1f} ms (target < 20 ms)"
               f"  {'MET' if real['p99_ms'] < 20 else 'MISSED'}")
-    for name in ("serve", "threads"):
+    for name in WORKER_ROWS:
         if "bare" not in by_name or name not in by_name or not by_name["bare"]["accepted_per_s"]:
             continue
         serve = by_name[name]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import logging
 import uuid
 from dataclasses import replace
 
@@ -14,7 +16,9 @@ from conftest import deliver, post_webhook
 from devmetrics_app.operator_tokens import mint_operator_token
 from devmetrics_app.ratelimit import RateLimiter
 from devmetrics_app.store.deliveries import lease_fresh, lease_overdue
+from devmetrics_app.web import throttle
 from devmetrics_app.web.app import create_app
+from devmetrics_app.web.throttle import WebhookReservations
 
 NOISY, QUIET = 4242, 4343
 
@@ -119,3 +123,46 @@ async def test_anonymous_requests_are_not_counted(aiohttp_client, settings, pool
     answers = [await client.get("/api/openapi.json") for _ in range(3)]
     assert [r.status for r in answers] == [200] * 3
     assert "RateLimit-Limit" not in answers[0].headers
+
+
+async def test_reserve_many_decides_as_successive_reserving_hits(limiter) -> None:
+    limiter, key = limiter
+    one_by_one = [await limiter.hit(key + "-a", per_minute=3, reserve=True) for _ in range(6)]
+    at_once = await limiter.reserve_many(key + "-b", 6, per_minute=3)
+    assert [d.allowed for d in at_once] == [d.allowed for d in one_by_one] == [True] * 3 + [False] * 3
+    assert [d.remaining for d in at_once] == [d.remaining for d in one_by_one] == [2, 1, 0, 0, 0, 0]
+    for single, batched in zip(one_by_one, at_once, strict=True):
+        assert abs(single.retry_after - batched.retry_after) < 1
+        assert abs(single.reset - batched.reset) < 1
+    # The booked slots carry over to the next call, as single hits' do.
+    assert (await limiter.reserve_many(key + "-b", 1, per_minute=3))[0].retry_after > 75
+
+
+async def test_concurrent_webhooks_of_one_installation_share_a_redis_call(limiter) -> None:
+    limiter, key = limiter
+    calls: list[int] = []
+    reserve_many = limiter.reserve_many
+
+    async def counted(key: str, count: int, **kwargs):
+        calls.append(count)
+        return await reserve_many(key, count, **kwargs)
+
+    limiter.reserve_many = counted
+    reservations = WebhookReservations(limiter)
+    decisions = await asyncio.gather(*(reservations.reserve(key, per_minute=10) for _ in range(40)))
+    assert sum(calls) == 40 and len(calls) <= 2  # the first alone, the rest in one batch
+    assert [d.allowed for d in decisions] == [True] * 10 + [False] * 30
+    waits = [d.retry_after for d in decisions[10:]]
+    assert waits == sorted(waits) and 5 < waits[1] - waits[0] <= 7  # one slot every 6 s
+
+
+async def test_redis_down_logs_one_warning_per_interval_not_per_webhook(
+        aiohttp_client, settings, pool, caplog) -> None:
+    throttle._last_unavailable_log = -throttle.UNAVAILABLE_LOG_INTERVAL_SECONDS  # a fresh process
+    client = await app_client(aiohttp_client, settings, webhook_rate_limit_per_minute=1,
+                              redis_url="redis://127.0.0.1:1/0")
+    with caplog.at_level(logging.WARNING, logger=throttle.__name__):
+        answers = [await post_webhook(client, "pull_request", payloads.pull_request_event(
+            "opened", payloads.pull_request(n, repo=payloads.REPO_API))) for n in range(1, 4)]
+    assert [r.status for r in answers] == [202] * 3
+    assert len([r for r in caplog.records if "rate limiter unavailable" in r.message]) == 1

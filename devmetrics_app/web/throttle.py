@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import datetime, timedelta
 
 from aiohttp import web
@@ -35,6 +36,69 @@ LIMITED_PREFIX = "/api/"
 EXEMPT = frozenset({"/api/webhooks/github"})
 # The limiter must never be what makes a request slow: past this, let it through.
 REDIS_TIMEOUT_SECONDS = 0.5
+# Under a burst with Redis failing every request would log a traceback, costing the CPU the
+# requests need: one warning per interval says it as well.
+UNAVAILABLE_LOG_INTERVAL_SECONDS = 60.0
+_last_unavailable_log = -UNAVAILABLE_LOG_INTERVAL_SECONDS
+
+
+def _log_unavailable() -> None:
+    global _last_unavailable_log
+    now = time.monotonic()
+    if now - _last_unavailable_log >= UNAVAILABLE_LOG_INTERVAL_SECONDS:
+        _last_unavailable_log = now
+        log.warning("rate limiter unavailable; not limiting (logged at most every %g s)",
+                    UNAVAILABLE_LOG_INTERVAL_SECONDS, exc_info=True)
+
+
+class WebhookReservations:
+    """Batches the webhook limiter's Redis calls per installation.
+
+    A burst of deliveries from one installation would make one Redis round trip each (and, at a
+    few hundred in flight, exhaust the Redis connection pool). Instead the deliveries that
+    arrive while one call is in flight wait for the next, which books all their slots at once:
+    the same decisions, a fraction of the round trips, at most one call per key in flight.
+    """
+
+    def __init__(self, limiter: RateLimiter) -> None:
+        self._limiter = limiter
+        self._queued: dict[str, list[asyncio.Future]] = {}
+        self._draining: dict[str, asyncio.Task] = {}
+
+    async def reserve(self, key: str, *, per_minute: int) -> Decision | None:
+        """This delivery's slot, or None when Redis did not answer (then: no limit)."""
+        waiter = asyncio.get_running_loop().create_future()
+        self._queued.setdefault(key, []).append(waiter)
+        if key not in self._draining:
+            self._draining[key] = asyncio.create_task(self._drain(key, per_minute))
+        return await waiter
+
+    async def _drain(self, key: str, per_minute: int) -> None:
+        batch: list[asyncio.Future] = []
+        try:
+            while batch := self._queued.pop(key, []):
+                try:
+                    decisions: list[Decision | None] = list(await asyncio.wait_for(
+                        self._limiter.reserve_many(key, len(batch), per_minute=per_minute),
+                        REDIS_TIMEOUT_SECONDS))
+                except Exception:
+                    _log_unavailable()
+                    decisions = [None] * len(batch)
+                _resolve(batch, decisions)
+        finally:
+            # Cancelled (shutting down): whoever still waits goes on without a limit.
+            left = batch + self._queued.pop(key, [])
+            _resolve(left, [None] * len(left))
+            del self._draining[key]
+
+
+def _resolve(waiters: list[asyncio.Future], decisions: list[Decision | None]) -> None:
+    for waiter, decision in zip(waiters, decisions, strict=True):
+        if not waiter.done():  # its request may have been cancelled meanwhile
+            waiter.set_result(decision)
+
+
+RESERVATIONS = web.AppKey("webhook_reservations", WebhookReservations)
 
 
 def _api_key(request: web.Request) -> str | None:
@@ -53,7 +117,7 @@ async def _hit(app: web.Application, key: str, *, per_minute: int, reserve: bool
         return await asyncio.wait_for(app[LIMITER].hit(key, per_minute=per_minute, reserve=reserve),
                                       REDIS_TIMEOUT_SECONDS)
     except Exception:
-        log.warning("rate limiter unavailable; not limiting", exc_info=True)
+        _log_unavailable()
         return None
 
 
@@ -89,7 +153,7 @@ async def webhook_not_before(app: web.Application, installation_id: int | None) 
     per_minute = app[SETTINGS].webhook_rate_limit_per_minute
     if installation_id is None or per_minute <= 0:
         return None
-    decision = await _hit(app, f"webhook:{installation_id}", per_minute=per_minute, reserve=True)
+    decision = await app[RESERVATIONS].reserve(f"webhook:{installation_id}", per_minute=per_minute)
     if decision is None or decision.allowed:
         return None
     RATE_LIMITED.labels("webhook").inc()
@@ -99,6 +163,7 @@ async def webhook_not_before(app: web.Application, installation_id: int | None) 
 def setup(app: web.Application) -> None:
     async def install(app: web.Application) -> None:
         app[LIMITER] = RateLimiter(app[REDIS])  # after the resources context made app[REDIS]
+        app[RESERVATIONS] = WebhookReservations(app[LIMITER])
 
     app.on_startup.append(install)
     app.middlewares.append(api_rate_limit_middleware)  # innermost: identity has run
