@@ -287,3 +287,27 @@ async def mark_team_deleted(conn: asyncpg.Connection, team_id: int, *, at: datet
         team_id, at,
     )
     await conn.execute("DELETE FROM team_members WHERE team_id = $1", team_id)
+
+
+# --------------------------------------------------------------------------- reads for the API
+
+
+async def list_by_ids(db: asyncpg.Connection | asyncpg.Pool, ids: list[int]) -> list[asyncpg.Record]:
+    return await db.fetch(
+        """SELECT id, account_login, account_type, repository_selection, plan, github_created_at
+           FROM installations WHERE id = ANY($1::bigint[]) ORDER BY account_login""",
+        ids)
+
+
+async def get_with_repository_count(db: asyncpg.Connection | asyncpg.Pool,
+                                    installation_id: int) -> asyncpg.Record | None:
+    return await db.fetchrow(
+        """SELECT id, account_login, account_type, repository_selection, plan, permissions,
+                  github_created_at,
+                  (SELECT count(*) FROM repositories r
+                   WHERE r.installation_id = i.id AND r.removed_at IS NULL) AS repositories
+           FROM installations i WHERE id = $1""", installation_id)
+
+
+async def organization_id(db: asyncpg.Connection | asyncpg.Pool, installation_id: int) -> int | None:
+    return await db.fetchval("SELECT account_id FROM installations WHERE id = $1", installation_id)

@@ -1,0 +1,37 @@
+"""Members of an installation as the API reads and edits them (webhook writes live in
+store/installations.py)."""
+
+from __future__ import annotations
+
+import asyncpg
+
+
+async def list_members(db: asyncpg.Connection | asyncpg.Pool, installation_id: int) -> list[asyncpg.Record]:
+    return await db.fetch(
+        """SELECT u.id, u.login, u.avatar_url, m.role, m.source, m.github_role
+           FROM memberships m JOIN users u ON u.id = m.user_id
+           WHERE m.installation_id = $1 AND m.removed_at IS NULL ORDER BY u.login""",
+        installation_id)
+
+
+async def is_known_user(db: asyncpg.Connection | asyncpg.Pool, installation_id: int, user_id: int) -> bool:
+    """A role may go to a current member or to anyone who signed in (holds a user token)."""
+    known = await db.fetchval(
+        """SELECT 1 FROM users u WHERE u.id = $1 AND (
+               EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u.id
+                       AND m.installation_id = $2 AND m.removed_at IS NULL)
+               OR EXISTS (SELECT 1 FROM user_tokens t WHERE t.user_id = u.id))""",
+        user_id, installation_id)
+    return bool(known)
+
+
+async def set_manual_role(db: asyncpg.Connection | asyncpg.Pool, *, installation_id: int,
+                          organization_id: int | None, user_id: int, role: str) -> None:
+    """A removed membership stays removed: the update only touches a live row."""
+    await db.execute(
+        """INSERT INTO memberships (installation_id, organization_id, user_id, role, source)
+           VALUES ($1, $2, $3, $4, 'manual')
+           ON CONFLICT (installation_id, user_id) DO UPDATE
+               SET role = EXCLUDED.role, source = 'manual', updated_at = now()
+               WHERE memberships.removed_at IS NULL""",
+        installation_id, organization_id, user_id, role)
