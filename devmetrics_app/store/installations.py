@@ -311,3 +311,10 @@ async def get_with_repository_count(db: asyncpg.Connection | asyncpg.Pool,
 
 async def organization_id(db: asyncpg.Connection | asyncpg.Pool, installation_id: int) -> int | None:
     return await db.fetchval("SELECT account_id FROM installations WHERE id = $1", installation_id)
+
+
+async def has_live_team(db: asyncpg.Connection | asyncpg.Pool, installation_id: int, team_id: int) -> bool:
+    known = await db.fetchval(
+        "SELECT 1 FROM teams WHERE id = $1 AND installation_id = $2 AND deleted_at IS NULL",
+        team_id, installation_id)
+    return bool(known)

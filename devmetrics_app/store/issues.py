@@ -114,3 +114,11 @@ async def mark_issue_transferred(conn: asyncpg.Connection, issue_id: int, *, to:
            WHERE id = $1 AND transferred_to IS DISTINCT FROM $2""",
         issue_id, to,
     )
+
+
+async def has_live_milestone(db: asyncpg.Connection | asyncpg.Pool, installation_id: int,
+                             milestone_id: int) -> bool:
+    known = await db.fetchval(
+        "SELECT 1 FROM milestones WHERE id = $1 AND installation_id = $2 AND deleted_at IS NULL",
+        milestone_id, installation_id)
+    return bool(known)

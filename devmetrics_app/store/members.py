@@ -35,3 +35,18 @@ async def set_manual_role(db: asyncpg.Connection | asyncpg.Pool, *, installation
                SET role = EXCLUDED.role, source = 'manual', updated_at = now()
                WHERE memberships.removed_at IS NULL""",
         installation_id, organization_id, user_id, role)
+
+
+# Someone belongs to an installation when they are a member or left work in it.
+USER_IN_INSTALLATION = """
+SELECT EXISTS (SELECT 1 FROM memberships WHERE installation_id = $1 AND user_id = $2
+                                           AND removed_at IS NULL)
+    OR EXISTS (SELECT 1 FROM pull_requests WHERE installation_id = $1 AND author_id = $2)
+    OR EXISTS (SELECT 1 FROM pull_request_reviews WHERE installation_id = $1 AND reviewer_id = $2)
+    OR EXISTS (SELECT 1 FROM team_members WHERE installation_id = $1 AND user_id = $2)
+"""
+
+
+async def belongs_to_installation(db: asyncpg.Connection | asyncpg.Pool, installation_id: int,
+                                  user_id: int) -> bool:
+    return bool(await db.fetchval(USER_IN_INSTALLATION, installation_id, user_id))

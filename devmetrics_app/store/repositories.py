@@ -157,3 +157,11 @@ async def set_connected(db: asyncpg.Connection | asyncpg.Pool, repository_id: in
            WHERE id = $2 AND installation_id = $3 AND connected IS DISTINCT FROM $1 RETURNING id""",
         connected, repository_id, installation_id)
     return changed is not None
+
+
+async def count_in_installation(db: asyncpg.Connection | asyncpg.Pool, installation_id: int,
+                                ids: list[int]) -> int:
+    """How many of `ids` belong to the installation (fewer than asked means a foreign id)."""
+    return await db.fetchval(
+        "SELECT count(*) FROM repositories WHERE installation_id = $1 AND id = ANY($2::bigint[])",
+        installation_id, ids)
