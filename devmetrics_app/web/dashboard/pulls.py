@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from devmetrics_app.store import ai_reviews, pull_requests
 from devmetrics_app.web.api import pull_requests as api
 from devmetrics_app.web.api.pull_request_list import RISK_BANDS, STATES, PullRequestFilters, list_sql
 from devmetrics_app.web.api.query import choice, encode_cursor, repositories_of
@@ -127,10 +128,7 @@ async def pull_request_list(request: web.Request) -> web.Response:
 
 
 async def _insight(conn, pr) -> dict[str, Any] | None:
-    row = await conn.fetchrow(
-        f"SELECT {api.INSIGHT_COLUMNS} FROM ai_reviews "  # noqa: S608 - constant column list
-        "WHERE pull_request_id = $1 AND installation_id = $2 ORDER BY created_at DESC, id DESC LIMIT 1",
-        pr["id"], pr["installation_id"])
+    row = await ai_reviews.latest_for(conn, pr["id"], pr["installation_id"])
     if row is None:
         return None
     insight = dict(row)
@@ -150,14 +148,8 @@ async def pull_request(request: web.Request) -> web.Response:
         if pr["installation_id"] != installation_path_id(request):
             raise not_found()
         context = await installation_context(request, conn)
-        timeline = await conn.fetch(
-            """SELECT kind, occurred_at, actor_id, subject, details FROM pull_request_events
-               WHERE pull_request_id = $1 AND installation_id = $2 ORDER BY occurred_at, kind""",
-            pr["id"], pr["installation_id"])
-        reviews = await conn.fetch(
-            """SELECT reviewer_login, state, submitted_at, html_url FROM pull_request_reviews
-               WHERE pull_request_id = $1 AND installation_id = $2 ORDER BY submitted_at NULLS LAST, id""",
-            pr["id"], pr["installation_id"])
+        timeline = await pull_requests.timeline(conn, pr["id"], pr["installation_id"])
+        reviews = await pull_requests.reviews(conn, pr["id"], pr["installation_id"])
         stages = await api._stages(conn, pr)
         insight = await _insight(conn, pr)
     return render(request, "pull.html", {
