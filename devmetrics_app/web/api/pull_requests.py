@@ -18,9 +18,9 @@ from aiohttp import web
 from devmetrics_app.metrics import service
 from devmetrics_app.metrics.explain import Period
 from devmetrics_app.store import ai_reviews, pull_requests
+from devmetrics_app.store.pull_request_list import RISK_BANDS, STATES, PullRequestFilters, fetch_page
 from devmetrics_app.web import responses
 from devmetrics_app.web.api.params import bad_request, path_id
-from devmetrics_app.web.api.pull_request_list import RISK_BANDS, STATES, PullRequestFilters, list_sql
 from devmetrics_app.web.api.query import (
     choice,
     computed,
@@ -100,8 +100,7 @@ async def list_pull_requests(request: web.Request) -> web.Response:
             created_from=period.start if period else None, created_to=period.end if period else None,
             after=_after(request))
         limit = limit_of(request)
-        sql, args = list_sql(filters, limit)
-        rows = [dict(r) for r in await conn.fetch(sql, *args)]
+        rows = await fetch_page(conn, filters, limit)
     return responses.json(page(request, CURSOR_KIND, rows, limit, "github_created_at"))
 
 

@@ -1,7 +1,7 @@
 """The pull request list (filters: state, author, risk, repository) and one pull request with
 its timeline, reviews, cycle-time stages and AI insights.
 
-Parsing, SQL and tenancy are the JSON API's (web/api/pull_requests.py, pull_request_list.py):
+Parsing, SQL and tenancy are the JSON API's (web/api/pull_requests.py, store/pull_request_list.py):
 the page is another rendering of the same answers.
 """
 
@@ -13,8 +13,8 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from devmetrics_app.store import ai_reviews, pull_requests
+from devmetrics_app.store.pull_request_list import RISK_BANDS, STATES, PullRequestFilters, list_sql
 from devmetrics_app.web.api import pull_requests as api
-from devmetrics_app.web.api.pull_request_list import RISK_BANDS, STATES, PullRequestFilters, list_sql
 from devmetrics_app.web.api.query import choice, encode_cursor, repositories_of
 from devmetrics_app.web.dashboard import pull_detail
 from devmetrics_app.web.dashboard.common import (

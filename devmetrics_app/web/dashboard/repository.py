@@ -8,7 +8,7 @@ from aiohttp import web
 from devmetrics_app.importer.runner import progress_for
 from devmetrics_app.metrics import service
 from devmetrics_app.metrics.service import Scope
-from devmetrics_app.web.api.pull_request_list import PullRequestFilters, list_sql
+from devmetrics_app.store.pull_request_list import PullRequestFilters, fetch_page
 from devmetrics_app.web.api.query import computed
 from devmetrics_app.web.api.repositories import visible_repository
 from devmetrics_app.web.dashboard import charts, repository_status
@@ -75,9 +75,9 @@ async def repository(request: web.Request) -> web.Response:
         slices = buckets(period)
         merged = [(await service.throughput(conn, Scope(installation_id, p, (repo["id"],))))
                   ["pull_requests_merged"]["value"] for p in slices]
-        sql, args = list_sql(PullRequestFilters(installation_id=installation_id,
-                                                repository_ids=(repo["id"],)), RECENT_PULLS)
-        recent = [dict(r) for r in await conn.fetch(sql, *args)][:RECENT_PULLS]
+        recent = (await fetch_page(conn, PullRequestFilters(installation_id=installation_id,
+                                                            repository_ids=(repo["id"],)),
+                                   RECENT_PULLS))[:RECENT_PULLS]
         progress = await progress_for(conn, repo["id"])
         imported = await repository_status.history(conn, installation_id, repo["id"])
     for row in recent:

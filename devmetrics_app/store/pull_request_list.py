@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import asyncpg
 from pypika import Order, Parameter, PostgreSQLQuery, Table
 from pypika.functions import Lower
 from pypika.terms import BetweenCriterion, Function, Tuple
@@ -94,3 +95,10 @@ def list_sql(filters: PullRequestFilters, limit: int) -> tuple[str, list[Any]]:
     query = (query.orderby(PR.github_created_at, order=Order.desc).orderby(PR.id, order=Order.desc)
              .limit(limit + 1))
     return query.get_sql(), arg.values
+
+
+async def fetch_page(db: asyncpg.Connection | asyncpg.Pool, filters: PullRequestFilters,
+                     limit: int) -> list[dict[str, Any]]:
+    """One page as dicts: `limit` + 1 rows at most (see list_sql)."""
+    sql, args = list_sql(filters, limit)
+    return [dict(r) for r in await db.fetch(sql, *args)]
