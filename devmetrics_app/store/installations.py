@@ -318,3 +318,7 @@ async def has_live_team(db: asyncpg.Connection | asyncpg.Pool, installation_id: 
         "SELECT 1 FROM teams WHERE id = $1 AND installation_id = $2 AND deleted_at IS NULL",
         team_id, installation_id)
     return bool(known)
+
+
+async def account_login(db: asyncpg.Connection | asyncpg.Pool, installation_id: int) -> str | None:
+    return await db.fetchval("SELECT account_login FROM installations WHERE id = $1", installation_id)

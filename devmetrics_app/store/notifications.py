@@ -40,3 +40,13 @@ async def set_read(db: asyncpg.Connection | asyncpg.Pool, notification_id: int, 
            WHERE id = $1
            RETURNING id, installation_id, rule_id, title, body, url, read_at, created_at""",
         notification_id, read)
+
+
+async def set_read_if_owned(db: asyncpg.Connection | asyncpg.Pool, notification_id: int, *, user_id: int,
+                            read: bool, installation_ids: list[int]) -> bool:
+    """Ownership and visibility settled in the same statement; False: not the caller's (404)."""
+    updated = await db.fetchval(
+        """UPDATE notifications SET read_at = CASE WHEN $3 THEN coalesce(read_at, now()) END
+           WHERE id = $1 AND user_id = $2 AND installation_id = ANY($4::bigint[]) RETURNING id""",
+        notification_id, user_id, read, installation_ids)
+    return updated is not None
