@@ -322,3 +322,31 @@ async def has_live_team(db: asyncpg.Connection | asyncpg.Pool, installation_id: 
 
 async def account_login(db: asyncpg.Connection | asyncpg.Pool, installation_id: int) -> str | None:
     return await db.fetchval("SELECT account_login FROM installations WHERE id = $1", installation_id)
+
+
+async def account_of(db: asyncpg.Connection | asyncpg.Pool, installation_id: int) -> asyncpg.Record | None:
+    """account_id, account_login, account_type: whose members a sync lists."""
+    return await db.fetchrow(
+        "SELECT account_id, account_login, account_type FROM installations WHERE id = $1",
+        installation_id)
+
+
+async def live_teams(db: asyncpg.Connection | asyncpg.Pool, installation_id: int) -> list[asyncpg.Record]:
+    """id, name of the teams not deleted, by name (at most 200: a select, not a directory)."""
+    return await db.fetch(
+        """SELECT id, name FROM teams WHERE installation_id = $1 AND deleted_at IS NULL
+           ORDER BY lower(name) LIMIT 200""", installation_id)
+
+
+async def organization_settings(db: asyncpg.Connection | asyncpg.Pool, installation_id: int) -> Any:
+    """The owning organization's settings as stored (jsonb: a dict or its text, or None)."""
+    return await db.fetchval(
+        """SELECT o.settings FROM organizations o JOIN installations i ON i.account_id = o.id
+           WHERE i.id = $1""", installation_id)
+
+
+async def save_organization_settings(db: asyncpg.Connection | asyncpg.Pool, installation_id: int,
+                                     settings_json: str) -> None:
+    await db.execute(
+        """UPDATE organizations o SET settings = $2::jsonb FROM installations i
+           WHERE i.id = $1 AND o.id = i.account_id""", installation_id, settings_json)

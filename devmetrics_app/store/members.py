@@ -50,3 +50,23 @@ SELECT EXISTS (SELECT 1 FROM memberships WHERE installation_id = $1 AND user_id 
 async def belongs_to_installation(db: asyncpg.Connection | asyncpg.Pool, installation_id: int,
                                   user_id: int) -> bool:
     return bool(await db.fetchval(USER_IN_INSTALLATION, installation_id, user_id))
+
+
+async def list_for_settings(db: asyncpg.Connection | asyncpg.Pool,
+                            installation_id: int) -> list[asyncpg.Record]:
+    """The settings page's table: case-insensitive by login."""
+    return await db.fetch(
+        """SELECT u.id, u.login, m.role, m.source, m.github_role
+           FROM memberships m JOIN users u ON u.id = m.user_id
+           WHERE m.installation_id = $1 AND m.removed_at IS NULL ORDER BY lower(u.login)""",
+        installation_id)
+
+
+async def set_role_of_member(db: asyncpg.Connection | asyncpg.Pool, installation_id: int, user_id: int,
+                             role: str) -> bool:
+    """Only a current member's role changes; False when there is none (the page answers 404)."""
+    updated = await db.fetchval(
+        """UPDATE memberships SET role = $3, source = 'manual', updated_at = now()
+           WHERE installation_id = $1 AND user_id = $2 AND removed_at IS NULL RETURNING user_id""",
+        installation_id, user_id, role)
+    return updated is not None

@@ -165,3 +165,23 @@ async def count_in_installation(db: asyncpg.Connection | asyncpg.Pool, installat
     return await db.fetchval(
         "SELECT count(*) FROM repositories WHERE installation_id = $1 AND id = ANY($2::bigint[])",
         installation_id, ids)
+
+
+async def names_for_select(db: asyncpg.Connection | asyncpg.Pool, installation_id: int, *,
+                           connected_only: bool) -> list[asyncpg.Record]:
+    """id, full_name of the repositories a page offers in a select (at most 500)."""
+    if connected_only:
+        return await db.fetch(
+            """SELECT id, full_name FROM repositories WHERE installation_id = $1 AND connected
+               AND removed_at IS NULL ORDER BY lower(full_name) LIMIT 500""", installation_id)
+    return await db.fetch(
+        """SELECT id, full_name FROM repositories WHERE installation_id = $1 AND removed_at IS NULL
+           ORDER BY lower(full_name) LIMIT 500""", installation_id)
+
+
+async def list_for_page(db: asyncpg.Connection | asyncpg.Pool, installation_id: int) -> list[asyncpg.Record]:
+    """The repositories page's rows (at most 1000), by name."""
+    return await db.fetch(
+        """SELECT id, full_name, private, archived, connected, language, pushed_at FROM repositories
+           WHERE installation_id = $1 AND removed_at IS NULL ORDER BY lower(full_name) LIMIT 1000""",
+        installation_id)

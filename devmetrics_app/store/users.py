@@ -43,3 +43,8 @@ async def mark_app_revoked(conn: asyncpg.Connection, user_id: int, *, at: object
     await conn.execute(
         "UPDATE api_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL", user_id, at
     )
+
+
+async def find(db: asyncpg.Connection | asyncpg.Pool, user_id: int) -> asyncpg.Record | None:
+    """id, login of a stored user."""
+    return await db.fetchrow("SELECT id, login FROM users WHERE id = $1", user_id)

@@ -8,6 +8,7 @@ from aiohttp import web
 from devmetrics_app.importer.runner import progress_for
 from devmetrics_app.metrics import service
 from devmetrics_app.metrics.service import Scope
+from devmetrics_app.store import repositories as store_repositories
 from devmetrics_app.store.pull_request_list import PullRequestFilters, fetch_page
 from devmetrics_app.web.api.query import computed
 from devmetrics_app.web.api.repositories import visible_repository
@@ -41,10 +42,7 @@ async def repository_list(request: web.Request) -> web.Response:
         context = await installation_context(request, conn)
         installation_id = context["installation"]["id"]
         period_choice, period = period_filter(request)
-        rows = await conn.fetch(
-            """SELECT id, full_name, private, archived, connected, language, pushed_at FROM repositories
-               WHERE installation_id = $1 AND removed_at IS NULL ORDER BY lower(full_name) LIMIT 1000""",
-            installation_id)
+        rows = await store_repositories.list_for_page(conn, installation_id)
         repositories = await repository_status.annotate(conn, installation_id, period,
                                                         [dict(r) for r in rows])
     if wants_csv(request):
