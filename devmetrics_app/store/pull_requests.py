@@ -231,3 +231,11 @@ async def reviews(db: asyncpg.Connection | asyncpg.Pool, pull_request_id: int,
            FROM pull_request_reviews WHERE pull_request_id = $1 AND installation_id = $2
            ORDER BY submitted_at NULLS LAST, id""",
         pull_request_id, installation_id)
+
+
+async def installation_of(db: asyncpg.Connection | asyncpg.Pool, pull_request_id: int,
+                          installation_ids: list[int]) -> int | None:
+    """The pull request's installation if it is one of `installation_ids`, else None."""
+    return await db.fetchval(
+        "SELECT installation_id FROM pull_requests WHERE id = $1 AND installation_id = ANY($2::bigint[])",
+        pull_request_id, installation_ids)

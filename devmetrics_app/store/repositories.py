@@ -185,3 +185,11 @@ async def list_for_page(db: asyncpg.Connection | asyncpg.Pool, installation_id: 
         """SELECT id, full_name, private, archived, connected, language, pushed_at FROM repositories
            WHERE installation_id = $1 AND removed_at IS NULL ORDER BY lower(full_name) LIMIT 1000""",
         installation_id)
+
+
+async def installation_of(db: asyncpg.Connection | asyncpg.Pool, repository_id: int,
+                          installation_ids: list[int]) -> int | None:
+    """The repository's installation if it is one of `installation_ids`, else None."""
+    return await db.fetchval(
+        "SELECT installation_id FROM repositories WHERE id = $1 AND installation_id = ANY($2::bigint[])",
+        repository_id, installation_ids)
