@@ -48,3 +48,17 @@ async def mark_app_revoked(conn: asyncpg.Connection, user_id: int, *, at: object
 async def find(db: asyncpg.Connection | asyncpg.Pool, user_id: int) -> asyncpg.Record | None:
     """id, login of a stored user."""
     return await db.fetchrow("SELECT id, login FROM users WHERE id = $1", user_id)
+
+
+async def clear_app_revoked(conn: asyncpg.Connection, user_id: int) -> None:
+    """Signing in again is authorising the app again (undoes mark_app_revoked's flag)."""
+    await conn.execute("UPDATE users SET app_revoked_at = NULL WHERE id = $1", user_id)
+
+
+async def login_of(db: asyncpg.Connection | asyncpg.Pool, user_id: int) -> str | None:
+    return await db.fetchval("SELECT login FROM users WHERE id = $1", user_id)
+
+
+async def profile(db: asyncpg.Connection | asyncpg.Pool, user_id: int) -> asyncpg.Record | None:
+    """id, login, name, avatar_url: what /api/auth/me says about the caller."""
+    return await db.fetchrow("SELECT id, login, name, avatar_url FROM users WHERE id = $1", user_id)
