@@ -70,3 +70,31 @@ async def set_role_of_member(db: asyncpg.Connection | asyncpg.Pool, installation
            WHERE installation_id = $1 AND user_id = $2 AND removed_at IS NULL RETURNING user_id""",
         installation_id, user_id, role)
     return updated is not None
+
+
+# The caller's role in each candidate installation that is live and that they may still use:
+# their membership's, else ADMIN for the installer or a personal account's owner, else $3 (the
+# default member role); `ask_github` marks organisation roles only GitHub can settle.
+ACTIVE_INSTALLATIONS = """
+SELECT i.id, i.account_id, i.account_login, i.account_type, u.login,
+       m.role IS NULL AND i.account_type = 'Organization' AND i.installed_by_id IS DISTINCT FROM $1
+           AS ask_github,
+       CASE
+           WHEN m.role IS NOT NULL THEN m.role
+           WHEN i.installed_by_id = $1 THEN 'ADMIN'
+           WHEN i.account_type = 'User' AND i.account_id = $1 THEN 'ADMIN'
+           ELSE $3
+       END AS role
+FROM installations i
+JOIN users u ON u.id = $1
+LEFT JOIN memberships m ON m.installation_id = i.id AND m.user_id = $1
+WHERE i.id = ANY($2::bigint[])
+  AND i.deleted_at IS NULL AND i.suspended_at IS NULL
+  AND u.app_revoked_at IS NULL
+  AND (m.removed_at IS NULL)
+"""
+
+
+async def active_installations(db: asyncpg.Connection | asyncpg.Pool, user_id: int, candidates: list[int], *,
+                               default_role: str) -> list[asyncpg.Record]:
+    return await db.fetch(ACTIVE_INSTALLATIONS, user_id, candidates, default_role)
