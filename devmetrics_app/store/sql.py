@@ -1,0 +1,32 @@
+"""Named SQL parameters: write `:repositories` instead of counting `$5` by hand.
+
+asyncpg only takes positional `$n` parameters, so a query assembled from optional fragments used
+to number its parameters with string arithmetic (`f"... ${len(args) + 1}"`), where one fragment
+added or moved silently shifts every later number. `named` numbers them for the caller.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+# `:name`, but not the second colon of a `::type` cast nor a colon inside a word.
+PLACEHOLDER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+
+
+def named(sql: str, /, **params: Any) -> tuple[str, list[Any]]:
+    """(sql with `$n`, args) for asyncpg. Each distinct name gets one number, in order of first
+    use, and may appear several times. A name without a value raises KeyError; a value the text
+    does not name is left out (an optional fragment may be absent). Write no `:word` inside SQL
+    string literals; `$n` parameters are not for mixing with names."""
+    numbers: dict[str, int] = {}
+    args: list[Any] = []
+
+    def number(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in numbers:
+            args.append(params[name])
+            numbers[name] = len(args)
+        return f"${numbers[name]}"
+
+    return PLACEHOLDER.sub(number, sql), args
