@@ -7,6 +7,7 @@ added or moved silently shifts every later number. `named` numbers them for the 
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -14,19 +15,25 @@ from typing import Any
 PLACEHOLDER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
 
+@functools.lru_cache(maxsize=1024)
+def _compile(sql: str) -> tuple[str, tuple[str, ...]]:
+    """(text with `$n`, the names in parameter order); cached: a query's text is a constant or
+    one of few shapes, so the hot read paths pay the rewrite once."""
+    names: list[str] = []
+
+    def number(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in names:
+            names.append(name)
+        return f"${names.index(name) + 1}"
+
+    return PLACEHOLDER.sub(number, sql), tuple(names)
+
+
 def named(sql: str, /, **params: Any) -> tuple[str, list[Any]]:
     """(sql with `$n`, args) for asyncpg. Each distinct name gets one number, in order of first
     use, and may appear several times. A name without a value raises KeyError; a value the text
     does not name is left out (an optional fragment may be absent). Write no `:word` inside SQL
     string literals; `$n` parameters are not for mixing with names."""
-    numbers: dict[str, int] = {}
-    args: list[Any] = []
-
-    def number(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in numbers:
-            args.append(params[name])
-            numbers[name] = len(args)
-        return f"${numbers[name]}"
-
-    return PLACEHOLDER.sub(number, sql), args
+    text, names = _compile(sql)
+    return text, [params[name] for name in names]
