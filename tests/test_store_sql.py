@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from devmetrics_app.store.sql import named
+from devmetrics_app.store.sql import bind, named
 
 
 def test_names_are_numbered_in_order_of_first_use_and_reused() -> None:
@@ -26,6 +26,5 @@ def test_a_name_without_a_value_is_an_error() -> None:
 
 
 async def test_the_result_runs_on_postgres(pool) -> None:
-    sql, args = named("SELECT :x::int + :y::int AS total, :x::int AS again", x=2, y=3)
-    row = await pool.fetchrow(sql, *args)
+    row = await pool.fetchrow(*bind("SELECT :x::int + :y::int AS total, :x::int AS again", {"x": 2, "y": 3}))
     assert (row["total"], row["again"]) == (5, 2)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Mapping
 from typing import Any
 
 # `:name`, but not the second colon of a `::type` cast nor a colon inside a word.
@@ -37,3 +38,9 @@ def named(sql: str, /, **params: Any) -> tuple[str, list[Any]]:
     string literals; `$n` parameters are not for mixing with names."""
     text, names = _compile(sql)
     return text, [params[name] for name in names]
+
+
+def bind(sql: str, params: Mapping[str, Any]) -> list[Any]:
+    """[sql with `$n`, *args]: `await conn.fetch(*bind(SQL, params))`."""
+    text, args = named(sql, **params)
+    return [text, *args]
