@@ -18,6 +18,7 @@ from devmetrics_app.metrics.read import dora as read_dora
 from devmetrics_app.metrics.read import open_work as read_open_work
 from devmetrics_app.metrics.read import paging, percentiles
 from devmetrics_app.metrics.read import people as read_people
+from devmetrics_app.store.sql import bind
 
 MARCH = Period(t(1), t(1) + timedelta(days=31))
 DAYS = [date(2024, 3, 1) + timedelta(days=i) for i in range(31)]
@@ -322,9 +323,10 @@ async def test_exact_percentiles_over_many_values(pool):
             period = Period(t(1) + timedelta(days=days[0]), t(1) + timedelta(days=days[1]))
             r = await service.resolve(conn, service.Scope(INST_A, period))
             fast = await read_cycle_time._cycle_row(conn, r)
-            slow = await conn.fetchrow(
-                read_cycle_time.CYCLE_SQL, INST_A, period.start, period.end, r.repository_ids, None, *r.bots
-            )
+            slow = await conn.fetchrow(*bind(read_cycle_time.CYCLE_SQL, {
+                "installation": INST_A, "start": period.start, "end": period.end,
+                "repositories": r.repository_ids, "members": None, "exclude_bots": r.bots[0],
+                "bot_patterns": r.bots[1]}))
             assert fast is not None
             for key, expected in dict(slow).items():
                 if key.endswith("_avg") and expected is not None:

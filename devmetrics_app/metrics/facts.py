@@ -82,11 +82,13 @@ NOT_SELF_REVIEW_SQL = """NOT EXISTS (
       AND (sp.author_id = r.reviewer_id OR lower(sp.author_login) = lower(r.reviewer_login)))"""
 
 
-def bot_sql(login: str, flag: str, exclude_param: int, patterns_param: int) -> str:
-    """SQL boolean: is this account a bot under the settings (see `bot_params`)."""
+def bot_sql(login: str, flag: str, exclude_param: int | str, patterns_param: int | str) -> str:
+    """SQL boolean: is this account a bot under the settings (see `bot_params`). The parameters
+    are positions ($n) or, as strings, names for store/sql.named (:name)."""
+    exclude, patterns = (f"${p}" if isinstance(p, int) else f":{p}" for p in (exclude_param, patterns_param))
     return (
-        f"(${exclude_param}::boolean AND ({flag} OR lower(coalesce({login}, '')) LIKE '%[bot]'"
-        f" OR lower(coalesce({login}, '')) ~ ANY(${patterns_param}::text[])))"
+        f"({exclude}::boolean AND ({flag} OR lower(coalesce({login}, '')) LIKE '%[bot]'"
+        f" OR lower(coalesce({login}, '')) ~ ANY({patterns}::text[])))"
     )
 
 

@@ -93,3 +93,44 @@ async def upsert_status(
 async def refresh_latest_status(conn: asyncpg.Connection, deployment_id: int) -> None:
     """Point the deployment at its newest status by created_at, whatever order they came in."""
     await conn.execute(REFRESH_LATEST_STATUS, deployment_id)
+
+
+# --------------------------------------------------------------------------- reads for the deployment page
+
+# A release is a GitHub deployment or, for a repository that never deploys, a deploy workflow run:
+# both read as the same columns.
+DEPLOYMENT_SQL = """
+SELECT d.id, d.repository_id, r.full_name AS repository, d.sha, d.ref, d.environment, d.description,
+       d.latest_state AS state, d.github_created_at AS created_at, NULL::text AS html_url, NULL::text AS name
+FROM deployments d JOIN repositories r ON r.id = d.repository_id
+WHERE d.installation_id = $1 AND d.id = $2"""
+RUN_SQL = """
+SELECT w.id, w.repository_id, r.full_name AS repository, w.head_sha AS sha, w.head_branch AS ref,
+       NULL::text AS environment, NULL::text AS description, w.conclusion AS state,
+       w.github_created_at AS created_at, w.html_url, w.name
+FROM workflow_runs w JOIN repositories r ON r.id = w.repository_id
+WHERE w.installation_id = $1 AND w.id = $2"""
+STATUSES_SQL = """
+SELECT state, description, log_url, github_created_at AS at FROM deployment_statuses
+WHERE deployment_id = $1 AND installation_id = $2 ORDER BY github_created_at, id"""
+RELEASE_SQL = """
+SELECT succeeded_at, failed_at, outcome_at, commits FROM releases
+WHERE source = $1 AND id = $2 AND installation_id = $3"""
+
+
+async def release_subject(db: asyncpg.Connection | asyncpg.Pool, installation_id: int, source: str,
+                          release_id: int) -> asyncpg.Record | None:
+    """The deployment (source "deployment") or deploy workflow run (any other source)."""
+    return await db.fetchrow(DEPLOYMENT_SQL if source == "deployment" else RUN_SQL,
+                             installation_id, release_id)
+
+
+async def statuses(db: asyncpg.Connection | asyncpg.Pool, deployment_id: int,
+                   installation_id: int) -> list[asyncpg.Record]:
+    return await db.fetch(STATUSES_SQL, deployment_id, installation_id)
+
+
+async def release(db: asyncpg.Connection | asyncpg.Pool, source: str, release_id: int,
+                  installation_id: int) -> asyncpg.Record | None:
+    """The `releases` row (outcome, commits) metrics derived for it, if any."""
+    return await db.fetchrow(RELEASE_SQL, source, release_id, installation_id)

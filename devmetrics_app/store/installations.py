@@ -287,3 +287,66 @@ async def mark_team_deleted(conn: asyncpg.Connection, team_id: int, *, at: datet
         team_id, at,
     )
     await conn.execute("DELETE FROM team_members WHERE team_id = $1", team_id)
+
+
+# --------------------------------------------------------------------------- reads for the API
+
+
+async def list_by_ids(db: asyncpg.Connection | asyncpg.Pool, ids: list[int]) -> list[asyncpg.Record]:
+    return await db.fetch(
+        """SELECT id, account_login, account_type, repository_selection, plan, github_created_at
+           FROM installations WHERE id = ANY($1::bigint[]) ORDER BY account_login""",
+        ids)
+
+
+async def get_with_repository_count(db: asyncpg.Connection | asyncpg.Pool,
+                                    installation_id: int) -> asyncpg.Record | None:
+    return await db.fetchrow(
+        """SELECT id, account_login, account_type, repository_selection, plan, permissions,
+                  github_created_at,
+                  (SELECT count(*) FROM repositories r
+                   WHERE r.installation_id = i.id AND r.removed_at IS NULL) AS repositories
+           FROM installations i WHERE id = $1""", installation_id)
+
+
+async def organization_id(db: asyncpg.Connection | asyncpg.Pool, installation_id: int) -> int | None:
+    return await db.fetchval("SELECT account_id FROM installations WHERE id = $1", installation_id)
+
+
+async def has_live_team(db: asyncpg.Connection | asyncpg.Pool, installation_id: int, team_id: int) -> bool:
+    known = await db.fetchval(
+        "SELECT 1 FROM teams WHERE id = $1 AND installation_id = $2 AND deleted_at IS NULL",
+        team_id, installation_id)
+    return bool(known)
+
+
+async def account_login(db: asyncpg.Connection | asyncpg.Pool, installation_id: int) -> str | None:
+    return await db.fetchval("SELECT account_login FROM installations WHERE id = $1", installation_id)
+
+
+async def account_of(db: asyncpg.Connection | asyncpg.Pool, installation_id: int) -> asyncpg.Record | None:
+    """account_id, account_login, account_type: whose members a sync lists."""
+    return await db.fetchrow(
+        "SELECT account_id, account_login, account_type FROM installations WHERE id = $1",
+        installation_id)
+
+
+async def live_teams(db: asyncpg.Connection | asyncpg.Pool, installation_id: int) -> list[asyncpg.Record]:
+    """id, name of the teams not deleted, by name (at most 200: a select, not a directory)."""
+    return await db.fetch(
+        """SELECT id, name FROM teams WHERE installation_id = $1 AND deleted_at IS NULL
+           ORDER BY lower(name) LIMIT 200""", installation_id)
+
+
+async def organization_settings(db: asyncpg.Connection | asyncpg.Pool, installation_id: int) -> Any:
+    """The owning organization's settings as stored (jsonb: a dict or its text, or None)."""
+    return await db.fetchval(
+        """SELECT o.settings FROM organizations o JOIN installations i ON i.account_id = o.id
+           WHERE i.id = $1""", installation_id)
+
+
+async def save_organization_settings(db: asyncpg.Connection | asyncpg.Pool, installation_id: int,
+                                     settings_json: str) -> None:
+    await db.execute(
+        """UPDATE organizations o SET settings = $2::jsonb FROM installations i
+           WHERE i.id = $1 AND o.id = i.account_id""", installation_id, settings_json)

@@ -114,3 +114,21 @@ async def mark_issue_transferred(conn: asyncpg.Connection, issue_id: int, *, to:
            WHERE id = $1 AND transferred_to IS DISTINCT FROM $2""",
         issue_id, to,
     )
+
+
+async def has_live_milestone(db: asyncpg.Connection | asyncpg.Pool, installation_id: int,
+                             milestone_id: int) -> bool:
+    known = await db.fetchval(
+        "SELECT 1 FROM milestones WHERE id = $1 AND installation_id = $2 AND deleted_at IS NULL",
+        milestone_id, installation_id)
+    return bool(known)
+
+
+async def recent_milestones(db: asyncpg.Connection | asyncpg.Pool, installation_id: int,
+                            limit: int) -> list[asyncpg.Record]:
+    """Live milestones with their repository's name, latest due first."""
+    return await db.fetch(
+        """SELECT m.id, m.title, m.state, r.full_name FROM milestones m
+           JOIN repositories r ON r.id = m.repository_id
+           WHERE m.installation_id = $1 AND m.deleted_at IS NULL
+           ORDER BY m.due_on DESC NULLS LAST, m.id DESC LIMIT $2""", installation_id, limit)

@@ -194,3 +194,48 @@ async def upsert_review_comment(
                WHERE id = $1""",
             comment["id"], deleted_at,
         )
+
+
+# --------------------------------------------------------------------------- reads for the API and pages
+
+DETAIL_COLUMNS = """pr.id, pr.installation_id, pr.repository_id, repo.full_name AS repository,
+    pr.number, pr.title, pr.body, pr.author_id, pr.author_login, pr.state, pr.draft, pr.base_ref,
+    pr.head_ref, pr.head_sha, pr.is_fork, pr.additions, pr.deletions, pr.changed_files,
+    pr.commits_count, pr.labels, pr.requested_reviewers, pr.milestone_id, pr.merge_commit_sha,
+    pr.html_url, pr.github_created_at, pr.ready_for_review_at, pr.first_commit_at, pr.merged_at,
+    pr.closed_at"""
+
+
+async def find_visible(db: asyncpg.Connection | asyncpg.Pool, pull_request_id: int,
+                       installation_ids: list[int]) -> asyncpg.Record | None:
+    """The pull request with its repository's name, if it belongs to one of `installation_ids`."""
+    return await db.fetchrow(
+        f"SELECT {DETAIL_COLUMNS} FROM pull_requests pr "  # noqa: S608 - constant column list
+        "JOIN repositories repo ON repo.id = pr.repository_id "
+        "WHERE pr.id = $1 AND pr.installation_id = ANY($2::bigint[])",
+        pull_request_id, installation_ids)
+
+
+async def timeline(db: asyncpg.Connection | asyncpg.Pool, pull_request_id: int,
+                   installation_id: int) -> list[asyncpg.Record]:
+    return await db.fetch(
+        """SELECT kind, occurred_at, actor_id, subject, details FROM pull_request_events
+           WHERE pull_request_id = $1 AND installation_id = $2 ORDER BY occurred_at, kind""",
+        pull_request_id, installation_id)
+
+
+async def reviews(db: asyncpg.Connection | asyncpg.Pool, pull_request_id: int,
+                  installation_id: int) -> list[asyncpg.Record]:
+    return await db.fetch(
+        """SELECT id, reviewer_id, reviewer_login, state, submitted_at, commit_id, html_url
+           FROM pull_request_reviews WHERE pull_request_id = $1 AND installation_id = $2
+           ORDER BY submitted_at NULLS LAST, id""",
+        pull_request_id, installation_id)
+
+
+async def installation_of(db: asyncpg.Connection | asyncpg.Pool, pull_request_id: int,
+                          installation_ids: list[int]) -> int | None:
+    """The pull request's installation if it is one of `installation_ids`, else None."""
+    return await db.fetchval(
+        "SELECT installation_id FROM pull_requests WHERE id = $1 AND installation_id = ANY($2::bigint[])",
+        pull_request_id, installation_ids)

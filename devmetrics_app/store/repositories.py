@@ -118,3 +118,78 @@ async def mark_repository_deleted(conn: asyncpg.Connection, repository_id: int, 
            WHERE id = $1 AND removed_at IS NULL""",
         repository_id, at,
     )
+
+
+# --------------------------------------------------------------------------- reads for the API
+
+REPOSITORY_COLUMNS = """id, installation_id, full_name, name, owner_login, private, fork, archived,
+    default_branch, language, html_url, connected, removed_at, pushed_at"""
+
+
+async def find_visible(db: asyncpg.Connection | asyncpg.Pool, repository_id: int,
+                       installation_ids: list[int]) -> asyncpg.Record | None:
+    """The repository, if it belongs to one of the installations the caller sees."""
+    return await db.fetchrow(
+        f"SELECT {REPOSITORY_COLUMNS} FROM repositories "  # noqa: S608 - constant column list
+        "WHERE id = $1 AND installation_id = ANY($2::bigint[])",
+        repository_id, installation_ids)
+
+
+async def list_page(db: asyncpg.Connection | asyncpg.Pool, installation_id: int, *, include_removed: bool,
+                    connected: bool | None, after_name: str, after_id: int,
+                    limit: int) -> list[asyncpg.Record]:
+    """By full name, then id (keyset after (after_name, after_id))."""
+    return await db.fetch(
+        f"SELECT {REPOSITORY_COLUMNS} FROM repositories "  # noqa: S608 - constant column list
+        """WHERE installation_id = $1 AND ($2 OR removed_at IS NULL)
+             AND ($3::boolean IS NULL OR connected = $3)
+             AND (full_name, id) > ($4, $5)
+           ORDER BY full_name, id LIMIT $6""",
+        installation_id, include_removed, connected,
+        after_name, after_id, limit)
+
+
+async def set_connected(db: asyncpg.Connection | asyncpg.Pool, repository_id: int, installation_id: int,
+                        connected: bool) -> bool:
+    """True when the flag actually changed (the caller then recomputes installation rollups)."""
+    changed = await db.fetchval(
+        """UPDATE repositories SET connected = $1, updated_at = now()
+           WHERE id = $2 AND installation_id = $3 AND connected IS DISTINCT FROM $1 RETURNING id""",
+        connected, repository_id, installation_id)
+    return changed is not None
+
+
+async def count_in_installation(db: asyncpg.Connection | asyncpg.Pool, installation_id: int,
+                                ids: list[int]) -> int:
+    """How many of `ids` belong to the installation (fewer than asked means a foreign id)."""
+    return await db.fetchval(
+        "SELECT count(*) FROM repositories WHERE installation_id = $1 AND id = ANY($2::bigint[])",
+        installation_id, ids)
+
+
+async def names_for_select(db: asyncpg.Connection | asyncpg.Pool, installation_id: int, *,
+                           connected_only: bool) -> list[asyncpg.Record]:
+    """id, full_name of the repositories a page offers in a select (at most 500)."""
+    if connected_only:
+        return await db.fetch(
+            """SELECT id, full_name FROM repositories WHERE installation_id = $1 AND connected
+               AND removed_at IS NULL ORDER BY lower(full_name) LIMIT 500""", installation_id)
+    return await db.fetch(
+        """SELECT id, full_name FROM repositories WHERE installation_id = $1 AND removed_at IS NULL
+           ORDER BY lower(full_name) LIMIT 500""", installation_id)
+
+
+async def list_for_page(db: asyncpg.Connection | asyncpg.Pool, installation_id: int) -> list[asyncpg.Record]:
+    """The repositories page's rows (at most 1000), by name."""
+    return await db.fetch(
+        """SELECT id, full_name, private, archived, connected, language, pushed_at FROM repositories
+           WHERE installation_id = $1 AND removed_at IS NULL ORDER BY lower(full_name) LIMIT 1000""",
+        installation_id)
+
+
+async def installation_of(db: asyncpg.Connection | asyncpg.Pool, repository_id: int,
+                          installation_ids: list[int]) -> int | None:
+    """The repository's installation if it is one of `installation_ids`, else None."""
+    return await db.fetchval(
+        "SELECT installation_id FROM repositories WHERE id = $1 AND installation_id = ANY($2::bigint[])",
+        repository_id, installation_ids)

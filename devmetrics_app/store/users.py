@@ -43,3 +43,22 @@ async def mark_app_revoked(conn: asyncpg.Connection, user_id: int, *, at: object
     await conn.execute(
         "UPDATE api_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL", user_id, at
     )
+
+
+async def find(db: asyncpg.Connection | asyncpg.Pool, user_id: int) -> asyncpg.Record | None:
+    """id, login of a stored user."""
+    return await db.fetchrow("SELECT id, login FROM users WHERE id = $1", user_id)
+
+
+async def clear_app_revoked(conn: asyncpg.Connection, user_id: int) -> None:
+    """Signing in again is authorising the app again (undoes mark_app_revoked's flag)."""
+    await conn.execute("UPDATE users SET app_revoked_at = NULL WHERE id = $1", user_id)
+
+
+async def login_of(db: asyncpg.Connection | asyncpg.Pool, user_id: int) -> str | None:
+    return await db.fetchval("SELECT login FROM users WHERE id = $1", user_id)
+
+
+async def profile(db: asyncpg.Connection | asyncpg.Pool, user_id: int) -> asyncpg.Record | None:
+    """id, login, name, avatar_url: what /api/auth/me says about the caller."""
+    return await db.fetchrow("SELECT id, login, name, avatar_url FROM users WHERE id = $1", user_id)

@@ -20,6 +20,7 @@ from aiohttp import web
 
 from devmetrics_app.github.oauth import OAuthClient, OAuthError
 from devmetrics_app.store import auth as auth_store
+from devmetrics_app.store import installations, users
 from devmetrics_app.store.users import upsert_user
 from devmetrics_app.timeutil import utcnow
 from devmetrics_app.web import responses
@@ -109,8 +110,7 @@ async def callback(request: web.Request) -> web.Response:
     pool = request.app[POOL]
     async with pool.acquire() as conn, conn.transaction():
         user_id = await upsert_user(conn, github_user)
-        # Signing in again is authorising the app again.
-        await conn.execute("UPDATE users SET app_revoked_at = NULL WHERE id = $1", user_id)
+        await users.clear_app_revoked(conn, user_id)
         await auth_store.save_oauth_tokens(conn, request.app[BOX], user_id, tokens)
     await forget_github_list(request.app[REDIS], user_id)
     session = await request.app[SESSIONS].create(user_id=user_id, login=github_user["login"])
@@ -144,11 +144,8 @@ async def logout(request: web.Request) -> web.Response:
 async def me(request: web.Request) -> web.Response:
     principal = require_principal(request)
     visible = await visible_installations(request)
-    rows = await request.app[POOL].fetch(
-        "SELECT id, account_login, account_type FROM installations WHERE id = ANY($1::bigint[]) "
-        "ORDER BY account_login", sorted(visible))
-    user = await request.app[POOL].fetchrow(
-        "SELECT id, login, name, avatar_url FROM users WHERE id = $1", principal.user_id)
+    rows = await installations.list_by_ids(request.app[POOL], sorted(visible))
+    user = await users.profile(request.app[POOL], principal.user_id)
     return responses.json({
         "user": dict(user) if user else {"id": principal.user_id, "login": principal.login},
         "via": principal.via,

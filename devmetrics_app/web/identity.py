@@ -13,6 +13,7 @@ from typing import Literal
 
 from aiohttp import web
 
+from devmetrics_app.store import users
 from devmetrics_app.store.auth import API_TOKEN_PREFIX, authenticate_api_token
 from devmetrics_app.web import responses
 from devmetrics_app.web.keys import POOL, SESSIONS
@@ -65,8 +66,7 @@ async def _from_authorization(request: web.Request, header: str) -> Principal | 
         token = await authenticate_api_token(request.app[POOL], credential)
         if token is None:
             return None
-        login = await request.app[POOL].fetchval("SELECT login FROM users WHERE id = $1",
-                                                 token.user_id)
+        login = await users.login_of(request.app[POOL], token.user_id)
         return Principal(user_id=token.user_id, login=login or "", via="api_token",
                          token_installation=token.installation_id, token_role=token.role,
                          token_id=token.id, token_grants=token.grants_access)

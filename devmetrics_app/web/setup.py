@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from devmetrics_app.digits import is_decimal
 from devmetrics_app.manifest import build_manifest
-from devmetrics_app.store import app_credentials
+from devmetrics_app.store import app_credentials, installations
 from devmetrics_app.store.app_credentials import StoredAppCredentials
 from devmetrics_app.web import responses
 from devmetrics_app.web.api.params import MAX_ID, form_of
@@ -195,5 +195,4 @@ async def _account_for_installer(request: web.Request, installation_id: int) -> 
     await forget_github_list(request.app[REDIS], principal.user_id)
     if installation_id not in await visible_installations(request):
         return None
-    return await request.app[POOL].fetchval(
-        "SELECT account_login FROM installations WHERE id = $1", installation_id)
+    return await installations.account_login(request.app[POOL], installation_id)

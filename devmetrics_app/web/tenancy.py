@@ -21,6 +21,7 @@ from gidgethub import GitHubException
 from devmetrics_app.crypto import SecretBox
 from devmetrics_app.github.errors import GitHubAppError
 from devmetrics_app.github.oauth import OAuthClient, OAuthError
+from devmetrics_app.store import members
 from devmetrics_app.store.auth import load_oauth_tokens, save_oauth_tokens
 from devmetrics_app.store.installations import add_membership, app_role
 from devmetrics_app.timeutil import utcnow
@@ -84,26 +85,6 @@ async def forget_github_list(redis, user_id: int) -> None:
     await redis.delete(f"devmetrics:user-installations:{user_id}")
 
 
-ACTIVE_INSTALLATIONS = """
-SELECT i.id, i.account_id, i.account_login, i.account_type, u.login,
-       m.role IS NULL AND i.account_type = 'Organization' AND i.installed_by_id IS DISTINCT FROM $1
-           AS ask_github,
-       CASE
-           WHEN m.role IS NOT NULL THEN m.role
-           WHEN i.installed_by_id = $1 THEN 'ADMIN'
-           WHEN i.account_type = 'User' AND i.account_id = $1 THEN 'ADMIN'
-           ELSE $3
-       END AS role
-FROM installations i
-JOIN users u ON u.id = $1
-LEFT JOIN memberships m ON m.installation_id = i.id AND m.user_id = $1
-WHERE i.id = ANY($2::bigint[])
-  AND i.deleted_at IS NULL AND i.suspended_at IS NULL
-  AND u.app_revoked_at IS NULL
-  AND (m.removed_at IS NULL)
-"""
-
-
 def weaker(role: str, other: str | None) -> str:
     if other is None:
         return role
@@ -121,8 +102,8 @@ async def visible_installations(request: web.Request) -> dict[int, str]:
         candidates = await github_installation_ids(request, principal)
         if principal.token_installation is not None:
             candidates &= {principal.token_installation}
-    rows = await request.app[POOL].fetch(ACTIVE_INSTALLATIONS, principal.user_id,
-                                         sorted(candidates), DEFAULT_MEMBER_ROLE)
+    rows = await members.active_installations(request.app[POOL], principal.user_id, sorted(candidates),
+                                              default_role=DEFAULT_MEMBER_ROLE)
     visible = {}
     for row in rows:
         if principal.token_grants:

@@ -1,7 +1,7 @@
 """PR cycle time and its stages over `pull_request_cycle`."""
 
 # SQL here is assembled from this module's own constant fragments (bot tests, column lists,
-# table names); every value is a $n parameter.
+# table names); every value is a named parameter (store/sql.named).
 # ruff: noqa: S608
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
+
+from devmetrics_app.store.sql import bind
 
 from .. import facts, rollups
 from ..calc.cycle_time import STAGES, UNIT_HOURS
@@ -34,10 +36,11 @@ STAGE_COLUMNS = {
 }
 
 
-CYCLE_BOT = facts.bot_sql("f.author_login", "f.author_is_bot", 6, 7)
+CYCLE_BOT = facts.bot_sql("f.author_login", "f.author_is_bot", "exclude_bots", "bot_patterns")
 CYCLE_WHERE = """
-f.installation_id = $1 AND f.merged_at >= $2 AND f.merged_at < $3
-AND f.repository_id = ANY($4::bigint[]) AND ($5::bigint[] IS NULL OR f.author_id = ANY($5::bigint[]))
+f.installation_id = :installation AND f.merged_at >= :start AND f.merged_at < :end
+AND f.repository_id = ANY(:repositories::bigint[])
+AND (:members::bigint[] IS NULL OR f.author_id = ANY(:members::bigint[]))
 """
 _STAGE_AGGREGATES = ",\n".join(
     f"count({c}) FILTER (WHERE NOT bot) AS {c}_n, avg({c}) FILTER (WHERE NOT bot) AS {c}_avg, "
@@ -56,16 +59,16 @@ CYCLE_ITEMS_SQL = f"""
 SELECT f.pull_request_id, f.number, f.repository_id, f.title, f.cycle_time, f.coding, f.pickup,
        f.review, f.merge, f.deploy, f.time_to_approval, f.unreviewed, f.merged_at
 FROM pull_request_cycle f WHERE {CYCLE_WHERE} AND NOT {CYCLE_BOT}
-ORDER BY f.installation_id, f.cycle_time DESC, f.pull_request_id LIMIT $8 OFFSET $9
+ORDER BY f.installation_id, f.cycle_time DESC, f.pull_request_id LIMIT :limit OFFSET :offset
 """
 CYCLE_BOT_ITEMS_SQL = f"""
 SELECT f.pull_request_id, f.number, f.title FROM pull_request_cycle f
-WHERE {CYCLE_WHERE} AND {CYCLE_BOT} ORDER BY f.merged_at DESC, f.pull_request_id LIMIT $8
+WHERE {CYCLE_WHERE} AND {CYCLE_BOT} ORDER BY f.merged_at DESC, f.pull_request_id LIMIT :limit
 """
 UNREVIEWED_ITEMS_SQL = f"""
 SELECT f.pull_request_id, f.number, f.title, f.repository_id, f.merged_at FROM pull_request_cycle f
 WHERE {CYCLE_WHERE} AND f.unreviewed AND NOT {CYCLE_BOT}
-ORDER BY f.merged_at DESC, f.pull_request_id LIMIT $8
+ORDER BY f.merged_at DESC, f.pull_request_id LIMIT :limit
 """
 
 
@@ -98,24 +101,20 @@ async def cycle_time(
 ) -> dict:
     """PR cycle time and stages over PRs merged in the period (value = median, hours)."""
     r = await resolve(conn, scope)
-    args = [
-        scope.installation_id,
-        scope.period.start,
-        scope.period.end,
-        r.repository_ids,
-        r.member_ids,
-        *r.bots,
-    ]
+    offset = cursor_offset(cursor)
+    exclude_bots, bot_patterns = r.bots
+    params = {"installation": scope.installation_id, "start": scope.period.start, "end": scope.period.end,
+              "repositories": r.repository_ids, "members": r.member_ids, "exclude_bots": exclude_bots,
+              "bot_patterns": bot_patterns, "limit": EXPLAIN_LIMIT, "offset": offset}
     row = await _cycle_row(conn, r) if use_fast_path(r) else None
     if row is None:
-        row = await conn.fetchrow(CYCLE_SQL, *args)
+        row = await conn.fetchrow(*bind(CYCLE_SQL, params))
     bot_reason = [("authored by a bot", row["bots"])]
     items_by_stage: dict[str, list[Item]] = {}
     bot_items: dict[str, list[Item]] = {}
     unreviewed_items: list[Item] = []
-    offset = cursor_offset(cursor)
     if explain:
-        rows = await conn.fetch(CYCLE_ITEMS_SQL, *args, EXPLAIN_LIMIT, offset)
+        rows = await conn.fetch(*bind(CYCLE_ITEMS_SQL, params))
         for stage, column in (("cycle_time", "cycle_time"), *STAGE_COLUMNS.items()):
             items_by_stage[stage] = [
                 Item(
@@ -129,12 +128,12 @@ async def cycle_time(
             ]
         bot_items["authored by a bot"] = [
             Item("pull_request", p["pull_request_id"], f"#{p['number']} {p['title']}")
-            for p in await conn.fetch(CYCLE_BOT_ITEMS_SQL, *args, EXPLAIN_LIMIT)
+            for p in await conn.fetch(*bind(CYCLE_BOT_ITEMS_SQL, params))
         ]
         unreviewed_items = [
             Item("pull_request", p["pull_request_id"], f"#{p['number']} {p['title']}", None,
                  {"repository_id": p["repository_id"], "merged_at": p["merged_at"]})
-            for p in await conn.fetch(UNREVIEWED_ITEMS_SQL, *args, EXPLAIN_LIMIT)
+            for p in await conn.fetch(*bind(UNREVIEWED_ITEMS_SQL, params))
         ]
 
     def figure(column: str, stage: str | None) -> Figure:

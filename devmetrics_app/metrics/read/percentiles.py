@@ -2,7 +2,7 @@
 to sorting the facts when the histograms are stale or built with other bot settings."""
 
 # SQL here is assembled from this module's own constant fragments (bot tests, column lists,
-# table names); every value is a $n parameter.
+# table names); every value is a parameter ($n, or :name through store/sql.named).
 # ruff: noqa: S608
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+
+from devmetrics_app.store.sql import named
 
 from .. import facts, rollups
 from .scope import Resolved
@@ -122,7 +124,10 @@ async def exact_percentiles(
     """percentile_cont(fractions) of each series, exactly: the histogram locates the two ranks
     around p·(n-1), one index probe per bucket reads the order statistics from the facts."""
     period = r.scope.period
-    args: list[Any] = [r.scope.installation_id, period.start, period.end, excluded, *r.bots]
+    exclude_bots, bot_patterns = r.bots
+    params: dict[str, Any] = {"installation": r.scope.installation_id, "start": period.start,
+                              "end": period.end, "excluded": excluded, "exclude_bots": exclude_bots,
+                              "bot_patterns": bot_patterns}
     probes: list[str] = []
     # (series, position, first rank, second rank, [(probe column, limit)])
     plan: list[tuple[str, float, int, int, list[tuple[int, int]]]] = []
@@ -131,7 +136,7 @@ async def exact_percentiles(
         if h.n <= 0:
             continue
         table, value, at, login, flag, extra = _RANK_SOURCES[series]
-        bot = facts.bot_sql(login, flag, 5, 6)
+        bot = facts.bot_sql(login, flag, "exclude_bots", "bot_patterns")
         for fraction in fractions:
             position = fraction * (h.n - 1)
             first, second = math.floor(position), math.ceil(position)
@@ -140,20 +145,21 @@ async def exact_percentiles(
             refs = []
             reads = [(b1, k1, second - first + 1)] if b1 == b2 else [(b1, k1, 1), (b2, k2, 1)]
             for bucket, offset, limit in reads:
-                args += [bucket, offset, limit]
-                n = len(args)
+                i = len(probes)
+                params.update({f"bucket{i}": bucket, f"offset{i}": offset, f"limit{i}": limit})
                 probes.append(
-                    f"ARRAY(SELECT {value} FROM {table} WHERE f.installation_id = $1"
-                    f" AND metrics_bucket({value}) = ${n - 2}::smallint AND {value} IS NOT NULL{extra}"
-                    f" AND {at} >= $2 AND {at} < $3 AND f.repository_id <> ALL($4::bigint[]) AND NOT {bot}"
-                    f" ORDER BY {value} OFFSET ${n - 1}::bigint LIMIT ${n}::bigint)"
+                    f"ARRAY(SELECT {value} FROM {table} WHERE f.installation_id = :installation"
+                    f" AND metrics_bucket({value}) = :bucket{i}::smallint AND {value} IS NOT NULL{extra}"
+                    f" AND {at} >= :start AND {at} < :end AND f.repository_id <> ALL(:excluded::bigint[])"
+                    f" AND NOT {bot} ORDER BY {value} OFFSET :offset{i}::bigint LIMIT :limit{i}::bigint)"
                 )
                 refs.append((len(probes) - 1, limit))
             plan.append((series, position, first, second, refs))
     out: dict[str, list[float] | None] = {series: None for series, _ in wanted}
     if not probes:
         return out
-    row = await conn.fetchrow("SELECT " + ", ".join(probes), *args)
+    sql, args = named("SELECT " + ", ".join(probes), **params)
+    row = await conn.fetchrow(sql, *args)
     for series, position, first, second, refs in plan:
         values = [v for probe, limit in refs for v in row[probe]]
         if len(values) != (second - first + 1 if len(refs) == 1 else 2):

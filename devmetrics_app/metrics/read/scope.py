@@ -2,7 +2,7 @@
 counts summed from the daily rollups (`installation_stats` / `repository_stats`)."""
 
 # SQL here is assembled from this module's own constant fragments (bot tests, column lists,
-# table names); every value is a $n parameter.
+# table names); every value is a parameter ($n, or :name through store/sql.named).
 # ruff: noqa: S608
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, time
-from typing import Any
 
 import asyncpg
+
+from devmetrics_app.store.sql import named
 
 from .. import facts
 from ..explain import Period
@@ -109,21 +110,21 @@ TEAM_NOT_APPLIED = (
 
 
 
-def stats_source(r: Resolved, parameter: int = 4) -> tuple[str, str]:
-    """(table, repository filter on `$parameter`) of the daily rollup answering this scope."""
+def stats_source(r: Resolved) -> tuple[str, str]:
+    """(table, repository filter on the named parameter `:repositories`) of the daily rollup
+    answering this scope (see store/sql.named)."""
     if r.all_repositories:
         return "installation_stats", ""
-    return "repository_stats", f" AND s.repository_id = ANY(${parameter}::bigint[])"
+    return "repository_stats", " AND s.repository_id = ANY(:repositories::bigint[])"
 
 
 async def rollup_sums(conn: asyncpg.Connection, r: Resolved, columns: Sequence[str]) -> asyncpg.Record:
     table, repo_filter = stats_source(r)
     sums = ", ".join(f"coalesce(sum(s.{c}), 0)::bigint AS {c}" for c in columns)
-    args: list[Any] = [r.scope.installation_id, r.scope.period.start.date(), r.scope.period.end.date()]
-    if repo_filter:
-        args.append(r.repository_ids)
-    return await conn.fetchrow(
-        f"SELECT {sums} FROM {table} s WHERE s.installation_id = $1 AND s.day >= $2 AND s.day < $3"
-        f"{repo_filter}",
-        *args,
+    sql, args = named(
+        f"SELECT {sums} FROM {table} s WHERE s.installation_id = :installation"
+        f" AND s.day >= :start AND s.day < :end{repo_filter}",
+        installation=r.scope.installation_id, start=r.scope.period.start.date(),
+        end=r.scope.period.end.date(), repositories=r.repository_ids,
     )
+    return await conn.fetchrow(sql, *args)

@@ -1,7 +1,7 @@
 """Sprint velocity over `sprint_facts`, and one milestone's burndown."""
 
 # SQL here is assembled from this module's own constant fragments (bot tests, column lists,
-# table names); every value is a $n parameter.
+# table names); every value is a parameter ($n, or :name through store/sql.bind).
 # ruff: noqa: S608
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 
 import asyncpg
 
+from devmetrics_app.store.sql import bind
+
 from .. import facts
 from ..calc.burndown import burndown as burndown_figure
 from ..calc.velocity import confidence, trend, weighted_velocity
@@ -23,16 +25,16 @@ from .scope import TEAM_NOT_APPLIED, Scope, resolve
 VELOCITY_SPRINTS_SHOWN = 50
 
 
-SPRINT_WHERE = "s.installation_id = $1 AND s.repository_id = ANY($4::bigint[])"
+SPRINT_WHERE = "s.installation_id = :installation AND s.repository_id = ANY(:repositories::bigint[])"
 VELOCITY_SQL = f"""
 SELECT count(*) AS n, coalesce(sum(points), 0) AS total,
        coalesce(sum(bot_issues), 0) AS bot_issues, coalesce(sum(not_planned_issues), 0) AS not_planned,
        coalesce(sum(open_issues), 0) AS open_issues,
        (SELECT count(*) FROM sprint_facts s WHERE {SPRINT_WHERE} AND s.state <> 'CLOSED'
-          AND s.starts_at < $3 AND s.ends_at >= $2) AS open_sprints
-FROM sprint_facts s WHERE {SPRINT_WHERE} AND s.state = 'CLOSED' AND s.ends_at >= $2 AND s.ends_at < $3
+          AND s.starts_at < :end AND s.ends_at >= :start) AS open_sprints
+FROM sprint_facts s WHERE {SPRINT_WHERE} AND s.state = 'CLOSED' AND s.ends_at >= :start AND s.ends_at < :end
 """
-# Up to $5 most recent closed sprints of each repository, with the repository's totals: sprints
+# Up to :shown most recent closed sprints of each repository, with the repository's totals: sprints
 # of different repositories (teams) are never pooled into one series.
 SPRINTS_SQL = f"""
 SELECT x.milestone_id, x.title, x.points, x.ends_at, x.completed_issues, x.repository_id, x.full_name,
@@ -40,10 +42,10 @@ SELECT x.milestone_id, x.title, x.points, x.ends_at, x.completed_issues, x.repos
 FROM (SELECT s.milestone_id, s.title, s.points, s.ends_at, s.completed_issues, s.repository_id, r.full_name,
              row_number() OVER w AS k, count(*) OVER p AS repo_n, sum(s.points) OVER p AS repo_total
       FROM sprint_facts s JOIN repositories r ON r.id = s.repository_id
-      WHERE {SPRINT_WHERE} AND s.state = 'CLOSED' AND s.ends_at >= $2 AND s.ends_at < $3
+      WHERE {SPRINT_WHERE} AND s.state = 'CLOSED' AND s.ends_at >= :start AND s.ends_at < :end
       WINDOW w AS (PARTITION BY s.repository_id ORDER BY s.ends_at DESC, s.milestone_id DESC),
              p AS (PARTITION BY s.repository_id)) x
-WHERE x.k <= $5
+WHERE x.k <= :shown
 ORDER BY x.ends_at DESC, x.milestone_id DESC
 """
 
@@ -89,9 +91,10 @@ async def velocity(conn: asyncpg.Connection, scope: Scope, *, explain: bool = Fa
     averages, a repository with a single sprint counting its current velocity on both sides (no
     history, no trend of its own); its confidence is the mean of theirs."""
     r = await resolve(conn, scope)
-    args = [scope.installation_id, scope.period.start, scope.period.end, r.repository_ids]
-    agg = await conn.fetchrow(VELOCITY_SQL, *args)
-    rows = await conn.fetch(SPRINTS_SQL, *args, VELOCITY_SPRINTS_SHOWN)
+    params = {"installation": scope.installation_id, "start": scope.period.start, "end": scope.period.end,
+              "repositories": r.repository_ids, "shown": VELOCITY_SPRINTS_SHOWN}
+    agg = await conn.fetchrow(*bind(VELOCITY_SQL, params))
+    rows = await conn.fetch(*bind(SPRINTS_SQL, params))
     shown = rows[:VELOCITY_SPRINTS_SHOWN]
     n = agg["n"]
     repos = _repository_velocities(rows)

@@ -1,16 +1,17 @@
 """Throughput: PRs merged and issues closed (rollups for whole days, raw rows otherwise)."""
 
 # SQL here is assembled from this module's own constant fragments (bot tests, column lists,
-# table names); every value is a $n parameter.
+# table names); every value is a named parameter (store/sql.named).
 # ruff: noqa: S608
 
 from __future__ import annotations
 
 import asyncpg
 
+from devmetrics_app.store.sql import named
+
 from .. import facts
 from ..explain import Item
-from .cycle_time import CYCLE_BOT
 from .paging import EXPLAIN_LIMIT, build_figure
 from .scope import Scope, resolve, rollup_sums
 
@@ -21,55 +22,60 @@ THROUGHPUT_COLUMNS = (
     "issues_closed_bot",
     "issues_not_planned",
 )
-ISSUE_BOT = facts.bot_sql("i.author_login", "coalesce(u.is_bot, false)", 5, 6)
-PR_BOT_5 = facts.bot_sql("f.author_login", "f.author_is_bot", 5, 6)
+ISSUE_BOT = facts.bot_sql("i.author_login", "coalesce(u.is_bot, false)", "exclude_bots", "bot_patterns")
+PR_BOT = facts.bot_sql("f.author_login", "f.author_is_bot", "exclude_bots", "bot_patterns")
 THROUGHPUT_RAW_SQL = f"""
-SELECT (SELECT count(*) FILTER (WHERE NOT {PR_BOT_5})
-        FROM pull_request_cycle f WHERE f.installation_id = $1 AND f.merged_at >= $2 AND f.merged_at < $3
-          AND f.repository_id = ANY($4::bigint[])
-          AND ($7::bigint[] IS NULL OR f.author_id = ANY($7::bigint[]))) AS prs_merged,
-       (SELECT count(*) FILTER (WHERE {PR_BOT_5})
-        FROM pull_request_cycle f WHERE f.installation_id = $1 AND f.merged_at >= $2 AND f.merged_at < $3
-          AND f.repository_id = ANY($4::bigint[])
-          AND ($7::bigint[] IS NULL OR f.author_id = ANY($7::bigint[]))) AS prs_merged_bot,
+SELECT (SELECT count(*) FILTER (WHERE NOT {PR_BOT})
+        FROM pull_request_cycle f WHERE f.installation_id = :installation AND f.merged_at >= :start
+          AND f.merged_at < :end AND f.repository_id = ANY(:repositories::bigint[])
+          AND (:members::bigint[] IS NULL OR f.author_id = ANY(:members::bigint[]))) AS prs_merged,
+       (SELECT count(*) FILTER (WHERE {PR_BOT})
+        FROM pull_request_cycle f WHERE f.installation_id = :installation AND f.merged_at >= :start
+          AND f.merged_at < :end AND f.repository_id = ANY(:repositories::bigint[])
+          AND (:members::bigint[] IS NULL OR f.author_id = ANY(:members::bigint[]))) AS prs_merged_bot,
        count(*) FILTER (WHERE NOT {ISSUE_BOT} AND coalesce(i.state_reason, '') <> 'not_planned') AS
            issues_closed,
        count(*) FILTER (WHERE {ISSUE_BOT}) AS issues_closed_bot,
        count(*) FILTER (WHERE NOT {ISSUE_BOT} AND coalesce(i.state_reason, '') = 'not_planned')
            AS issues_not_planned
 FROM issues i LEFT JOIN users u ON u.id = i.author_id
-WHERE i.installation_id = $1 AND i.closed_at >= $2 AND i.closed_at < $3 AND i.state = 'CLOSED'
-  AND i.deleted_at IS NULL AND i.repository_id = ANY($4::bigint[])
-  AND ($7::bigint[] IS NULL OR i.assignee_ids && $7::bigint[])
+WHERE i.installation_id = :installation AND i.closed_at >= :start AND i.closed_at < :end
+  AND i.state = 'CLOSED' AND i.deleted_at IS NULL AND i.repository_id = ANY(:repositories::bigint[])
+  AND (:members::bigint[] IS NULL OR i.assignee_ids && :members::bigint[])
 """
 MERGED_ITEMS_SQL = f"""
 SELECT f.pull_request_id, f.number, f.title, f.repository_id FROM pull_request_cycle f
-WHERE f.installation_id = $1 AND f.merged_at >= $2 AND f.merged_at < $3 AND f.repository_id =
-    ANY($4::bigint[])
-  AND NOT {CYCLE_BOT} AND ($8::bigint[] IS NULL OR f.author_id = ANY($8::bigint[]))
-ORDER BY f.merged_at DESC, f.pull_request_id DESC LIMIT $5
+WHERE f.installation_id = :installation AND f.merged_at >= :start AND f.merged_at < :end
+  AND f.repository_id = ANY(:repositories::bigint[])
+  AND NOT {PR_BOT} AND (:members::bigint[] IS NULL OR f.author_id = ANY(:members::bigint[]))
+ORDER BY f.merged_at DESC, f.pull_request_id DESC LIMIT :limit
 """
 CLOSED_ITEMS_SQL = f"""
 SELECT i.id, i.number, i.title, i.repository_id FROM issues i LEFT JOIN users u ON u.id = i.author_id
-WHERE i.installation_id = $1 AND i.closed_at >= $2 AND i.closed_at < $3 AND i.state = 'CLOSED'
-  AND i.deleted_at IS NULL AND i.repository_id = ANY($4::bigint[])
+WHERE i.installation_id = :installation AND i.closed_at >= :start AND i.closed_at < :end
+  AND i.state = 'CLOSED' AND i.deleted_at IS NULL AND i.repository_id = ANY(:repositories::bigint[])
   AND coalesce(i.state_reason, '') <> 'not_planned'
-  AND NOT {facts.bot_sql("i.author_login", "coalesce(u.is_bot, false)", 6, 7)}
-  AND ($8::bigint[] IS NULL OR i.assignee_ids && $8::bigint[])
-ORDER BY i.closed_at DESC, i.id DESC LIMIT $5
+  AND NOT {ISSUE_BOT}
+  AND (:members::bigint[] IS NULL OR i.assignee_ids && :members::bigint[])
+ORDER BY i.closed_at DESC, i.id DESC LIMIT :limit
 """
 
 
 async def throughput(conn: asyncpg.Connection, scope: Scope, *, explain: bool = False) -> dict:
     """PRs merged and issues closed as completed (bots and not-planned counted as excluded)."""
     r = await resolve(conn, scope)
-    base = [scope.installation_id, scope.period.start, scope.period.end, r.repository_ids]
+    exclude_bots, bot_patterns = r.bots
+    params = {"installation": scope.installation_id, "start": scope.period.start, "end": scope.period.end,
+              "repositories": r.repository_ids, "members": r.member_ids, "exclude_bots": exclude_bots,
+              "bot_patterns": bot_patterns, "limit": EXPLAIN_LIMIT}
     if r.aligned and r.member_ids is None:
         row = await rollup_sums(conn, r, THROUGHPUT_COLUMNS)
     else:
-        row = await conn.fetchrow(THROUGHPUT_RAW_SQL, *base, *r.bots, r.member_ids)
+        sql, args = named(THROUGHPUT_RAW_SQL, **params)
+        row = await conn.fetchrow(sql, *args)
     pr_items = issue_items = None
     if explain:
+        sql, args = named(MERGED_ITEMS_SQL, **params)
         pr_items = [
             Item(
                 "pull_request",
@@ -77,8 +83,9 @@ async def throughput(conn: asyncpg.Connection, scope: Scope, *, explain: bool = 
                 f"#{p['number']} {p['title']}",
                 details={"repository_id": p["repository_id"]},
             )
-            for p in await conn.fetch(MERGED_ITEMS_SQL, *base, EXPLAIN_LIMIT, *r.bots, r.member_ids)
+            for p in await conn.fetch(sql, *args)
         ]
+        sql, args = named(CLOSED_ITEMS_SQL, **params)
         issue_items = [
             Item(
                 "issue",
@@ -86,7 +93,7 @@ async def throughput(conn: asyncpg.Connection, scope: Scope, *, explain: bool = 
                 f"#{i['number']} {i['title']}",
                 details={"repository_id": i["repository_id"]},
             )
-            for i in await conn.fetch(CLOSED_ITEMS_SQL, *base, EXPLAIN_LIMIT, *r.bots, r.member_ids)
+            for i in await conn.fetch(sql, *args)
         ]
     return {
         "pull_requests_merged": build_figure(

@@ -1,15 +1,16 @@
 """Trend series per day, week or month from the rollups."""
 
 # SQL here is assembled from this module's own constant fragments (bot tests, column lists,
-# table names); every value is a $n parameter.
+# table names); every value is a parameter ($n, or :name through store/sql.named).
 # ruff: noqa: S608
 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 import asyncpg
+
+from devmetrics_app.store.sql import named
 
 from .scope import Scope, resolve, stats_source
 
@@ -53,26 +54,21 @@ async def trends(conn: asyncpg.Connection, scope: Scope, *, metric: str, interva
     if metric not in allowed:
         raise ValueError(f"metric must be one of {', '.join(allowed)}")
     r = await resolve(conn, scope)
-    args: list[Any] = [
-        scope.installation_id,
-        scope.period.start.date(),
-        (scope.period.end - _EPSILON).date(),
-        interval,
-    ]
     if team:
-        table, extra = "team_metrics", " AND s.team_id = $5"
-        args.append(scope.team_id)
+        table, extra = "team_metrics", " AND s.team_id = :team"
     else:
-        table, extra = stats_source(r, 5)
-        if extra:
-            args.append(r.repository_ids)
+        table, extra = stats_source(r)
     expression = _trend_expression(metric, team)
-    rows = await conn.fetch(
-        f"""SELECT date_trunc($4, s.day::timestamp)::date AS bucket, {expression} AS value
-            FROM {table} s WHERE s.installation_id = $1 AND s.day >= $2 AND s.day <= $3{extra}
+    sql, args = named(
+        f"""SELECT date_trunc(:interval, s.day::timestamp)::date AS bucket, {expression} AS value
+            FROM {table} s WHERE s.installation_id = :installation AND s.day >= :start
+              AND s.day <= :end{extra}
             GROUP BY 1 ORDER BY 1""",
-        *args,
+        installation=scope.installation_id, start=scope.period.start.date(),
+        end=(scope.period.end - _EPSILON).date(), interval=interval, team=scope.team_id,
+        repositories=r.repository_ids,
     )
+    rows = await conn.fetch(sql, *args)
     return {
         "metric": metric,
         "interval": interval,

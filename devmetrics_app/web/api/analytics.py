@@ -10,6 +10,7 @@ import asyncpg
 from aiohttp import web
 
 from devmetrics_app.metrics import service
+from devmetrics_app.store import members
 from devmetrics_app.web.api.metrics import envelope
 from devmetrics_app.web.api.params import bad_request, path_id
 from devmetrics_app.web.api.query import (
@@ -26,16 +27,6 @@ from devmetrics_app.web.keys import POOL
 from devmetrics_app.web.tenancy import not_found
 
 routes = web.RouteTableDef()
-
-# Someone belongs to an installation when they are a member or left work in it.
-USER_IN_INSTALLATION = """
-SELECT EXISTS (SELECT 1 FROM memberships WHERE installation_id = $1 AND user_id = $2
-                                           AND removed_at IS NULL)
-    OR EXISTS (SELECT 1 FROM pull_requests WHERE installation_id = $1 AND author_id = $2)
-    OR EXISTS (SELECT 1 FROM pull_request_reviews WHERE installation_id = $1 AND reviewer_id = $2)
-    OR EXISTS (SELECT 1 FROM team_members WHERE installation_id = $1 AND user_id = $2)
-"""
-
 
 @routes.get("/api/analytics/team")
 async def team(request: web.Request) -> web.Response:
@@ -54,7 +45,7 @@ def _unexplained(query: MetricQuery) -> MetricQuery:
 
 
 async def _known_user(conn: asyncpg.Connection, installation_id: int, user_id: int) -> None:
-    if not await conn.fetchval(USER_IN_INSTALLATION, installation_id, user_id):
+    if not await members.belongs_to_installation(conn, installation_id, user_id):
         raise not_found()
 
 

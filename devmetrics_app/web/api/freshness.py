@@ -33,27 +33,13 @@ import redis.asyncio as aioredis
 
 from devmetrics_app.jobs import pending_rollups
 from devmetrics_app.jobs.broker import DEFAULT_NAMESPACE
+from devmetrics_app.store.freshness import scope_marks
 
 ROLLUP_QUEUES = ("rollups",)
 MAX_INSPECTED = 500
 # Rollup actors whose first positional argument is a repository id / an installation id.
 REPOSITORY_ACTORS = ("recompute_rollups", "run_rollups")
 INSTALLATION_ACTORS = ("recompute_installation_rollups", "run_pending_rollups")
-
-# $2: the scope's repositories (NULL: every repository of the installation).
-FRESHNESS_SQL = """
-WITH scope AS (SELECT coalesce($2::bigint[], (SELECT coalesce(array_agg(r.id), '{}') FROM repositories r
-                                              WHERE r.installation_id = $1)) AS ids)
-SELECT now() AS answered_at, scope.ids AS repositories,
-       (SELECT min(d.received_at) FROM webhook_deliveries d
-        WHERE d.status = 'received' AND d.installation_id = $1) AS oldest_unprocessed,
-       (SELECT max(s.computed_at) FROM repository_stats s WHERE s.repository_id = ANY(scope.ids))
-           AS last_recompute,
-       EXISTS (SELECT 1 FROM outbox o JOIN webhook_deliveries d ON d.delivery_id = o.delivery_id
-               WHERE d.installation_id = $1 AND o.actor LIKE '%rollups%') AS outbox_rollups
-FROM scope
-"""
-
 
 @dataclass(frozen=True)
 class Freshness:
@@ -109,8 +95,7 @@ async def freshness(
     repository_ids: Sequence[int] | None,
 ) -> Freshness:
     """`as_of` and `pending` for an installation's figures over `repository_ids` (None: all)."""
-    row = await conn.fetchrow(FRESHNESS_SQL, installation_id,
-                              list(repository_ids) if repository_ids is not None else None)
+    row = await scope_marks(conn, installation_id, repository_ids)
     queued = row["outbox_rollups"] or (
         redis is not None and await rollups_pending(redis, installation_id, row["repositories"]))
     if row["oldest_unprocessed"] is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from devmetrics_app.store import installations, members
 from devmetrics_app.web import responses
 from devmetrics_app.web.api.params import bad_request, json_object, path_id
 from devmetrics_app.web.keys import POOL
@@ -15,10 +16,7 @@ routes = web.RouteTableDef()
 @routes.get("/api/installations")
 async def list_installations(request: web.Request) -> web.Response:
     visible = await visible_installations(request)
-    rows = await request.app[POOL].fetch(
-        """SELECT id, account_login, account_type, repository_selection, plan, github_created_at
-           FROM installations WHERE id = ANY($1::bigint[]) ORDER BY account_login""",
-        sorted(visible))
+    rows = await installations.list_by_ids(request.app[POOL], sorted(visible))
     return responses.json({"installations": [{**dict(r), "role": visible[r["id"]]} for r in rows]})
 
 
@@ -26,12 +24,7 @@ async def list_installations(request: web.Request) -> web.Response:
 async def get_installation(request: web.Request) -> web.Response:
     installation_id = path_id(request, "installation_id")
     role = await require_installation(request, installation_id)
-    row = await request.app[POOL].fetchrow(
-        """SELECT id, account_login, account_type, repository_selection, plan, permissions,
-                  github_created_at,
-                  (SELECT count(*) FROM repositories r
-                   WHERE r.installation_id = i.id AND r.removed_at IS NULL) AS repositories
-           FROM installations i WHERE id = $1""", installation_id)
+    row = await installations.get_with_repository_count(request.app[POOL], installation_id)
     return responses.json({**dict(row), "role": role})
 
 
@@ -39,11 +32,7 @@ async def get_installation(request: web.Request) -> web.Response:
 async def list_members(request: web.Request) -> web.Response:
     installation_id = path_id(request, "installation_id")
     await require_installation(request, installation_id)
-    rows = await request.app[POOL].fetch(
-        """SELECT u.id, u.login, u.avatar_url, m.role, m.source, m.github_role
-           FROM memberships m JOIN users u ON u.id = m.user_id
-           WHERE m.installation_id = $1 AND m.removed_at IS NULL ORDER BY u.login""",
-        installation_id)
+    rows = await members.list_members(request.app[POOL], installation_id)
     return responses.json({"members": [dict(r) for r in rows]})
 
 
@@ -57,21 +46,10 @@ async def set_member_role(request: web.Request) -> web.Response:
     if role not in ROLES:
         raise bad_request("role", f"one of {', '.join(ROLES)}")
     pool = request.app[POOL]
-    known = await pool.fetchval(
-        """SELECT 1 FROM users u WHERE u.id = $1 AND (
-               EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u.id
-                       AND m.installation_id = $2 AND m.removed_at IS NULL)
-               OR EXISTS (SELECT 1 FROM user_tokens t WHERE t.user_id = u.id))""",
-        user_id, installation_id)
-    if not known:
+    if not await members.is_known_user(pool, installation_id, user_id):
         return responses.error(404, "not_found", "no such member")
-    organization_id = await pool.fetchval("SELECT account_id FROM installations WHERE id = $1",
-                                          installation_id)
-    await pool.execute(
-        """INSERT INTO memberships (installation_id, organization_id, user_id, role, source)
-           VALUES ($1, $2, $3, $4, 'manual')
-           ON CONFLICT (installation_id, user_id) DO UPDATE
-               SET role = EXCLUDED.role, source = 'manual', updated_at = now()
-               WHERE memberships.removed_at IS NULL""",
-        installation_id, organization_id, user_id, role)
+    await members.set_manual_role(
+        pool, installation_id=installation_id,
+        organization_id=await installations.organization_id(pool, installation_id),
+        user_id=user_id, role=role)
     return responses.json({"installation": installation_id, "user": user_id, "role": role})

@@ -15,6 +15,7 @@ import asyncpg
 from aiohttp import web
 
 from devmetrics_app.metrics import service
+from devmetrics_app.store import issues
 from devmetrics_app.web import responses
 from devmetrics_app.web.api.freshness import freshness, stamp
 from devmetrics_app.web.api.params import bad_request
@@ -107,10 +108,7 @@ async def _milestone(request: web.Request, conn: asyncpg.Connection, installatio
     if raw is None:
         raise bad_request("milestone", "required: the milestone (sprint) id")
     milestone_id = parse_id("milestone", raw)
-    known = await conn.fetchval(
-        "SELECT 1 FROM milestones WHERE id = $1 AND installation_id = $2 AND deleted_at IS NULL",
-        milestone_id, installation_id)
-    if not known:
+    if not await issues.has_live_milestone(conn, installation_id, milestone_id):
         raise not_found()
     return milestone_id
 

@@ -16,6 +16,7 @@ from aiohttp import web
 from devmetrics_app.notify import rule_store
 from devmetrics_app.notify.rules import Rule, load_rule
 from devmetrics_app.notify.validation import RuleError, RuleInput, validate_rule
+from devmetrics_app.store import installations, notifications
 from devmetrics_app.web import responses
 from devmetrics_app.web.api.params import MAX_ID, bad_request, json_object, path_id
 from devmetrics_app.web.api.query import (
@@ -35,7 +36,6 @@ routes = web.RouteTableDef()
 WRITE_ROLE = "MANAGER"
 CURSOR_KIND = "notifications"
 RULES_CURSOR_KIND = "notification_rules"
-NOTIFICATION_COLUMNS = "id, installation_id, rule_id, title, body, url, read_at, created_at"
 
 
 async def _installations(request: web.Request) -> list[int]:
@@ -91,8 +91,7 @@ async def create_rule(request: web.Request) -> web.Response:
     installation_id, _ = await installation_of(request, minimum_role=WRITE_ROLE)
     data = await _validated(request, installation_id)
     pool = request.app[POOL]
-    organization_id = await pool.fetchval("SELECT account_id FROM installations WHERE id = $1",
-                                          installation_id)
+    organization_id = await installations.organization_id(pool, installation_id)
     rule = await rule_store.create(pool, request.app[BOX], installation_id=installation_id,
                                    organization_id=organization_id, data=data,
                                    created_by_id=require_principal(request).user_id)
@@ -141,16 +140,9 @@ async def list_notifications(request: web.Request) -> web.Response:
     before = _position(request, CURSOR_KIND)
     unread_only = flag(request, "unread")
     pool = request.app[POOL]
-    rows = await pool.fetch(
-        f"SELECT {NOTIFICATION_COLUMNS} FROM notifications "  # noqa: S608 - constant column list
-        """WHERE user_id = $1 AND installation_id = ANY($2::bigint[])
-             AND ($3::bigint IS NULL OR id < $3) AND (NOT $4 OR read_at IS NULL)
-           ORDER BY id DESC LIMIT $5""",
-        user_id, installation_ids, before, unread_only, limit + 1)
-    unread_count = await pool.fetchval(
-        """SELECT count(*) FROM notifications
-           WHERE user_id = $1 AND installation_id = ANY($2::bigint[]) AND read_at IS NULL""",
-        user_id, installation_ids)
+    rows = await notifications.list_for_user(pool, user_id=user_id, installation_ids=installation_ids,
+                                             before=before, unread_only=unread_only, limit=limit + 1)
+    unread_count = await notifications.unread_count(pool, user_id=user_id, installation_ids=installation_ids)
     listed = page(request, CURSOR_KIND, [dict(r) for r in rows], limit, "id")
     return responses.json({"notifications": listed["items"], "next_cursor": listed["next_cursor"],
                            "limit": limit, "unread_count": unread_count})
@@ -162,8 +154,7 @@ async def mark_read(request: web.Request) -> web.Response:
     notification_id = path_id(request, "notification_id")
     user_id = require_principal(request).user_id
     pool = request.app[POOL]
-    owner = await pool.fetchrow("SELECT installation_id, user_id FROM notifications WHERE id = $1",
-                                notification_id)
+    owner = await notifications.owner_of(pool, notification_id)
     if owner is None or owner["user_id"] != user_id:
         raise not_found()
     await require_installation(request, owner["installation_id"])
@@ -173,10 +164,5 @@ async def mark_read(request: web.Request) -> web.Response:
         read = body.get("read", True)
         if not isinstance(read, bool):
             raise bad_request("read", "true or false")
-    row = await pool.fetchrow(
-        """UPDATE notifications
-           SET read_at = CASE WHEN $2 THEN coalesce(read_at, now()) END
-           WHERE id = $1
-           RETURNING id, installation_id, rule_id, title, body, url, read_at, created_at""",
-        notification_id, read)
+    row = await notifications.set_read(pool, notification_id, read)
     return responses.json(dict(row))

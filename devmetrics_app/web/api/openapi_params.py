@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from devmetrics_app.metrics.read.trends import TEAM_TREND_METRICS, TREND_INTERVALS, TREND_METRICS
-from devmetrics_app.web.api.pull_request_list import RISK_BANDS, STATES
+from devmetrics_app.store.pull_request_list import RISK_BANDS, STATES
 from devmetrics_app.web.api.query import DEFAULT_DAYS, DEFAULT_LIMIT, MAX_LIMIT, MAX_RANGE_DAYS
 from devmetrics_app.web.tenancy import ROLES
 

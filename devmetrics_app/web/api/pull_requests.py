@@ -17,9 +17,10 @@ from aiohttp import web
 
 from devmetrics_app.metrics import service
 from devmetrics_app.metrics.explain import Period
+from devmetrics_app.store import ai_reviews, pull_requests
+from devmetrics_app.store.pull_request_list import RISK_BANDS, STATES, PullRequestFilters, fetch_page
 from devmetrics_app.web import responses
 from devmetrics_app.web.api.params import bad_request, path_id
-from devmetrics_app.web.api.pull_request_list import RISK_BANDS, STATES, PullRequestFilters, list_sql
 from devmetrics_app.web.api.query import (
     choice,
     computed,
@@ -45,16 +46,6 @@ MAX_LABELS = 10
 MAX_LABEL_CHARS = 100
 ANALYSE_ACTOR = "analyse_pull_request"
 MERGE_INSTANT = timedelta(microseconds=1)
-DETAIL_COLUMNS = """pr.id, pr.installation_id, pr.repository_id, repo.full_name AS repository,
-    pr.number, pr.title, pr.body, pr.author_id, pr.author_login, pr.state, pr.draft, pr.base_ref,
-    pr.head_ref, pr.head_sha, pr.is_fork, pr.additions, pr.deletions, pr.changed_files,
-    pr.commits_count, pr.labels, pr.requested_reviewers, pr.milestone_id, pr.merge_commit_sha,
-    pr.html_url, pr.github_created_at, pr.ready_for_review_at, pr.first_commit_at, pr.merged_at,
-    pr.closed_at"""
-INSIGHT_COLUMNS = """id, head_sha, status, skip_reason, source, risk_score, floor_score, complexity,
-    review_minutes, summary, findings, floor_reasons, coverage, injection_flagged, model,
-    input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd, check_run_id,
-    created_at, completed_at"""
 
 
 def _labels(request: web.Request) -> tuple[str, ...]:
@@ -109,8 +100,7 @@ async def list_pull_requests(request: web.Request) -> web.Response:
             created_from=period.start if period else None, created_to=period.end if period else None,
             after=_after(request))
         limit = limit_of(request)
-        sql, args = list_sql(filters, limit)
-        rows = [dict(r) for r in await conn.fetch(sql, *args)]
+        rows = await fetch_page(conn, filters, limit)
     return responses.json(page(request, CURSOR_KIND, rows, limit, "github_created_at"))
 
 
@@ -119,11 +109,7 @@ async def visible_pull_request(request: web.Request, conn: asyncpg.Connection, *
     """The PR named in the path if the caller may see its installation; else 404."""
     pull_request_id = path_id(request, "pull_request_id")
     visible = await visible_installations(request)
-    row = await conn.fetchrow(
-        f"SELECT {DETAIL_COLUMNS} FROM pull_requests pr "  # noqa: S608 - constant column list
-        "JOIN repositories repo ON repo.id = pr.repository_id "
-        "WHERE pr.id = $1 AND pr.installation_id = ANY($2::bigint[])",
-        pull_request_id, sorted(visible))
+    row = await pull_requests.find_visible(conn, pull_request_id, sorted(visible))
     if row is None:
         raise not_found()
     await require_installation(request, row["installation_id"], minimum_role=minimum_role)
@@ -160,15 +146,8 @@ def _value_for(figure: dict[str, Any], pull_request_id: int) -> float | None:
 async def get_pull_request(request: web.Request) -> web.Response:
     async with request.app[POOL].acquire() as conn:
         pr = await visible_pull_request(request, conn)
-        timeline = await conn.fetch(
-            """SELECT kind, occurred_at, actor_id, subject, details FROM pull_request_events
-               WHERE pull_request_id = $1 AND installation_id = $2 ORDER BY occurred_at, kind""",
-            pr["id"], pr["installation_id"])
-        reviews = await conn.fetch(
-            """SELECT id, reviewer_id, reviewer_login, state, submitted_at, commit_id, html_url
-               FROM pull_request_reviews WHERE pull_request_id = $1 AND installation_id = $2
-               ORDER BY submitted_at NULLS LAST, id""",
-            pr["id"], pr["installation_id"])
+        timeline = await pull_requests.timeline(conn, pr["id"], pr["installation_id"])
+        reviews = await pull_requests.reviews(conn, pr["id"], pr["installation_id"])
         stages = await _stages(conn, pr)
     return responses.json({**dict(pr), "timeline": [dict(r) for r in timeline],
                            "reviews": [dict(r) for r in reviews], "stages": stages})
@@ -178,11 +157,7 @@ async def get_pull_request(request: web.Request) -> web.Response:
 async def ai_insights(request: web.Request) -> web.Response:
     async with request.app[POOL].acquire() as conn:
         pr = await visible_pull_request(request, conn)
-        row = await conn.fetchrow(
-            f"SELECT {INSIGHT_COLUMNS} FROM ai_reviews "  # noqa: S608 - constant column list
-            "WHERE pull_request_id = $1 AND installation_id = $2 "
-            "ORDER BY created_at DESC, id DESC LIMIT 1",
-            pr["id"], pr["installation_id"])
+        row = await ai_reviews.latest_for(conn, pr["id"], pr["installation_id"])
     if row is None:
         return responses.json({"pull_request": pr["id"], "status": "none"})
     insight = dict(row)

@@ -34,6 +34,7 @@ from devmetrics_app.digits import is_decimal
 from devmetrics_app.metrics.explain import Period
 from devmetrics_app.metrics.read.scope import Scope
 from devmetrics_app.metrics.settings import SettingsError
+from devmetrics_app.store import installations, repositories
 from devmetrics_app.timeutil import utcnow
 from devmetrics_app.web.api.params import MAX_ID, bad_request
 from devmetrics_app.web.keys import SETTINGS
@@ -98,9 +99,7 @@ async def repositories_of(request: web.Request, conn: asyncpg.Connection,
     ids = sorted({parse_id("repository", v) for v in values})
     if len(ids) > MAX_REPOSITORIES:
         raise bad_request("repository", f"at most {MAX_REPOSITORIES} repositories")
-    found = await conn.fetchval(
-        "SELECT count(*) FROM repositories WHERE installation_id = $1 AND id = ANY($2::bigint[])",
-        installation_id, ids)
+    found = await repositories.count_in_installation(conn, installation_id, ids)
     if found != len(ids):
         raise not_found()
     return tuple(ids)
@@ -111,10 +110,7 @@ async def team_of(request: web.Request, conn: asyncpg.Connection, installation_i
     if raw is None:
         return None
     team_id = parse_id("team", raw)
-    known = await conn.fetchval(
-        "SELECT 1 FROM teams WHERE id = $1 AND installation_id = $2 AND deleted_at IS NULL",
-        team_id, installation_id)
-    if not known:
+    if not await installations.has_live_team(conn, installation_id, team_id):
         raise not_found()
     return team_id
 

@@ -15,6 +15,7 @@ from devmetrics_app.digits import is_decimal
 from devmetrics_app.events.context import FULL_RECOMPUTE_DAYS, INSTALLATION_ROLLUP_ACTOR
 from devmetrics_app.importer import progress_for
 from devmetrics_app.metrics import service
+from devmetrics_app.store import repositories
 from devmetrics_app.web import responses
 from devmetrics_app.web.api.params import bad_request, path_id
 from devmetrics_app.web.api.query import (
@@ -38,18 +39,11 @@ CURSOR_KIND = "repositories"
 # The figures GET /api/repositories/{id}/metrics summarises (names of service functions).
 SUMMARY = ("cycle_time", "throughput", "build_success", "deployments")
 
-REPOSITORY_COLUMNS = """id, installation_id, full_name, name, owner_login, private, fork, archived,
-    default_branch, language, html_url, connected, removed_at, pushed_at"""
-
-
 async def visible_repository(request: web.Request, *, minimum_role: str = "VIEWER"):
     """The repository named in the path, if the caller may see its installation; else 404."""
     repository_id = path_id(request, "repository_id")
     visible = await visible_installations(request)
-    row = await request.app[POOL].fetchrow(
-        f"SELECT {REPOSITORY_COLUMNS} FROM repositories "  # noqa: S608 - constant column list
-        "WHERE id = $1 AND installation_id = ANY($2::bigint[])",
-        repository_id, sorted(visible))
+    row = await repositories.find_visible(request.app[POOL], repository_id, sorted(visible))
     if row is None:
         raise web.HTTPNotFound(text='{"error": {"code": "not_found", "message": "not found"}}',
                                content_type="application/json")
@@ -88,23 +82,16 @@ async def list_repositories(request: web.Request) -> web.Response:
     after_name, after_id = position if position is not None else ("", 0)
     if not isinstance(after_name, str):
         raise bad_request("cursor", "invalid position")
-    rows = await request.app[POOL].fetch(
-        f"SELECT {REPOSITORY_COLUMNS} FROM repositories "  # noqa: S608 - constant column list
-        """WHERE installation_id = $1 AND ($2 OR removed_at IS NULL)
-             AND ($3::boolean IS NULL OR connected = $3)
-             AND (full_name, id) > ($4, $5)
-           ORDER BY full_name, id LIMIT $6""",
-        installation_id, include_removed, connected,
-        after_name, after_id, limit + 1)
+    rows = await repositories.list_page(request.app[POOL], installation_id, include_removed=include_removed,
+                                        connected=connected, after_name=after_name, after_id=after_id,
+                                        limit=limit + 1)
     return responses.json(page(request, CURSOR_KIND, [dict(r) for r in rows], limit, "full_name"))
 
 
 async def _set_connected(request: web.Request, connected: bool) -> web.Response:
     row = await visible_repository(request, minimum_role="MANAGER")
-    changed = await request.app[POOL].fetchval(
-        """UPDATE repositories SET connected = $1, updated_at = now()
-           WHERE id = $2 AND installation_id = $3 AND connected IS DISTINCT FROM $1 RETURNING id""",
-        connected, row["id"], row["installation_id"])
+    changed = await repositories.set_connected(request.app[POOL], row["id"], row["installation_id"],
+                                               connected)
     if changed:
         # Installation-wide rollups sum the connected repositories: recompute the history.
         await request.app[SEND](INSTALLATION_ROLLUP_ACTOR, installation_id=row["installation_id"],

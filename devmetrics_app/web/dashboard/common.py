@@ -23,6 +23,8 @@ from aiohttp import web
 from devmetrics_app.digits import is_decimal
 from devmetrics_app.metrics.explain import Period
 from devmetrics_app.metrics.service import Scope
+from devmetrics_app.store import installations
+from devmetrics_app.store import repositories as store_repositories
 from devmetrics_app.timeutil import utcnow
 from devmetrics_app.web.api.params import bad_request as _bad_request
 from devmetrics_app.web.api.query import _bound, repositories_of, single, team_of
@@ -104,10 +106,9 @@ async def installation_context(request: web.Request, conn: asyncpg.Connection, *
     """The installation of the path (404 when not visible) with what the navigation needs."""
     installation_id = installation_path_id(request)
     role = await require_installation(request, installation_id, minimum_role=minimum_role)
-    row = await conn.fetchrow("SELECT id, account_login FROM installations WHERE id = $1",
-                              installation_id)
+    login = await installations.account_login(conn, installation_id)
     visible = await visible_installations(request)
-    return {"installation": {"id": installation_id, "login": row["account_login"] if row else "",
+    return {"installation": {"id": installation_id, "login": login or "",
                              "role": role}, "several_installations": len(visible) > 1}
 
 
@@ -189,12 +190,8 @@ async def filters_of(request: web.Request, conn: asyncpg.Connection, installatio
 
 async def filter_options(conn: asyncpg.Connection, installation_id: int) -> dict[str, Any]:
     """Repositories and teams for the filter bar's selects."""
-    repositories = await conn.fetch(
-        """SELECT id, full_name FROM repositories WHERE installation_id = $1 AND connected
-           AND removed_at IS NULL ORDER BY lower(full_name) LIMIT 500""", installation_id)
-    teams = await conn.fetch(
-        """SELECT id, name FROM teams WHERE installation_id = $1 AND deleted_at IS NULL
-           ORDER BY lower(name) LIMIT 200""", installation_id)
+    repositories = await store_repositories.names_for_select(conn, installation_id, connected_only=True)
+    teams = await installations.live_teams(conn, installation_id)
     return {"repositories": [dict(r) for r in repositories], "teams": [dict(t) for t in teams]}
 
 

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 import asyncpg
 from aiohttp import web
 
+from devmetrics_app.store import users
 from devmetrics_app.web.api.analytics import _known_user
 from devmetrics_app.web.api.query import computed, parse_id, single
 from devmetrics_app.web.dashboard.common import (
@@ -69,7 +70,7 @@ async def person_of(request: web.Request, conn: asyncpg.Connection, installation
     if user_id != signed_in(request).user_id and not role_at_least(installation["role"], "MANAGER"):
         raise not_found()
     await _known_user(conn, installation["id"], user_id)
-    row = await conn.fetchrow("SELECT id, login FROM users WHERE id = $1", user_id)
+    row = await users.find(conn, user_id)
     if row is None:
         raise not_found()
     return dict(row)

@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from devmetrics_app.digits import is_decimal
+from devmetrics_app.store import installations, notifications
 from devmetrics_app.web.api.params import form_of, path_id
 from devmetrics_app.web.dashboard.common import page, pool, render, signed_in
 from devmetrics_app.web.tenancy import not_found, visible_installations
@@ -29,7 +30,7 @@ async def _organisation(request: web.Request, visible: dict[int, str], raw: str 
         chosen = next(iter(visible))
     if chosen is None:
         return {"several_installations": len(visible) > 1}
-    login = await pool(request).fetchval("SELECT account_login FROM installations WHERE id = $1", chosen)
+    login = await installations.account_login(pool(request), chosen)
     return {"installation": {"id": chosen, "login": login or "", "role": visible[chosen]},
             "several_installations": len(visible) > 1}
 
@@ -44,10 +45,9 @@ async def inbox(request: web.Request) -> web.Response:
     user_id = signed_in(request).user_id
     visible = await visible_installations(request)
     installation_ids = sorted(visible)
-    rows = await pool(request).fetch(
-        """SELECT id, installation_id, title, body, url, read_at, created_at FROM notifications
-           WHERE user_id = $1 AND installation_id = ANY($2::bigint[]) ORDER BY id DESC LIMIT $3""",
-        user_id, installation_ids, SHOWN)
+    rows = await notifications.list_for_user(pool(request), user_id=user_id,
+                                             installation_ids=installation_ids,
+                                             before=None, unread_only=False, limit=SHOWN)
     items = [dict(r) for r in rows]
     for item in items:  # only our own or GitHub's https links become links
         url = item["url"] or ""
@@ -64,11 +64,9 @@ async def mark(request: web.Request) -> web.Response:
     form = await form_of(request)
     read = form.get("read", "true") == "true"
     visible = sorted(await visible_installations(request))
-    updated = await pool(request).fetchval(
-        """UPDATE notifications SET read_at = CASE WHEN $3 THEN coalesce(read_at, now()) END
-           WHERE id = $1 AND user_id = $2 AND installation_id = ANY($4::bigint[]) RETURNING id""",
-        notification_id, signed_in(request).user_id, read, visible)
-    if updated is None:
+    if not await notifications.set_read_if_owned(pool(request), notification_id,
+                                                 user_id=signed_in(request).user_id,
+                                                 read=read, installation_ids=visible):
         raise not_found()
     org = form.get("org")
     raise web.HTTPSeeOther(inbox_path(org if isinstance(org, str) and is_decimal(org) else None))

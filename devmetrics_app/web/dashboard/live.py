@@ -23,6 +23,8 @@ import orjson
 import redis.asyncio as aioredis
 from aiohttp import WSMsgType, web
 
+from devmetrics_app.store import pull_requests as store_pull_requests
+from devmetrics_app.store import repositories as store_repositories
 from devmetrics_app.web.identity import principal_of
 from devmetrics_app.web.keys import POOL, REDIS, SESSIONS, SETTINGS
 from devmetrics_app.web.sessions import SESSION_COOKIE
@@ -138,10 +140,8 @@ async def _authorise(request: web.Request, rooms: list[str]) -> None:
         if kind == "org":
             installation_id = raw
         else:
-            table = "repositories" if kind == "repo" else "pull_requests"
-            installation_id = await pool.fetchval(
-                f"SELECT installation_id FROM {table} WHERE id = $1 "  # noqa: S608 - constant table
-                "AND installation_id = ANY($2::bigint[])", raw, sorted(visible))
+            owner = store_repositories if kind == "repo" else store_pull_requests
+            installation_id = await owner.installation_of(pool, raw, sorted(visible))
             if installation_id is None:
                 raise not_found()
         await require_installation(request, installation_id)

@@ -21,6 +21,7 @@ from aiohttp import web
 from gidgethub import GitHubException
 
 from devmetrics_app.github.errors import GitHubAppError
+from devmetrics_app.store import installations
 from devmetrics_app.store.installations import add_membership
 from devmetrics_app.store.users import upsert_user
 from devmetrics_app.web.keys import GITHUB, POOL
@@ -35,9 +36,7 @@ MEMBERS_URL = "/orgs/{org}/members{?role}"
 async def sync_members(request: web.Request, installation_id: int) -> str | None:
     """Store the organisation's members; None when done (or nothing to do), else why not."""
     async with request.app[POOL].acquire() as conn:
-        row = await conn.fetchrow(
-            "SELECT account_id, account_login, account_type FROM installations WHERE id = $1",
-            installation_id)
+        row = await installations.account_of(conn, installation_id)
     if row is None or row["account_type"] != "Organization":
         return None  # a personal account has no members to list
     org = row["account_login"]

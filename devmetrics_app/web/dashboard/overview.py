@@ -21,6 +21,7 @@ from devmetrics_app.metrics import service
 from devmetrics_app.metrics.calc.dora import ELITE_MAX_LEAD_TIME_HOURS
 from devmetrics_app.metrics.explain import Period
 from devmetrics_app.metrics.service import Scope
+from devmetrics_app.store import installations
 from devmetrics_app.web.api.query import computed
 from devmetrics_app.web.dashboard import charts
 from devmetrics_app.web.dashboard.common import (
@@ -174,8 +175,6 @@ async def dashboard(request: web.Request) -> web.Response:
     visible = await visible_installations(request)
     if len(visible) == 1:
         raise web.HTTPFound(f"/orgs/{next(iter(visible))}")
-    rows = await pool(request).fetch(
-        "SELECT id, account_login FROM installations WHERE id = ANY($1::bigint[]) ORDER BY account_login",
-        sorted(visible))
+    rows = await installations.list_by_ids(pool(request), sorted(visible))
     return render(request, "installations.html",
                   {"installations": [{**dict(r), "role": visible[r["id"]]} for r in rows]})

@@ -1,7 +1,7 @@
 """The pull request list (filters: state, author, risk, repository) and one pull request with
 its timeline, reviews, cycle-time stages and AI insights.
 
-Parsing, SQL and tenancy are the JSON API's (web/api/pull_requests.py, pull_request_list.py):
+Parsing, SQL and tenancy are the JSON API's (web/api/pull_requests.py, store/pull_request_list.py):
 the page is another rendering of the same answers.
 """
 
@@ -12,8 +12,9 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from devmetrics_app.store import ai_reviews, pull_requests
+from devmetrics_app.store.pull_request_list import RISK_BANDS, SORTS, STATES, PullRequestFilters, fetch_sorted
 from devmetrics_app.web.api import pull_requests as api
-from devmetrics_app.web.api.pull_request_list import RISK_BANDS, STATES, PullRequestFilters, list_sql
 from devmetrics_app.web.api.query import choice, encode_cursor, repositories_of
 from devmetrics_app.web.dashboard import pull_detail
 from devmetrics_app.web.dashboard.common import (
@@ -35,34 +36,10 @@ PAGE_SIZE = 50
 # paging only follows the creation order); the page says so when the window is full.
 SORT_WINDOW = 5_000
 CSV_ROWS = SORT_WINDOW
-# Column -> SQL over the list's rows (x) and their cycle-time facts (c). Constants only.
-SORTS = {
-    "opened": "x.github_created_at",
-    "size": "(coalesce(x.additions, 0) + coalesce(x.deletions, 0))",
-    "age": "(coalesce(x.merged_at, x.closed_at, now()) - x.github_created_at)",
-    "cycle_time": "c.cycle_time",
-}
 ORDERS = ("desc", "asc")
 CSV_HEADERS = ("number", "title", "repository", "author", "state", "risk_score", "additions",
                "deletions", "changed_files", "opened_at", "merged_at", "closed_at", "age_hours",
                "cycle_time_hours", "url")
-
-
-def sorted_sql(filters: PullRequestFilters, sort: str, order: str, *, limit: int,
-               offset: int) -> tuple[str, list[Any]]:
-    """The API's list (same filters, same tenancy) with size, age and cycle time, in `sort` order."""
-    window = limit if sort == "opened" else SORT_WINDOW
-    inner, args = list_sql(filters, window)
-    direction = "ASC" if order == "asc" else "DESC"
-    sql = f"""
-SELECT x.*, coalesce(x.additions, 0) + coalesce(x.deletions, 0) AS size,
-       (extract(epoch FROM coalesce(x.merged_at, x.closed_at, now()) - x.github_created_at) / 3600.0)::float8
-           AS age_hours,
-       c.cycle_time AS cycle_time_hours
-FROM ({inner}) x LEFT JOIN pull_request_cycle c ON c.pull_request_id = x.id
-ORDER BY {SORTS[sort]} {direction} NULLS LAST, x.id {direction}
-LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}"""  # noqa: S608 - constant SQL, values are $n
-    return sql, [*args, limit + 1, offset]
 
 
 def _offset(request: web.Request) -> int:
@@ -95,8 +72,7 @@ async def pull_request_list(request: web.Request) -> web.Response:
             risk=choice(request, "risk", tuple(RISK_BANDS)),
             after=api._after(request) if sort == "opened" else None)
         size = CSV_ROWS if csv else PAGE_SIZE
-        sql, args = sorted_sql(filters, sort, order, limit=size, offset=offset)
-        rows = [dict(r) for r in await conn.fetch(sql, *args)]
+        rows = await fetch_sorted(conn, filters, sort, order, limit=size, offset=offset, window=SORT_WINDOW)
         options = {} if csv else await filter_options(conn, installation_id)
     more = len(rows) > size
     rows = rows[:size]
@@ -127,10 +103,7 @@ async def pull_request_list(request: web.Request) -> web.Response:
 
 
 async def _insight(conn, pr) -> dict[str, Any] | None:
-    row = await conn.fetchrow(
-        f"SELECT {api.INSIGHT_COLUMNS} FROM ai_reviews "  # noqa: S608 - constant column list
-        "WHERE pull_request_id = $1 AND installation_id = $2 ORDER BY created_at DESC, id DESC LIMIT 1",
-        pr["id"], pr["installation_id"])
+    row = await ai_reviews.latest_for(conn, pr["id"], pr["installation_id"])
     if row is None:
         return None
     insight = dict(row)
@@ -150,14 +123,8 @@ async def pull_request(request: web.Request) -> web.Response:
         if pr["installation_id"] != installation_path_id(request):
             raise not_found()
         context = await installation_context(request, conn)
-        timeline = await conn.fetch(
-            """SELECT kind, occurred_at, actor_id, subject, details FROM pull_request_events
-               WHERE pull_request_id = $1 AND installation_id = $2 ORDER BY occurred_at, kind""",
-            pr["id"], pr["installation_id"])
-        reviews = await conn.fetch(
-            """SELECT reviewer_login, state, submitted_at, html_url FROM pull_request_reviews
-               WHERE pull_request_id = $1 AND installation_id = $2 ORDER BY submitted_at NULLS LAST, id""",
-            pr["id"], pr["installation_id"])
+        timeline = await pull_requests.timeline(conn, pr["id"], pr["installation_id"])
+        reviews = await pull_requests.reviews(conn, pr["id"], pr["installation_id"])
         stages = await api._stages(conn, pr)
         insight = await _insight(conn, pr)
     return render(request, "pull.html", {

@@ -8,7 +8,8 @@ from aiohttp import web
 from devmetrics_app.importer.runner import progress_for
 from devmetrics_app.metrics import service
 from devmetrics_app.metrics.service import Scope
-from devmetrics_app.web.api.pull_request_list import PullRequestFilters, list_sql
+from devmetrics_app.store import repositories as store_repositories
+from devmetrics_app.store.pull_request_list import PullRequestFilters, fetch_page
 from devmetrics_app.web.api.query import computed
 from devmetrics_app.web.api.repositories import visible_repository
 from devmetrics_app.web.dashboard import charts, repository_status
@@ -41,10 +42,7 @@ async def repository_list(request: web.Request) -> web.Response:
         context = await installation_context(request, conn)
         installation_id = context["installation"]["id"]
         period_choice, period = period_filter(request)
-        rows = await conn.fetch(
-            """SELECT id, full_name, private, archived, connected, language, pushed_at FROM repositories
-               WHERE installation_id = $1 AND removed_at IS NULL ORDER BY lower(full_name) LIMIT 1000""",
-            installation_id)
+        rows = await store_repositories.list_for_page(conn, installation_id)
         repositories = await repository_status.annotate(conn, installation_id, period,
                                                         [dict(r) for r in rows])
     if wants_csv(request):
@@ -75,9 +73,9 @@ async def repository(request: web.Request) -> web.Response:
         slices = buckets(period)
         merged = [(await service.throughput(conn, Scope(installation_id, p, (repo["id"],))))
                   ["pull_requests_merged"]["value"] for p in slices]
-        sql, args = list_sql(PullRequestFilters(installation_id=installation_id,
-                                                repository_ids=(repo["id"],)), RECENT_PULLS)
-        recent = [dict(r) for r in await conn.fetch(sql, *args)][:RECENT_PULLS]
+        recent = (await fetch_page(conn, PullRequestFilters(installation_id=installation_id,
+                                                            repository_ids=(repo["id"],)),
+                                   RECENT_PULLS))[:RECENT_PULLS]
         progress = await progress_for(conn, repo["id"])
         imported = await repository_status.history(conn, installation_id, repo["id"])
     for row in recent:

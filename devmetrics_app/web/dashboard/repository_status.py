@@ -15,24 +15,10 @@ from typing import Any
 import asyncpg
 
 from devmetrics_app.metrics.explain import Period
+from devmetrics_app.store import repository_status as stored
 from devmetrics_app.timeutil import utcnow
 
 STALLED_AFTER = timedelta(hours=1)
-FIGURES_SQL = """
-SELECT repository_id, sum(prs_merged)::bigint AS prs_merged, sum(commits)::bigint AS commits,
-       sum(deployments)::bigint AS deployments, sum(failed_deployments)::bigint AS failed_deployments,
-       sum(workflow_runs)::bigint AS workflow_runs, sum(workflow_successes)::bigint AS workflow_successes,
-       sum(cycle_time_hours_sum) AS cycle_time_hours_sum, sum(cycle_time_count)::bigint AS cycle_time_count
-FROM repository_stats WHERE installation_id = $1 AND day >= $2 AND day < $3
-GROUP BY repository_id"""
-IMPORTS_SQL = """
-SELECT repository_id, bool_and(done) AS done, sum(items)::bigint AS items,
-       count(*) FILTER (WHERE done) AS kinds_done, count(*) AS kinds_total,
-       string_agg(kind || ': ' || error, '; ' ORDER BY kind) FILTER (WHERE error IS NOT NULL AND NOT done)
-           AS errors,
-       max(updated_at) AS updated_at
-FROM import_cursors WHERE installation_id = $1 AND ($2::bigint IS NULL OR repository_id = $2)
-GROUP BY repository_id"""
 
 
 def _figures(row: asyncpg.Record | None) -> dict[str, Any]:
@@ -62,14 +48,14 @@ async def history(conn: asyncpg.Connection, installation_id: int,
     """Import states by repository id (every repository of the installation, or one)."""
     now = utcnow()
     return {r["repository_id"]: import_state(r, now)
-            for r in await conn.fetch(IMPORTS_SQL, installation_id, repository_id)}
+            for r in await stored.import_summaries(conn, installation_id, repository_id)}
 
 
 async def annotate(conn: asyncpg.Connection, installation_id: int, period: Period,
                    repositories: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The repositories, each with `figures` for the period and `history` (its import)."""
-    figures = {r["repository_id"]: r for r in await conn.fetch(
-        FIGURES_SQL, installation_id, period.start.date(), period.end.date())}
+    figures = {r["repository_id"]: r for r in await stored.period_totals(
+        conn, installation_id, period.start.date(), period.end.date())}
     imports = await history(conn, installation_id)
     return [{**repo, "figures": _figures(figures.get(repo["id"])),
              "history": imports.get(repo["id"], NOT_STARTED)} for repo in repositories]

@@ -18,6 +18,8 @@ from devmetrics_app.digits import is_decimal
 from devmetrics_app.notify import rule_store
 from devmetrics_app.notify.rules import CHANNELS, RULE_TYPES, Rule, load_rule
 from devmetrics_app.notify.validation import RuleError, RuleInput, validate_rule
+from devmetrics_app.store import installations
+from devmetrics_app.store import repositories as store_repositories
 from devmetrics_app.web.api.params import form_of, path_id
 from devmetrics_app.web.dashboard.common import installation_context, page, pool, render, signed_in
 from devmetrics_app.web.keys import BOX, SETTINGS
@@ -92,9 +94,8 @@ async def _validated(request: web.Request, installation_id: int, body: dict[str,
 
 
 async def _form_context(request: web.Request, installation_id: int) -> dict[str, Any]:
-    repositories = await pool(request).fetch(
-        """SELECT id, full_name FROM repositories WHERE installation_id = $1 AND removed_at IS NULL
-           ORDER BY lower(full_name) LIMIT 500""", installation_id)
+    repositories = await store_repositories.names_for_select(pool(request), installation_id,
+                                                             connected_only=False)
     return {"types": RULE_TYPES, "channels": CHANNELS, "repositories": [dict(r) for r in repositories]}
 
 
@@ -155,8 +156,7 @@ async def save_rule(request: web.Request) -> web.Response:
             "error": {"field": exc.field, "message": exc.message}}, status=400)
     db, box = pool(request), request.app[BOX]
     if rule is None:
-        organization_id = await db.fetchval("SELECT account_id FROM installations WHERE id = $1",
-                                            installation_id)
+        organization_id = await installations.organization_id(db, installation_id)
         await rule_store.create(db, box, installation_id=installation_id, organization_id=organization_id,
                                 data=data, created_by_id=signed_in(request).user_id)
     else:

@@ -21,6 +21,8 @@ from devmetrics_app.review.config import (
     ORG_KEY,
     monthly_budget_usd,
 )
+from devmetrics_app.store import installations
+from devmetrics_app.store import members as store_members
 from devmetrics_app.web.api.params import form_of, path_id
 from devmetrics_app.web.dashboard.common import bad_request, installation_context, page, pool, render
 from devmetrics_app.web.dashboard.org_members import sync_members
@@ -77,9 +79,7 @@ def updated_settings(current: dict[str, Any], form: Any) -> dict[str, Any]:
 async def _load(request: web.Request) -> tuple[dict[str, Any], dict[str, Any]]:
     async with pool(request).acquire() as conn:
         context = await installation_context(request, conn, minimum_role="ADMIN")
-        raw = await conn.fetchval(
-            """SELECT o.settings FROM organizations o JOIN installations i ON i.account_id = o.id
-               WHERE i.id = $1""", context["installation"]["id"])
+        raw = await installations.organization_settings(conn, context["installation"]["id"])
     settings = raw if isinstance(raw, dict) else orjson.loads(raw) if raw else {}
     return context, settings
 
@@ -87,11 +87,7 @@ async def _load(request: web.Request) -> tuple[dict[str, Any], dict[str, Any]]:
 async def _render(request: web.Request, context: dict[str, Any], settings: dict[str, Any], *,
                   error: str | None = None, status: int = 200) -> web.Response:
     members_error = await sync_members(request, context["installation"]["id"])
-    members = await pool(request).fetch(
-        """SELECT u.id, u.login, m.role, m.source, m.github_role
-           FROM memberships m JOIN users u ON u.id = m.user_id
-           WHERE m.installation_id = $1 AND m.removed_at IS NULL ORDER BY lower(u.login)""",
-        context["installation"]["id"])
+    members = await store_members.list_for_settings(pool(request), context["installation"]["id"])
     metrics = MetricsSettings.from_json(settings) if error is None else MetricsSettings()
     return render(request, "settings.html", {
         **context, "members": [dict(m) for m in members], "roles": ROLES, "error": error,
@@ -121,9 +117,7 @@ async def save_settings(request: web.Request) -> web.Response:
     except ValueError as exc:
         return await _render(request, context, settings, error=str(exc), status=400)
     installation_id = context["installation"]["id"]
-    await pool(request).execute(
-        """UPDATE organizations o SET settings = $2::jsonb FROM installations i
-           WHERE i.id = $1 AND o.id = i.account_id""", installation_id, orjson.dumps(new).decode())
+    await installations.save_organization_settings(pool(request), installation_id, orjson.dumps(new).decode())
     if MetricsSettings.from_json(new) != MetricsSettings.from_json(settings):
         # Stored rollups were computed with the old bots, environments and labels: redo them
         # (reads fall back to raw rows where a stored figure names other bot settings).
@@ -140,10 +134,7 @@ async def set_role(request: web.Request) -> web.Response:
     role = (await form_of(request)).get("role")
     if role not in ROLES:
         raise bad_request("role", f"must be one of {', '.join(ROLES)}")
-    updated = await pool(request).fetchval(
-        """UPDATE memberships SET role = $3, source = 'manual', updated_at = now()
-           WHERE installation_id = $1 AND user_id = $2 AND removed_at IS NULL RETURNING user_id""",
-        installation_id, path_id(request, "user_id"), role)
-    if updated is None:
+    if not await store_members.set_role_of_member(pool(request), installation_id, path_id(request, "user_id"),
+                                                  role):
         raise not_found()
     raise web.HTTPSeeOther(f"/orgs/{installation_id}/settings?done=role")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from devmetrics_app.metrics import service
+from devmetrics_app.store import issues
 from devmetrics_app.web.api.query import computed, parse_id, single
 from devmetrics_app.web.dashboard import charts
 from devmetrics_app.web.dashboard.common import (
@@ -32,11 +33,8 @@ async def sprints(request: web.Request) -> web.Response:
         filters = await filters_of(request, conn, installation_id, default_period="90")
         options = await filter_options(conn, installation_id)
         velocity = await computed(service.velocity(conn, filters.scope()))
-        milestones = [dict(m) for m in await conn.fetch(
-            """SELECT m.id, m.title, m.state, r.full_name FROM milestones m
-               JOIN repositories r ON r.id = m.repository_id
-               WHERE m.installation_id = $1 AND m.deleted_at IS NULL
-               ORDER BY m.due_on DESC NULLS LAST, m.id DESC LIMIT $2""", installation_id, MILESTONES_SHOWN)]
+        milestones = [dict(m) for m in await issues.recent_milestones(conn, installation_id,
+                                                                      MILESTONES_SHOWN)]
         raw = single(request, "milestone")
         chosen = parse_id("milestone", raw) if raw else (milestones[0]["id"] if milestones else None)
         burndown = None

@@ -1,4 +1,5 @@
-"""The pull request list's SQL, built with pypika because its filters combine freely.
+"""The pull request list's SQL (the API's keyset pages, the page's sorted window), built with
+pypika because its filters combine freely.
 
 Every user value is a positional parameter ($n); only constants are written into the SQL. Rows
 are ordered newest first by (github_created_at, id) and paged by keyset: a page starts strictly
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import asyncpg
 from pypika import Order, Parameter, PostgreSQLQuery, Table
 from pypika.functions import Lower
 from pypika.terms import BetweenCriterion, Function, Tuple
@@ -27,6 +29,13 @@ PR = Table("pull_requests").as_("pr")
 REPO = Table("repositories").as_("repo")
 REVIEW = Table("ai_reviews").as_("ar")
 TEAM_MEMBERS = Table("team_members").as_("tm")
+# Column -> SQL over the list's rows (x) and their cycle-time facts (c). Constants only.
+SORTS = {
+    "opened": "x.github_created_at",
+    "size": "(coalesce(x.additions, 0) + coalesce(x.deletions, 0))",
+    "age": "(coalesce(x.merged_at, x.closed_at, now()) - x.github_created_at)",
+    "cycle_time": "c.cycle_time",
+}
 
 
 @dataclass(frozen=True)
@@ -94,3 +103,36 @@ def list_sql(filters: PullRequestFilters, limit: int) -> tuple[str, list[Any]]:
     query = (query.orderby(PR.github_created_at, order=Order.desc).orderby(PR.id, order=Order.desc)
              .limit(limit + 1))
     return query.get_sql(), arg.values
+
+
+async def fetch_page(db: asyncpg.Connection | asyncpg.Pool, filters: PullRequestFilters,
+                     limit: int) -> list[dict[str, Any]]:
+    """One page as dicts: `limit` + 1 rows at most (see list_sql)."""
+    sql, args = list_sql(filters, limit)
+    return [dict(r) for r in await db.fetch(sql, *args)]
+
+
+def sorted_sql(filters: PullRequestFilters, sort: str, order: str, *, limit: int, offset: int,
+               window: int) -> tuple[str, list[Any]]:
+    """The list (same filters, same tenancy) with size, age and cycle time, in `sort` order.
+    Any sort but "opened" ranks the newest `window` matching rows (keyset paging only follows
+    the creation order)."""
+    window = limit if sort == "opened" else window
+    inner, args = list_sql(filters, window)
+    direction = "ASC" if order == "asc" else "DESC"
+    sql = f"""
+SELECT x.*, coalesce(x.additions, 0) + coalesce(x.deletions, 0) AS size,
+       (extract(epoch FROM coalesce(x.merged_at, x.closed_at, now()) - x.github_created_at) / 3600.0)::float8
+           AS age_hours,
+       c.cycle_time AS cycle_time_hours
+FROM ({inner}) x LEFT JOIN pull_request_cycle c ON c.pull_request_id = x.id
+ORDER BY {SORTS[sort]} {direction} NULLS LAST, x.id {direction}
+LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}"""  # noqa: S608 - constant SQL, values are $n
+    return sql, [*args, limit + 1, offset]
+
+
+async def fetch_sorted(db: asyncpg.Connection | asyncpg.Pool, filters: PullRequestFilters, sort: str,
+                       order: str, *, limit: int, offset: int, window: int) -> list[dict[str, Any]]:
+    """One sorted page as dicts: `limit` + 1 rows at most (see sorted_sql)."""
+    sql, args = sorted_sql(filters, sort, order, limit=limit, offset=offset, window=window)
+    return [dict(r) for r in await db.fetch(sql, *args)]
