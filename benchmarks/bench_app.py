@@ -29,7 +29,10 @@ async def signed_in_client(
     settings = load_settings({"DEVMETRICS_ENV": "test", "DEVMETRICS_DATA_DIR": str(data_dir),
                               "DATABASE_URL": url, "REDIS_URL": redis_url,
                               "SECRET_KEY": "bench-secret-key-0123456789",
-                              "PUBLIC_URL": "http://127.0.0.1"},
+                              "PUBLIC_URL": "http://127.0.0.1",
+                              # One session times every endpoint many times: the API limit
+                              # (100 a minute per session) would answer 429 after a few.
+                              "API_RATE_LIMIT_PER_MINUTE": "0"},
                              dotenv=False)
     app = create_app(settings, database_url=url, redis_url=redis_url)
     client = TestClient(TestServer(app))
