@@ -8,9 +8,13 @@ import contextlib
 
 
 class TcpProxy:
-    def __init__(self, host: str, port: int) -> None:
+    """Listens on 127.0.0.1; forwards to `host:port`, or to the Unix socket `unix_path` (the
+    embedded PostgreSQL listens on one)."""
+
+    def __init__(self, host: str, port: int, *, unix_path: str | None = None) -> None:
         self.host = host
         self.port = port
+        self.unix_path = unix_path
         self.listen_port = 0
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
@@ -31,7 +35,10 @@ class TcpProxy:
     async def _serve(self, client_reader: asyncio.StreamReader,
                      client_writer: asyncio.StreamWriter) -> None:
         try:
-            upstream_reader, upstream_writer = await asyncio.open_connection(self.host, self.port)
+            if self.unix_path:
+                upstream_reader, upstream_writer = await asyncio.open_unix_connection(self.unix_path)
+            else:
+                upstream_reader, upstream_writer = await asyncio.open_connection(self.host, self.port)
         except OSError:
             client_writer.transport.abort()
             return

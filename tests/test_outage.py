@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 from processes import PrivateRedis
@@ -17,10 +17,19 @@ from devmetrics_app.web.app import create_app
 API_TOKEN = "dm_0123456789abcdef"
 
 
+def unix_socket_of(url: str) -> str | None:
+    """The socket file of a `postgresql://user@/db?host=/dir` URL (the embedded server's)."""
+    directory = parse_qs(urlsplit(url).query).get("host", [""])[0]
+    if not directory.startswith("/"):
+        return None
+    return f"{directory}/.s.PGSQL.{urlsplit(url).port or 5432}"
+
+
 @pytest.fixture
 async def database_proxy(settings) -> TcpProxy:
-    parts = urlsplit(settings.database_url.get())
-    proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432)
+    url = settings.database_url.get()
+    parts = urlsplit(url)
+    proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432, unix_path=unix_socket_of(url))
     await proxy.start()
     yield proxy
     await proxy.cut()
@@ -30,7 +39,10 @@ def through(url: str, port: int) -> str:
     parts = urlsplit(url)
     credentials, _, _ = parts.netloc.rpartition("@")
     host = f"127.0.0.1:{port}"
-    return urlunsplit(parts._replace(netloc=f"{credentials}@{host}" if credentials else host))
+    # A Unix-socket URL names its directory in `host=`; through the proxy it is TCP.
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k != "host"])
+    return urlunsplit(parts._replace(netloc=f"{credentials}@{host}" if credentials else host,
+                                     query=query))
 
 
 @pytest.fixture
