@@ -33,21 +33,19 @@ from pathlib import Path
 import aiohttp
 import asyncpg
 import orjson
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from ingest import _private_key_pem  # noqa: E402
 from scale_workers import (  # noqa: E402
     empty_tables,
     flush_queues,
+    scratch_database,
     start_workers,
-    with_database,
 )
 
-from devmetrics_app.db import migrate  # noqa: E402
 from devmetrics_app.simulation import shapes  # noqa: E402
 from devmetrics_app.web.signature import sign  # noqa: E402
 
@@ -157,17 +155,8 @@ async def main() -> None:
     admin_url, redis_url = os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL")
     if not admin_url or not redis_url:
         sys.exit("set DATABASE_URL and REDIS_URL (a scratch database is created beside the first)")
-    url_db = with_database(admin_url, BENCH_DATABASE)
-    admin = await asyncpg.connect(admin_url)
-    await admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
-    await admin.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
-    try:
-        conn = await asyncpg.connect(url_db)
-        await migrate(conn)
-        await conn.close()
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption()).decode()
+    async with scratch_database(admin_url, BENCH_DATABASE) as url_db:
+        key = _private_key_pem()
         log_dir = Path(tempfile.mkdtemp(prefix="dm-fair-"))
         env = {**os.environ, "DATABASE_URL": url_db, "PYTHONPATH": str(ROOT),
                "DEVMETRICS_DATA_DIR": str(log_dir), "SECRET_KEY": "bench-secret-key-0123456789",
@@ -179,9 +168,6 @@ async def main() -> None:
             median, worst, noisy_done = await run(url_db, env, log_dir, args, limit)
             print(f"{label:<22} quiet lag median {median:6.2f} s, worst {worst:6.2f} s "
                   f"(noisy processed by then: {noisy_done}/{args.burst})", flush=True)
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
-        await admin.close()
 
 
 if __name__ == "__main__":

@@ -24,20 +24,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import asyncpg  # noqa: E402
 import orjson  # noqa: E402
+from ingest import _scratch_database, _with_database  # noqa: E402 -- shared scratch helpers
 
 from devmetrics_app.db import create_pool, migrate  # noqa: E402
 from devmetrics_app.events import router  # noqa: E402
@@ -53,8 +55,18 @@ POLL_SECONDS = 0.1
 AUTHORS = 50
 
 
-def with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path="/" + name))
+@contextlib.asynccontextmanager
+async def scratch_database(admin_url: str, name: str) -> AsyncIterator[str]:
+    """A freshly migrated scratch database beside `admin_url`'s (its URL), dropped afterwards."""
+    url = _with_database(admin_url, name)
+    await _scratch_database(admin_url, name, create=True)
+    try:
+        conn = await asyncpg.connect(url)
+        await migrate(conn)
+        await conn.close()
+        yield url
+    finally:
+        await _scratch_database(admin_url, name, create=False)
 
 
 def make_batch(count: int, installations: int) -> list[IncomingDelivery]:
@@ -161,14 +173,7 @@ async def main() -> None:
     admin_url, redis_url = os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL")
     if not admin_url or not redis_url:
         sys.exit("set DATABASE_URL and REDIS_URL (a scratch database is created beside the first)")
-    url = with_database(admin_url, BENCH_DATABASE)
-    admin = await asyncpg.connect(admin_url)
-    await admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
-    await admin.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
-    try:
-        conn = await asyncpg.connect(url)
-        await migrate(conn)
-        await conn.close()
+    async with scratch_database(admin_url, BENCH_DATABASE) as url:
         batch = make_batch(args.deliveries, args.installations)
         log_dir = Path(tempfile.mkdtemp(prefix="dm-scale-"))
         env = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(ROOT),
@@ -187,9 +192,6 @@ async def main() -> None:
             baseline = baseline or rate
             print(f"{f'{count} worker process(es)':<24} {elapsed:7.2f} s {rate:8.0f} deliveries/s"
                   f"  x{rate / baseline:.2f} of 1 worker", flush=True)
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
-        await admin.close()
 
 
 if __name__ == "__main__":

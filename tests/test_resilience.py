@@ -20,7 +20,7 @@ import payloads
 import pytest
 import redis
 from conftest import WEBHOOK_SECRET, running_worker, signed_headers, wait_for
-from processes import PrivateRedis, Process, devmetrics, free_port
+from processes import PrivateRedis, Process, app_env, devmetrics, free_port, healthy
 
 from devmetrics_app.jobs import broker as broker_module
 from devmetrics_app.jobs import resources
@@ -45,21 +45,8 @@ def private_redis(data_dir: Path, log_dir: Path) -> Iterator[PrivateRedis]:
 
 @pytest.fixture
 def process_env(settings, private_redis: PrivateRedis, private_key_pem: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DEVMETRICS_ENV": "test",
-        "DEVMETRICS_DATA_DIR": str(settings.data_dir),
-        "DATABASE_URL": settings.database_url.get(),
-        "REDIS_URL": private_redis.url,
-        "SECRET_KEY": settings.secret_key.get(),
-        "GITHUB_APP_ID": "12345",
-        "GITHUB_PRIVATE_KEY": private_key_pem,
-        "GITHUB_WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "SWEEP_INTERVAL_SECONDS": "0.3",
-        "SWEEP_GRACE_SECONDS": "1",
-        "WORKER_THREADS": "4",
-        "LOG_LEVEL": "INFO",
-    }
+    return app_env(settings, redis_url=private_redis.url, private_key_pem=private_key_pem,
+                   webhook_secret=WEBHOOK_SECRET)
 
 
 @pytest.fixture
@@ -68,15 +55,7 @@ async def web(process_env: dict[str, str], log_dir: Path) -> Iterator[str]:
     process = devmetrics("web", "serve", "--no-worker", "--port", str(port), env=process_env,
                          log_dir=log_dir)
     url = f"http://127.0.0.1:{port}"
-    async with aiohttp.ClientSession() as session:
-        async def up() -> bool:
-            assert process.alive(), process.output()
-            try:
-                async with session.get(url + "/healthz") as response:
-                    return response.status == 200
-            except aiohttp.ClientConnectionError:
-                return False
-        await wait_for(up, timeout=30)
+    await wait_for(lambda: healthy(url, process), timeout=30)
     yield url
     process.stop()
 

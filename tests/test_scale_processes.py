@@ -14,7 +14,7 @@ import orjson
 import payloads
 import pytest
 from conftest import WEBHOOK_SECRET, signed_headers, wait_for
-from processes import PrivateRedis, Process, app_env, devmetrics, free_port
+from processes import PrivateRedis, Process, app_env, devmetrics, free_port, healthy
 from test_observability import sample
 
 BURST = 160
@@ -51,15 +51,6 @@ async def send_burst(url: str, numbers: list[int]) -> list[int]:
                     statuses.append(response.status)
         await asyncio.gather(*(sender() for _ in range(CONCURRENCY)))
     return statuses
-
-
-async def healthy(url: str, process: Process) -> bool:
-    assert process.alive(), process.output()
-    try:
-        async with aiohttp.ClientSession() as session, session.get(url + "/healthz") as response:
-            return response.status == 200
-    except aiohttp.ClientConnectionError:
-        return False
 
 
 def pids_with_timings(metrics_dir: Path) -> set[int]:

@@ -9,10 +9,9 @@ import sys
 import threading
 from pathlib import Path
 
-import aiohttp
 import pytest
 from conftest import wait_for
-from processes import PrivateRedis, devmetrics, free_port
+from processes import PrivateRedis, app_env, devmetrics, free_port, healthy
 from test_resilience import post_all, processed
 
 from devmetrics_app.worker_child import WorkerChild, exit_with_parent
@@ -73,14 +72,8 @@ def process_env(settings, data_dir: Path, tmp_path: Path, private_key_pem: str):
 
     redis = PrivateRedis(data_dir / f"redis-wc-{os.getpid()}", tmp_path)
     redis.start()
-    yield {
-        **os.environ, "DEVMETRICS_ENV": "test", "DEVMETRICS_DATA_DIR": str(settings.data_dir),
-        "DATABASE_URL": settings.database_url.get(), "REDIS_URL": redis.url,
-        "SECRET_KEY": settings.secret_key.get(), "GITHUB_APP_ID": "12345",
-        "GITHUB_PRIVATE_KEY": private_key_pem, "GITHUB_WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "SWEEP_INTERVAL_SECONDS": "0.3", "SWEEP_GRACE_SECONDS": "1", "WORKER_THREADS": "2",
-        "LOG_LEVEL": "INFO",
-    }
+    yield app_env(settings, redis_url=redis.url, private_key_pem=private_key_pem,
+                  webhook_secret=WEBHOOK_SECRET, WORKER_THREADS="2")
     redis.stop()
 
 
@@ -91,15 +84,7 @@ async def test_serve_restarts_its_worker_process_and_loses_nothing(pool, process
                        log_dir=tmp_path)
     url = f"http://127.0.0.1:{port}"
     try:
-        async with aiohttp.ClientSession() as session:
-            async def up() -> bool:
-                assert serve.alive(), serve.output()
-                try:
-                    async with session.get(url + "/healthz") as response:
-                        return response.status == 200
-                except aiohttp.ClientConnectionError:
-                    return False
-            await wait_for(up, timeout=60)
+        await wait_for(lambda: healthy(url, serve), timeout=60)
         first = await wait_for(lambda: _child_pid(serve.proc.pid), timeout=30)
         assert await post_all(url, range(10)) == [202] * 10
         await wait_for(lambda: _processed_at_least(pool, 10), timeout=60)
