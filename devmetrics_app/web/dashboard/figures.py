@@ -133,28 +133,27 @@ def _hours(value: float) -> str:
     return f"{value / 24:g} days"
 
 
-def _upper(elite: float, high: float, medium: float, show: Any) -> list[tuple[str, str]]:
-    return [(dora.ELITE, f"under {show(elite)}"), (dora.HIGH, f"under {show(high)}"),
-            (dora.MEDIUM, f"under {show(medium)}"), (dora.LOW, f"{show(medium)} or more")]
+def _bands(key: str, show: Any) -> list[tuple[str, str]]:
+    """A lower-is-better key's clusters in words, read off the Thresholds that place a figure
+    (an inclusive bound -- the report's typical value of a cluster -- reads "or less")."""
+    t = dora.DORA_THRESHOLDS[key]
+    def below(v: float) -> str:
+        return f"{show(v)} or less" if t.inclusive else f"under {show(v)}"
+    low = f"over {show(t.medium)}" if t.inclusive else f"{show(t.medium)} or more"
+    return [(dora.ELITE, below(t.elite)), (dora.HIGH, below(t.high)), (dora.MEDIUM, below(t.medium)),
+            (dora.LOW, low)]
 
 
-# What each DORA bucket means, from the same constants that place a figure in a bucket.
+# What each DORA bucket means, from the same Thresholds that place a figure in a bucket.
 DORA_THRESHOLDS: dict[str, list[tuple[str, str]]] = {
     "deployment_frequency": [
         (dora.ELITE, f"{dora.ELITE_MIN_DEPLOY_DAYS_PER_WEEK:g}+ deploy days/week"),
         (dora.HIGH, f"{dora.HIGH_MIN_DEPLOY_DAYS_PER_WEEK:g}+ deploy days/week"),
         (dora.MEDIUM, f"1+ deploy day per {round(7 / dora.MEDIUM_MIN_DEPLOY_DAYS_PER_WEEK)} days"),
         (dora.LOW, f"fewer than 1 deploy day per {round(7 / dora.MEDIUM_MIN_DEPLOY_DAYS_PER_WEEK)} days")],
-    "lead_time": _upper(dora.ELITE_MAX_LEAD_TIME_HOURS, dora.HIGH_MAX_LEAD_TIME_HOURS,
-                        dora.MEDIUM_MAX_LEAD_TIME_HOURS, _hours),
-    # The 2023 report gives each cluster's typical rate, which belongs to it: "at most".
-    "change_failure_rate": [
-        (dora.ELITE, f"{dora.ELITE_CHANGE_FAILURE_RATE:g}% or less"),
-        (dora.HIGH, f"{dora.HIGH_CHANGE_FAILURE_RATE:g}% or less"),
-        (dora.MEDIUM, f"{dora.MEDIUM_CHANGE_FAILURE_RATE:g}% or less"),
-        (dora.LOW, f"over {dora.MEDIUM_CHANGE_FAILURE_RATE:g}%")],
-    "time_to_restore": _upper(dora.ELITE_MAX_RESTORE_HOURS, dora.HIGH_MAX_RESTORE_HOURS,
-                              dora.MEDIUM_MAX_RESTORE_HOURS, _hours),
+    "lead_time": _bands("lead_time", _hours),
+    "change_failure_rate": _bands("change_failure_rate", lambda v: f"{v:g}%"),
+    "time_to_restore": _bands("time_to_restore", _hours),
 }
 # What each figure's count counts (one word for deployments wherever a deployment is meant).
 COUNTED = {"deployment_frequency": "deployments", "lead_time": "commits",
