@@ -108,7 +108,8 @@ def _worker(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise SystemExit(f"devmetrics worker: {exc}") from None
     lower_priority(args.nice)
-    services = boot()
+    # serve's worker child: serve has migrated already, and each restart should be quick.
+    services = boot(run_migrations=args.parent_pid is None)
     worker = InProcessWorker(services, threads=args.threads, queues=queues)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -323,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--parent-pid", type=int, default=None, help=argparse.SUPPRESS)
     worker.add_argument("--queues", default=None,
                         help="comma-separated queues to consume (default all): core "
-                             "deliveries,rollups,live; outbound reviews,notifications,imports")
+                             "deliveries,rollups,live; outbound reviews,notifications,imports,maintenance")
     worker.set_defaults(func=_worker)
 
     scheduler = commands.add_parser(

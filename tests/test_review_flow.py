@@ -19,10 +19,8 @@ from conftest import deliver, post_webhook, running_worker, wait_for
 from fakes.anthropic import FakeAnthropicState, Reply, create_fake_anthropic
 from fakes.github.state import HeldRequests, InjectedFailure
 
-from devmetrics_app import events
 from devmetrics_app.ai.budget import estimate_tokens
 from devmetrics_app.config import Secret, Settings
-from devmetrics_app.events import review_triggers
 from devmetrics_app.jobs import review as review_jobs  # noqa: F401  (declares the actors)
 from devmetrics_app.review.comment import MARKER
 
@@ -31,19 +29,6 @@ INSTALLATION = payloads.ORG_INSTALLATION_ID
 OUR_APP = payloads.app(id=12345, slug="devmetrics-test")
 CHECK = "DevMetrics risk"
 DEBOUNCE_SECONDS = "0.6"
-
-
-def _wire_router() -> None:
-    """Until events/__init__.py includes review_triggers.router, add its handlers to the shared
-    router in place (the delivery actor holds a reference to that very object)."""
-    for event_type, callbacks in review_triggers.router._shallow_routes.items():
-        existing = events.router._shallow_routes.get(event_type, [])
-        for callback in callbacks:
-            if callback not in existing:
-                events.router.add(callback, event_type)
-
-
-_wire_router()
 
 
 class Gate:
@@ -82,8 +67,7 @@ def review_settings(wired_settings: Settings, anthropic) -> Settings:
 
 
 @pytest.fixture
-def review_worker(review_settings: Settings, broker: dramatiq.Broker,
-                  monkeypatch: pytest.MonkeyPatch) -> Iterator[dramatiq.Worker]:
+def review_worker(review_settings: Settings, broker: dramatiq.Broker) -> Iterator[dramatiq.Worker]:
     """conftest's worker (Dramatiq threads + the delivery dispatcher) with Claude configured."""
     # Review jobs left by other tests' webhooks (same sample pull request ids) would bump the
     # debounce counters of ours: start from empty review queues.

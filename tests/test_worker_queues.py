@@ -13,7 +13,13 @@ import payloads
 import pytest
 from conftest import wait_for
 
-from devmetrics_app.jobs.queue_groups import CORE_QUEUES, OUTBOUND_QUEUES, parse_queues, queue_groups
+from devmetrics_app.jobs.queue_groups import (
+    ALL_QUEUES,
+    CORE_QUEUES,
+    OUTBOUND_QUEUES,
+    parse_queues,
+    queue_groups,
+)
 from devmetrics_app.runtime import Endpoints
 from devmetrics_app.services import InProcessWorker, Services
 from devmetrics_app.store.deliveries import IncomingDelivery, insert_batch
@@ -29,6 +35,12 @@ def test_groups_split_the_selected_queues():
     assert [(g.name, set(g.queues)) for g in only] == [("outbound", {"reviews", "imports"})]
     with pytest.raises(ValueError, match="unknown queue"):
         parse_queues("deliveries,review")
+
+
+def test_every_actor_queue_has_workers(broker):
+    """A queue no group consumes is a job that never runs (the nightly pruning once was)."""
+    declared = {broker.get_actor(name).queue_name for name in broker.get_declared_actors()}
+    assert declared <= set(ALL_QUEUES), declared - set(ALL_QUEUES)
 
 
 async def test_stalled_outbound_actors_do_not_block_deliveries(pool, broker, settings):

@@ -14,7 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 CORE_QUEUES = ("deliveries", "rollups", "live")
-OUTBOUND_QUEUES = ("reviews", "notifications", "imports")
+# `maintenance`: the nightly pruning of old delivery bodies (long batches; never urgent).
+OUTBOUND_QUEUES = ("reviews", "notifications", "imports", "maintenance")
 ALL_QUEUES = CORE_QUEUES + OUTBOUND_QUEUES
 
 

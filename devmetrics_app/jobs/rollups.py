@@ -14,7 +14,6 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 import dramatiq
-import redis.asyncio as aioredis
 
 from devmetrics_app.events.live_updates import publish_all
 from devmetrics_app.jobs import pending_rollups, resources
@@ -29,21 +28,6 @@ ROLLUP_MAX_RETRIES = 5
 ROLLUP_MIN_BACKOFF_MS = 5_000
 NIGHTLY_TIME_LIMIT_MS = 60 * 60 * 1000
 
-_redis: dict[str, aioredis.Redis] = {}
-
-
-def _client(url: str) -> aioredis.Redis:
-    """One client per URL for this worker's event loop (actors share Dramatiq's loop thread)."""
-    if url not in _redis:
-        _redis[url] = aioredis.from_url(url)
-    return _redis[url]
-
-
-def _redis_client() -> aioredis.Redis:
-    res = resources.current()
-    return _client(res.redis_url or res.settings.redis_url.get())
-
-
 @dramatiq.actor(queue_name="rollups", max_retries=ROLLUP_MAX_RETRIES, min_backoff=ROLLUP_MIN_BACKOFF_MS)
 async def recompute_rollups(repository_id: int, days: list[str]) -> None:
     """The follow-up handlers ask for: mark the days pending, schedule one run if none is."""
@@ -53,14 +37,14 @@ async def recompute_rollups(repository_id: int, days: list[str]) -> None:
     if installation_id is None:
         log.info("rollup for unknown repository %s dropped", repository_id)
         return
-    if await pending_rollups.mark(_redis_client(), installation_id, repository_id, days):
+    if await pending_rollups.mark(resources.current().redis(), installation_id, repository_id, days):
         run_pending_rollups.send_with_options(args=(installation_id,), delay=DEBOUNCE_SECONDS * 1000)
 
 
 @dramatiq.actor(queue_name="rollups", max_retries=ROLLUP_MAX_RETRIES, min_backoff=ROLLUP_MIN_BACKOFF_MS)
 async def run_pending_rollups(installation_id: int) -> None:
     """Everything pending for the installation, under its lock; nothing pending: return at once."""
-    redis = _redis_client()
+    redis = resources.current().redis()
     pool = await resources.current().pool()
     work: dict[int, list[str]] = {}
     try:
@@ -76,7 +60,7 @@ async def run_pending_rollups(installation_id: int) -> None:
         raise
     # Open dashboards of this organisation and its repositories refresh their figures.
     days = sorted({day for repository_id in done for day in work[repository_id]})
-    await publish_all(resources.current().redis(),
+    await publish_all(redis,
                       [f"org:{installation_id}", *(f"repo:{r}" for r in done)],
                       {"type": "rollup.recomputed", "repositories": done, "days": days})
 

@@ -440,13 +440,18 @@ async def repository_runs(conn: asyncpg.Connection, repository_id: int) -> list[
     return [run_fact(r) for r in await conn.fetch(RUNS_SQL, repository_id)]
 
 
+def reached_at_sql(alias: str) -> str:
+    """When commit `alias` reached the default branch (its push there; else, for commits that
+    came by history import, its commit time): what a release's cut compares."""
+    return f"coalesce({alias}.default_branch_pushed_at, {alias}.committed_at, {alias}.authored_at)"
+
+
 async def commit_times(
     conn: asyncpg.Connection, repository_id: int, shas: Sequence[str]
 ) -> dict[str, datetime]:
-    """When each commit reached the default branch (its push there; else, for commits that
-    came by history import, its commit time): what a release's cut compares."""
+    """When each commit reached the default branch (reached_at_sql)."""
     rows = await conn.fetch(
-        """SELECT sha, coalesce(default_branch_pushed_at, committed_at, authored_at) AS at FROM commits
+        f"""SELECT sha, {reached_at_sql("c")} AS at FROM commits c
            WHERE repository_id = $1 AND sha = ANY($2::text[])""",
         repository_id,
         sorted(set(shas)),

@@ -70,12 +70,7 @@ ON CONFLICT (source, id) DO UPDATE SET
 # moment the commit reached the branch (REACHED_AT): releases in success order with a growing
 # cut define the intervals (lo, hi]. The lead time itself runs from the commit's own time.
 # Merge commits are not changes (the lead-time explain counts them apart).
-def reached_at_sql(alias: str) -> str:
-    """When commit `alias` reached the default branch (facts.commit_times says the same)."""
-    return f"coalesce({alias}.default_branch_pushed_at, {alias}.committed_at, {alias}.authored_at)"
-
-
-REACHED_AT = reached_at_sql("c")
+REACHED_AT = facts.reached_at_sql("c")
 INSERT_RELEASE_COMMITS = f"""
 INSERT INTO release_commits (repository_id, sha, installation_id, release_source, release_id,
                              released_at, committed_at, lead_hours, author_login, author_is_bot)

@@ -102,7 +102,7 @@ INCIDENT_MATCH = "metrics_labels(i.labels) && $5::text[]"
 # body, `git revert` writes "This reverts commit <sha>." in the message (a one-commit PR's body).
 REVERTS_PR = r"Reverts ([A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+)#([0-9]+)"
 REVERTS_COMMIT = r"This reverts commit ([0-9a-fA-F]{40})"
-_REVERTED_REACHED = rollups.reached_at_sql("k")
+_REVERTED_REACHED = facts.reached_at_sql("k")
 # Failure signals at or after the period start (an earlier one cannot hit an attempt in it).
 # A revert blames the deployment that first shipped the change it names: the first success of
 # that change's repository whose cut reaches the moment the change reached the default branch

@@ -96,11 +96,11 @@ async def freshness(
 ) -> Freshness:
     """`as_of` and `pending` for an installation's figures over `repository_ids` (None: all)."""
     row = await scope_marks(conn, installation_id, repository_ids)
-    queued = row["outbox_rollups"] or (
-        redis is not None and await rollups_pending(redis, installation_id, row["repositories"]))
     if row["oldest_unprocessed"] is not None:
         return Freshness(min(row["oldest_unprocessed"], row["answered_at"]), True)
-    if queued:
+    # Only now ask Redis: with deliveries outstanding its answer would change nothing.
+    if row["outbox_rollups"] or (
+            redis is not None and await rollups_pending(redis, installation_id, row["repositories"])):
         return Freshness(row["last_recompute"] or row["answered_at"], True)
     return Freshness(row["answered_at"], False)
 

@@ -24,17 +24,24 @@ from devmetrics_app.github.errors import GitHubAppError
 from devmetrics_app.store import installations
 from devmetrics_app.store.installations import add_membership
 from devmetrics_app.store.users import upsert_user
-from devmetrics_app.web.keys import GITHUB, POOL
+from devmetrics_app.web.keys import GITHUB, POOL, REDIS
 
 log = logging.getLogger(__name__)
 
 MAX_MEMBERS = 2_000  # a settings page lists people, not a whole enterprise
 LIST_TIMEOUT_SECONDS = 10.0  # the page still shows the recorded members if GitHub is slow
 MEMBERS_URL = "/orgs/{org}/members{?role}"
+# A listing is good for this long: the page is not a reason to call GitHub and rewrite every
+# membership on each render (organisation webhooks keep memberships current in between).
+SYNCED_KEY = "devmetrics:members-synced:{installation_id}"
+SYNCED_SECONDS = 300
 
 
 async def sync_members(request: web.Request, installation_id: int) -> str | None:
     """Store the organisation's members; None when done (or nothing to do), else why not."""
+    synced = SYNCED_KEY.format(installation_id=installation_id)
+    if await request.app[REDIS].exists(synced):
+        return None
     async with request.app[POOL].acquire() as conn:
         row = await installations.account_of(conn, installation_id)
     if row is None or row["account_type"] != "Organization":
@@ -52,6 +59,7 @@ async def sync_members(request: web.Request, installation_id: int) -> str | None
     async with request.app[POOL].acquire() as conn:
         await _store(conn, installation_id, row["account_id"], admins,
                      list(itertools.islice(members, MAX_MEMBERS)))
+    await request.app[REDIS].set(synced, 1, ex=SYNCED_SECONDS)
     return None
 
 
