@@ -93,6 +93,23 @@ async def test_no_get_route_answers_500(github_client, pool) -> None:
     assert walked >= 20
 
 
+async def test_a_huge_path_id_is_refused_not_a_500(github_client, pool) -> None:
+    """int() raises past 4,300 digits: every id in a path is bounded before it is parsed."""
+    client, state = github_client
+    seed_user(state, "alice", installations=(ORG,))
+    headers = {"Authorization": f"Bearer {await api_sign_in(client, state, 'alice')}"}
+    failures = []
+    for _, pattern, _path in own_routes(client.server.app, lambda method: method == "GET"):
+        params = re.findall(r"\{(\w+)\}", pattern)
+        if not params:
+            continue
+        path = pattern.format(**{p: "9" * 5000 for p in params})
+        response = await client.get(path, headers=headers, allow_redirects=False)
+        if response.status >= 500:
+            failures.append((pattern, response.status))
+    assert not failures, failures
+
+
 BODIES = (b"", b"null", b"[]", b'"text"', b"{", b'{"name": 1e999}', b'{"a": ' * 200 + b"1" + b"}" * 200,
           b'{"name": "x", "type": "pr_opened", "channels": ["in_app"], "conditions": {"hours": "\xb2"}}',
           b'{"role": "ADMIN\\u0000"}', b"\xff\xfe", b'{"enabled": "yes", "days": -1}')

@@ -25,7 +25,7 @@ import orjson
 from aiohttp import web
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from devmetrics_app.digits import is_decimal
+from devmetrics_app.digits import bounded_int, is_decimal
 from devmetrics_app.manifest import build_manifest
 from devmetrics_app.store import app_credentials, installations
 from devmetrics_app.store.app_credentials import StoredAppCredentials
@@ -43,7 +43,6 @@ STATE_PREFIX = "devmetrics:manifest-state:"
 STATE_TTL_SECONDS = 3600
 CSRF_COOKIE = "devmetrics_setup_csrf"
 ORG_LOGIN_MAX = 39
-MAX_ID_DIGITS = len(str(MAX_ID))  # checked before int(): a 5,000-digit number is refused early
 routes = web.RouteTableDef()
 
 
@@ -175,10 +174,10 @@ async def installed(request: web.Request) -> web.Response:
     everyone else gets the same page whether the installation exists or not."""
     raw_id = request.query.get("installation_id", "")
     action = request.query.get("setup_action", "install")
-    if not is_decimal(raw_id) or len(raw_id) > MAX_ID_DIGITS or not 0 < int(raw_id) <= MAX_ID:
+    installation_id = bounded_int(raw_id, MAX_ID)
+    if not installation_id:
         return responses.error(400, "invalid", "installation_id must be a number",
                                field="installation_id")
-    installation_id = int(raw_id)
     return aiohttp_jinja2.render_template("installed.html", request, {
         "installation_id": installation_id,
         "account": await _account_for_installer(request, installation_id),

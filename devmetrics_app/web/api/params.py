@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from devmetrics_app.digits import is_decimal
+from devmetrics_app.digits import bounded_int
 
 MAX_ID = 2**63 - 1
 
@@ -20,10 +20,10 @@ def bad_request(field: str, message: str) -> web.HTTPBadRequest:
 
 
 def path_id(request: web.Request, name: str) -> int:
-    raw = request.match_info[name]
-    if not is_decimal(raw) or int(raw) > MAX_ID:
+    value = bounded_int(request.match_info[name], MAX_ID)
+    if value is None:
         raise bad_request(name, "must be a positive integer id")
-    return int(raw)
+    return value
 
 
 async def json_object(request: web.Request) -> dict:

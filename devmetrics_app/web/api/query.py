@@ -30,7 +30,7 @@ import asyncpg
 import orjson
 from aiohttp import web
 
-from devmetrics_app.digits import is_decimal
+from devmetrics_app.digits import bounded_int, is_decimal
 from devmetrics_app.metrics.explain import Period
 from devmetrics_app.metrics.read.scope import Scope
 from devmetrics_app.metrics.settings import SettingsError
@@ -53,10 +53,10 @@ CURSOR_MAC_BYTES = 16
 
 
 def parse_id(field: str, raw: str) -> int:
-    raw = raw.strip()
-    if not is_decimal(raw) or int(raw) > MAX_ID or int(raw) == 0:
+    value = bounded_int(raw.strip(), MAX_ID)
+    if not value:
         raise bad_request(field, "must be a positive integer id")
-    return int(raw)
+    return value
 
 
 def single(request: web.Request, field: str) -> str | None:

@@ -20,12 +20,13 @@ import asyncpg
 import orjson
 from aiohttp import web
 
-from devmetrics_app.digits import is_decimal
+from devmetrics_app.digits import bounded_int
 from devmetrics_app.metrics.explain import Period
 from devmetrics_app.metrics.service import Scope
 from devmetrics_app.store import installations
 from devmetrics_app.store import repositories as store_repositories
 from devmetrics_app.timeutil import utcnow
+from devmetrics_app.web.api.params import MAX_ID
 from devmetrics_app.web.api.params import bad_request as _bad_request
 from devmetrics_app.web.api.query import _bound, repositories_of, single, team_of
 from devmetrics_app.web.dashboard.charts import fmt, noun
@@ -94,11 +95,11 @@ def render(request: web.Request, template: str, context: dict[str, Any], *,
 
 
 def installation_path_id(request: web.Request) -> int:
-    raw = request.match_info["installation_id"]
-    if not is_decimal(raw) or not 0 < int(raw) < 2**63:
+    value = bounded_int(request.match_info["installation_id"], MAX_ID)
+    if not value:
         raise web.HTTPNotFound(text='{"error": {"code": "not_found", "message": "not found"}}',
                                content_type="application/json")
-    return int(raw)
+    return value
 
 
 async def installation_context(request: web.Request, conn: asyncpg.Connection, *,

@@ -12,8 +12,9 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from devmetrics_app.digits import is_decimal
+from devmetrics_app.digits import bounded_int
 from devmetrics_app.store import deployments
+from devmetrics_app.web.api.params import MAX_ID
 from devmetrics_app.web.dashboard.common import installation_context, page, pool, render
 from devmetrics_app.web.tenancy import not_found
 
@@ -61,11 +62,12 @@ async def deploy_run(request: web.Request) -> web.Response:
 
 
 async def _page(request: web.Request, source: str, raw_id: str) -> web.Response:
-    if not is_decimal(raw_id) or not 0 < int(raw_id) < 2**63:
+    deployment_id = bounded_int(raw_id, MAX_ID)
+    if not deployment_id:
         raise not_found()
     async with pool(request).acquire() as conn:
         context = await installation_context(request, conn)
-        found = await _load(conn, context["installation"]["id"], source, int(raw_id))
+        found = await _load(conn, context["installation"]["id"], source, deployment_id)
     if found is None:
         raise not_found()
     return render(request, "deployment.html", {**context, "source": source, "d": found})
