@@ -23,7 +23,9 @@ from datetime import UTC, date, datetime, timedelta
 import payloads as p
 from conftest import deliver
 
-from devmetrics_app.metrics import rollups, service
+from served import service
+
+from devmetrics_app.metrics import rollups
 from devmetrics_app.metrics.explain import Period
 
 REPO = p.REPO_API

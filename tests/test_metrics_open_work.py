@@ -9,7 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from devmetrics_app.metrics import facts, open_work, rollups, service
+from served import service
+
+from devmetrics_app.metrics import facts, open_work, rollups
 from devmetrics_app.metrics.calc.throughput import review_load as review_load_calc
 from devmetrics_app.metrics.calc.throughput import work_in_progress as wip_calc
 from devmetrics_app.metrics.explain import Figure, Period

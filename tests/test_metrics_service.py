@@ -9,7 +9,9 @@ from datetime import date, timedelta
 import pytest
 from metrics_world import ALICE, INST_A, INST_B, ORG_A, REPO_A, TEAM, seed, t
 
-from devmetrics_app.metrics import facts, rollups, service
+from served import service
+
+from devmetrics_app.metrics import facts, rollups
 from devmetrics_app.metrics.calc.cycle_time import cycle_time as cycle_time_calc
 from devmetrics_app.metrics.calc.throughput import throughput as throughput_calc
 from devmetrics_app.metrics.explain import Period

@@ -12,7 +12,9 @@ from conftest import deliver, wait_for
 from metrics_world import INST_A, INST_B, REPO_A, seed
 
 from devmetrics_app.jobs import rollups as rollup_jobs
-from devmetrics_app.metrics import rollups, service
+from served import service
+
+from devmetrics_app.metrics import rollups
 from devmetrics_app.metrics.explain import Period
 
 DAYS = [date(2024, 3, 1) + timedelta(days=i) for i in range(31)]

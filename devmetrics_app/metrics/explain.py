@@ -18,6 +18,16 @@ from datetime import date, datetime
 from typing import Any
 
 
+# Field metadata for a report's fields that only an explained answer carries (a total of the
+# items listed, the cursor to page on): web/api/serialize.py leaves them out otherwise.
+EXPLAIN_ONLY = "explain_only"
+
+
+def explain_only() -> Any:
+    """A report field present only with `explain=true`; None until then."""
+    return field(default=None, metadata={EXPLAIN_ONLY: True})
+
+
 @dataclass(frozen=True)
 class Period:
     """Half-open [start, end) with timezone-aware bounds."""

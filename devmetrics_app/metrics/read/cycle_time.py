@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -14,7 +15,7 @@ from devmetrics_app.store.sql import bind
 
 from .. import facts, rollups
 from ..calc.cycle_time import STAGES, UNIT_HOURS
-from ..explain import Figure, Item
+from ..explain import Figure, Item, explain_only
 from .paging import EXPLAIN_LIMIT, build_figure, cursor_offset, next_cursor_for
 from .percentiles import (
     StaleHistograms,
@@ -72,6 +73,18 @@ ORDER BY f.merged_at DESC, f.pull_request_id LIMIT :limit
 """
 
 
+@dataclass(frozen=True)
+class CycleTimeReport:
+    """Cycle time, each stage (keyed as in `STAGE_COLUMNS`) and the merged-unreviewed count;
+    with explain, the number of PRs behind them and the cursor to the next page of items."""
+
+    cycle_time: Figure
+    stages: dict[str, Figure]
+    unreviewed: Figure
+    items_total: int | None = explain_only()
+    next_cursor: str | None = explain_only()
+
+
 async def _cycle_row(conn: asyncpg.Connection, r: Resolved) -> dict | None:
     """CYCLE_SQL's row from the histograms (exact medians); None when they cannot answer."""
     series = (*rollups.CYCLE_STAGE_SERIES, *rollups.CYCLE_SCALAR_SERIES)
@@ -98,7 +111,7 @@ async def _cycle_row(conn: asyncpg.Connection, r: Resolved) -> dict | None:
 
 async def cycle_time(
     conn: asyncpg.Connection, scope: Scope, *, explain: bool = False, cursor: str | None = None
-) -> dict:
+) -> CycleTimeReport:
     """PR cycle time and stages over PRs merged in the period (value = median, hours)."""
     r = await resolve(conn, scope)
     offset = cursor_offset(cursor)
@@ -163,14 +176,10 @@ async def cycle_time(
         )
 
     merged = row["merged"]
-    out: dict[str, Any] = {
-        "cycle_time": figure("cycle_time", None).to_dict(explain=explain),
-        "stages": {
-            stage: figure(column, stage).to_dict(explain=explain)
-            for stage, column in STAGE_COLUMNS.items()
-            if stage in STAGES
-        },
-        "unreviewed": build_figure(
+    return CycleTimeReport(
+        cycle_time=figure("cycle_time", None),
+        stages={stage: figure(column, stage) for stage, column in STAGE_COLUMNS.items() if stage in STAGES},
+        unreviewed=build_figure(
             float(row["unreviewed"]),
             "pull requests",
             merged,
@@ -178,9 +187,7 @@ async def cycle_time(
             unreviewed_items,
             {"percent": row["unreviewed"] / merged * 100.0 if merged else None},
             bot_items,
-        ).to_dict(explain=explain),
-    }
-    if explain:
-        out["items_total"] = merged
-        out["next_cursor"] = next_cursor_for(offset, merged)
-    return out
+        ),
+        items_total=merged if explain else None,
+        next_cursor=next_cursor_for(offset, merged) if explain else None,
+    )

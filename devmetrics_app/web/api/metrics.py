@@ -19,6 +19,7 @@ from devmetrics_app.store import issues
 from devmetrics_app.web import responses
 from devmetrics_app.web.api.freshness import freshness, stamp
 from devmetrics_app.web.api.params import bad_request
+from devmetrics_app.web.api.serialize import to_json
 from devmetrics_app.web.api.query import (
     MetricQuery,
     computed,
@@ -36,15 +37,17 @@ routes = web.RouteTableDef()
 
 EXPLAIN_CURSOR = "explain:"
 
-Compute = Callable[..., Awaitable[dict[str, Any] | None]]
+Compute = Callable[..., Awaitable[Any]]
 
 
 async def envelope(request: web.Request, name: str, query: MetricQuery, result: Any) -> web.Response:
-    """The answer, with `as_of` and `pending` (freshness.py) on it and on each of its figures."""
+    """The answer (a typed report from metrics/read, or its JSON already) with `as_of` and
+    `pending` (freshness.py) on it and on each of its figures."""
     async with request.app[POOL].acquire() as conn:
         fresh = await freshness(conn, request.app.get(REDIS), query.installation_id, query.repository_ids)
     return responses.json({"metric": name, "query": {**query.echo(), "explain": query.explain},
-                           **fresh.to_dict(), "result": stamp(result, fresh)})
+                           **fresh.to_dict(),
+                           "result": stamp(to_json(result, explain=query.explain), fresh)})
 
 
 def _explain_offset(request: web.Request, name: str, query: MetricQuery) -> dict[str, str]:
@@ -66,7 +69,8 @@ async def _explained(request: web.Request, name: str, compute: Compute, *,
     async with request.app[POOL].acquire() as conn:
         query = await metric_query(request, conn)
         extra = _explain_offset(request, name, query) if paged else {}
-        result = await computed(compute(conn, query.scope(), explain=query.explain, **extra))
+        result = to_json(await computed(compute(conn, query.scope(), explain=query.explain, **extra)),
+                         explain=query.explain)
     if paged and result.get("next_cursor") is not None:
         result["next_cursor"] = encode_cursor(request, EXPLAIN_CURSOR + name,
                                               int(result["next_cursor"]), 0)

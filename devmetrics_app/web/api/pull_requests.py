@@ -21,6 +21,7 @@ from devmetrics_app.store import ai_reviews, pull_requests
 from devmetrics_app.store.pull_request_list import RISK_BANDS, STATES, PullRequestFilters, fetch_page
 from devmetrics_app.web import responses
 from devmetrics_app.web.api.params import bad_request, path_id
+from devmetrics_app.web.api.serialize import to_json
 from devmetrics_app.web.api.query import (
     choice,
     computed,
@@ -125,7 +126,7 @@ async def _stages(conn: asyncpg.Connection, pr: asyncpg.Record) -> dict[str, Any
     scope = service.Scope(installation_id=pr["installation_id"],
                           period=Period(merged_at, merged_at + MERGE_INSTANT),
                           repository_ids=(pr["repository_id"],))
-    report = await computed(service.cycle_time(conn, scope, explain=True))
+    report = to_json(await computed(service.cycle_time(conn, scope, explain=True)), explain=True)
     figures = {"cycle_time": report["cycle_time"], **report["stages"]}
     stages = {name: _value_for(figure, pr["id"]) for name, figure in figures.items()}
     if stages.pop("cycle_time") is None:

@@ -16,8 +16,9 @@ import asyncpg
 from devmetrics_app.metrics import service
 from devmetrics_app.metrics.calc import dora
 from devmetrics_app.metrics.service import Scope
+from devmetrics_app.web.api.serialize import to_json
 
-Compute = Callable[[asyncpg.Connection, Scope], Awaitable[dict[str, Any]]]
+Compute = Callable[[asyncpg.Connection, Scope], Awaitable[dict[str, Any]]]  # explained, as JSON
 
 
 @dataclass(frozen=True)
@@ -27,9 +28,9 @@ class FigureDef:
     compute: Compute
 
 
-def _pick(call: Callable[..., Awaitable[dict[str, Any]]], *path: str) -> Compute:
+def _pick(call: Callable[..., Awaitable[Any]], *path: str) -> Compute:
     async def compute(conn: asyncpg.Connection, scope: Scope) -> dict[str, Any]:
-        result = await call(conn, scope, explain=True)
+        result = to_json(await call(conn, scope, explain=True), explain=True)
         for key in path:
             result = result[key]
         return result
