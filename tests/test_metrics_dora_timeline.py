@@ -22,7 +22,6 @@ from datetime import UTC, date, datetime, timedelta
 
 import payloads as p
 from conftest import deliver
-
 from served import service
 
 from devmetrics_app.metrics import rollups

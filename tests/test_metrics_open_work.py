@@ -8,7 +8,6 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from served import service
 
 from devmetrics_app.metrics import facts, open_work, rollups

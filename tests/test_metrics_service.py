@@ -8,7 +8,6 @@ from datetime import date, timedelta
 
 import pytest
 from metrics_world import ALICE, INST_A, INST_B, ORG_A, REPO_A, TEAM, seed, t
-
 from served import service
 
 from devmetrics_app.metrics import facts, rollups

@@ -10,10 +10,9 @@ import payloads
 import pytest
 from conftest import deliver, wait_for
 from metrics_world import INST_A, INST_B, REPO_A, seed
-
-from devmetrics_app.jobs import rollups as rollup_jobs
 from served import service
 
+from devmetrics_app.jobs import rollups as rollup_jobs
 from devmetrics_app.metrics import rollups
 from devmetrics_app.metrics.explain import Period
 

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-
 # Field metadata for a report's fields that only an explained answer carries (a total of the
 # items listed, the cursor to page on): web/api/serialize.py leaves them out otherwise.
 EXPLAIN_ONLY = "explain_only"

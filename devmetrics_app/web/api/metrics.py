@@ -19,7 +19,6 @@ from devmetrics_app.store import issues
 from devmetrics_app.web import responses
 from devmetrics_app.web.api.freshness import freshness, stamp
 from devmetrics_app.web.api.params import bad_request
-from devmetrics_app.web.api.serialize import to_json
 from devmetrics_app.web.api.query import (
     MetricQuery,
     computed,
@@ -30,6 +29,7 @@ from devmetrics_app.web.api.query import (
     parse_id,
     single,
 )
+from devmetrics_app.web.api.serialize import to_json
 from devmetrics_app.web.keys import POOL, REDIS
 from devmetrics_app.web.tenancy import not_found
 

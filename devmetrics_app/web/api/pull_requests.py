@@ -21,7 +21,6 @@ from devmetrics_app.store import ai_reviews, pull_requests
 from devmetrics_app.store.pull_request_list import RISK_BANDS, STATES, PullRequestFilters, fetch_page
 from devmetrics_app.web import responses
 from devmetrics_app.web.api.params import bad_request, path_id
-from devmetrics_app.web.api.serialize import to_json
 from devmetrics_app.web.api.query import (
     choice,
     computed,
@@ -35,6 +34,7 @@ from devmetrics_app.web.api.query import (
     single,
     team_of,
 )
+from devmetrics_app.web.api.serialize import to_json
 from devmetrics_app.web.keys import POOL, SEND
 from devmetrics_app.web.tenancy import not_found, require_installation, visible_installations
 

@@ -18,12 +18,12 @@ import asyncpg
 from aiohttp import web
 
 from devmetrics_app.metrics import service
-from devmetrics_app.web.api.serialize import to_json
 from devmetrics_app.metrics.calc.dora import ELITE_MAX_LEAD_TIME_HOURS
 from devmetrics_app.metrics.explain import Period
 from devmetrics_app.metrics.service import Scope
 from devmetrics_app.store import installations
 from devmetrics_app.web.api.query import computed
+from devmetrics_app.web.api.serialize import to_json
 from devmetrics_app.web.dashboard import charts
 from devmetrics_app.web.dashboard.common import (
     Filters,
