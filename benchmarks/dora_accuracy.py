@@ -175,18 +175,18 @@ async def main(scale: float, seed: int) -> None:
         expected = truth(deliveries, period)
         print(f"{len(deliveries)} deliveries (seed {seed}, scale {scale}), period {period.start.date()}"
               f" to {period.end.date()}")
-        lead = served["lead_time"]
-        print(f"lead time median: served {lead['value']:.2f} h over {lead['count']} commits;"
+        lead = served.lead_time
+        print(f"lead time median: served {lead.value:.2f} h over {lead.count} commits;"
               f" independent {expected['lead']:.2f} h over {expected['lead_n']};"
               f" old rule (commit time) {expected['old_lead']:.2f} h")
-        print(f"change failure rate: served {served['change_failure_rate']['value']:.2f} % of"
-              f" {served['change_failure_rate']['count']}; independent {expected['cfr']:.2f} % of"
+        cfr = served.change_failure_rate
+        print(f"change failure rate: served {cfr.value:.2f} % of"
+              f" {cfr.count}; independent {expected['cfr']:.2f} % of"
               f" {expected['attempts']}")
         # explain lists at most EXPLAIN_LIMIT failed deployments: compare those it lists, and
         # all of them when the list is whole.
-        cfr = served["change_failure_rate"]
-        served_failed = {i["id"] for i in cfr["items"]}
-        whole = len(served_failed) == cfr["failed"]
+        served_failed = {i.id for i in cfr.items or []}
+        whole = len(served_failed) == cfr.details["failed"]
         differ = served_failed ^ expected["failed"] if whole else served_failed - expected["failed"]
         for dep_id in sorted(differ):
             side = "served only" if dep_id in served_failed else "independent only"
