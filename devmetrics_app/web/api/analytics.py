@@ -23,6 +23,7 @@ from devmetrics_app.web.api.query import (
     single,
 )
 from devmetrics_app.web.api.repositories import visible_repository
+from devmetrics_app.web.api.serialize import to_json
 from devmetrics_app.web.keys import POOL
 from devmetrics_app.web.tenancy import not_found
 
@@ -89,4 +90,5 @@ async def trends(request: web.Request) -> web.Response:
         metric = choice(request, "metric", allowed, required=True)
         interval = choice(request, "interval", service.TREND_INTERVALS, default="week")
         result = await computed(service.trends(conn, query.scope(), metric=metric, interval=interval))
-    return await envelope(request, "trends", query, {"metric": metric, "interval": interval, **result})
+    return await envelope(request, "trends", query, {"metric": metric, "interval": interval,
+                                                     **to_json(result)})
