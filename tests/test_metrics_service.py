@@ -382,15 +382,15 @@ async def test_people_from_cumulative_totals_equal_the_daily_rollup(world):
         for period in (MARCH, Period(t(2), t(6)), Period(t(6), t(7))):
             r = await service.resolve(conn, service.Scope(INST_A, period))
             fast = await read_people._people(conn, r, None)
-            daily = await conn.fetch(
-                read_people.PEOPLE_ROLLUP_SQL, INST_A, period.start.date(), period.end.date(), None
-            )
-            got = [(p["user_id"], p["prs_opened"], p["commits"], p["reviews_given"]) for p in fast]
+            daily = await conn.fetch(*bind(read_people.PEOPLE_ROLLUP_SQL, {
+                "installation": INST_A, "start": period.start.date(), "end": period.end.date(),
+                "members": None}))
+            got = [(p.user_id, p.prs_opened, p.commits, p.reviews_given) for p in fast]
             assert got == [
                 (d["user_id"], int(d["prs_opened"]), int(d["commits"]), int(d["reviews_given"]))
                 for d in daily
             ]
-            assert await read_people._people(conn, r, [ALICE]) == [p for p in fast if p["user_id"] == ALICE]
+            assert await read_people._people(conn, r, [ALICE]) == [p for p in fast if p.user_id == ALICE]
 
 
 async def test_a_self_review_is_not_a_review_given(pool):

@@ -60,7 +60,8 @@ async def individual(request: web.Request) -> web.Response:
         result = await computed(service.individual_analytics(conn, query.scope(), user_id))
     if result is None:
         raise not_found()
-    return await envelope(request, "individual", query, {"user": user_id, **result})
+    return await envelope(request, "individual", query,
+                          {"user": user_id, **to_json(result, explain=query.explain)})
 
 
 @routes.get("/api/analytics/repository/{repository_id}")
@@ -75,7 +76,8 @@ async def repository(request: web.Request) -> web.Response:
         result = await computed(service.repository_analytics(conn, query.scope(), repo["id"]))
     if result is None:
         raise not_found()
-    return await envelope(request, "repository", query, {"repository": repo["id"], **result})
+    return await envelope(request, "repository", query,
+                          {"repository": repo["id"], **to_json(result, explain=query.explain)})
 
 
 @routes.get("/api/analytics/trends")

@@ -49,7 +49,7 @@ async def people(request: web.Request) -> web.Response:
         options = await filter_options(conn, installation["id"])
     if wants_csv(request):
         return csv_response("people.csv", PEOPLE_CSV,
-                            ([p.get(column) for column in PEOPLE_CSV] for p in result["people"]))
+                            ([getattr(p, column) for column in PEOPLE_CSV] for p in result.people))
     return render(request, "people.html", {**context, **options, "filters": filters, "team": result,
                                            "live_rooms": [f"org:{installation['id']}"]})
 
@@ -69,10 +69,10 @@ async def individual(request: web.Request) -> web.Response:
         options = await filter_options(conn, installation["id"])
     if result is None:
         raise not_found()
-    stages = result["cycle_time"]["stages"]
+    stages = result.cycle_time.stages
     chart = charts.horizontal_bars(
         "Median hours per cycle-time stage",
-        [(stage, figure["median"]) for stage, figure in stages.items() if figure["median"] is not None],
+        [(stage, figure.median) for stage, figure in stages.items() if figure.median is not None],
         unit="hours", label_header="Stage")
     return render(request, "person.html", {**context, "filters": filters, "person": result,
                                            "stage_chart": chart, "stage_words": STAGE_WORDS,

@@ -12,6 +12,7 @@ from devmetrics_app.store import repositories as store_repositories
 from devmetrics_app.store.pull_request_list import PullRequestFilters, fetch_page
 from devmetrics_app.web.api.query import computed
 from devmetrics_app.web.api.repositories import visible_repository
+from devmetrics_app.web.api.serialize import to_json
 from devmetrics_app.web.dashboard import charts, repository_status
 from devmetrics_app.web.dashboard.common import (
     Filters,
@@ -83,7 +84,7 @@ async def repository(request: web.Request) -> web.Response:
     chart = charts.bars("Pull requests merged", [slice_label(p) for p in slices], merged,
                         unit="pull requests", x_label="Merged in", y_label="Merged", integer=True)
     return render(request, "repository.html", {
-        **context, "repo": dict(repo), "filters": filters, "result": result, "chart": chart,
+        **context, "repo": dict(repo), "filters": filters, "result": to_json(result), "chart": chart,
         "recent": recent, "progress": progress,
         "history": imported.get(repo["id"], repository_status.NOT_STARTED),
         "live_rooms": [f"repo:{repo['id']}"]})
