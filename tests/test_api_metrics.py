@@ -68,6 +68,7 @@ async def test_every_metric_endpoint_answers_with_its_envelope(api, pool) -> Non
     assert {"deployment_frequency", "lead_time"} <= set(dora)
     burndown = await api.get("/api/metrics/burndown", {**WORLD, "milestone": str(MILESTONE)})
     assert burndown["result"]["milestone"]["title"] == "v1.0" and burndown["result"]["days"]
+    assert "items" in burndown["result"]  # a burndown lists its issues without explain=true
 
 
 async def test_scoping_by_repository_and_team(api, pool) -> None:

@@ -65,6 +65,13 @@ async def test_repository_metrics_summary(api, pool) -> None:
     assert body["repository"] == API_REPO and body["query"]["repository"] == [API_REPO]
     for name in ("cycle_time", "throughput", "build_success", "deployments"):
         assert isinstance(body[name], dict), name
+    # Figures in the API's shape (web/api/serialize.to_json), not a dataclass's fields as orjson
+    # would write them: details beside the value, no `details` nor `items` key unexplained.
+    for figure in (body["build_success"], body["throughput"]["pull_requests_merged"],
+                   body["cycle_time"]["cycle_time"]):
+        assert {"value", "unit", "count", "excluded"} <= set(figure)
+        assert not {"details", "items"} & set(figure)
+    assert {"successes", "failures", "source"} <= set(body["build_success"])
     web = await api.get(f"/api/repositories/{payloads.REPO_WEB_ID}/metrics", WORLD)
     # acme/api holds the merged PR and the workflow runs; acme/web neither.
     assert body != web

@@ -11,14 +11,17 @@ from metrics_world import ALICE, INST_A, INST_B, ORG_A, REPO_A, TEAM, seed, t
 from served import service
 
 from devmetrics_app.metrics import facts, rollups
+from devmetrics_app.metrics import service as typed
 from devmetrics_app.metrics.calc.cycle_time import cycle_time as cycle_time_calc
 from devmetrics_app.metrics.calc.throughput import throughput as throughput_calc
-from devmetrics_app.metrics.explain import Period
+from devmetrics_app.metrics.explain import Figure, Period
 from devmetrics_app.metrics.read import cycle_time as read_cycle_time
 from devmetrics_app.metrics.read import dora as read_dora
 from devmetrics_app.metrics.read import open_work as read_open_work
 from devmetrics_app.metrics.read import paging, percentiles
 from devmetrics_app.metrics.read import people as read_people
+from devmetrics_app.metrics.read.throughput import ThroughputReport
+from devmetrics_app.metrics.read.trends import TrendPoint
 from devmetrics_app.store.sql import bind
 
 MARCH = Period(t(1), t(1) + timedelta(days=31))
@@ -224,6 +227,24 @@ async def test_team_scope_and_snapshots(world):
         solo = await service.build_success(conn, service.Scope(INST_A, MARCH, team_id=901))
         assert solo["value"] is None and solo["count"] == 0
         assert "not completed yet" not in {e["reason"] for e in solo["excluded"]}
+
+
+async def test_typed_results(world):
+    """The read layer answers dataclasses (web/api/serialize.to_json makes them JSON)."""
+    scope = typed.Scope(INST_A, MARCH)
+    async with world.acquire() as conn:
+        tp = await typed.throughput(conn, scope)
+        assert isinstance(tp, ThroughputReport) and tp.source == "rollup"
+        assert tp.pull_requests_merged.value == 3.0 and tp.pull_requests_merged.items is None
+        builds = await typed.build_success(conn, scope)
+        assert isinstance(builds, Figure) and builds.details["successes"] == 1
+        vel = await typed.velocity(conn, scope)
+        assert [v.repository_id for v in vel.details["by_repository"]] == [REPO_A]
+        assert [s.id for s in vel.details["sprints"]] == [72, 71]
+        burn = await typed.burndown(conn, scope, 71, now=t(31))
+        assert burn.details["milestone"].starts_at == t(1) and burn.items is not None
+        series = await typed.trends(conn, scope, metric="prs_merged", interval="month")
+        assert series.series == [TrendPoint(date(2024, 3, 1), 3.0)]
 
 
 async def test_explain_is_bounded_with_cursor(world, monkeypatch):

@@ -12,7 +12,7 @@ from devmetrics_app.store.sql import named
 
 from .. import facts
 from ..calc.builds import FAILURE_CONCLUSIONS, SUCCESS_CONCLUSIONS
-from ..explain import Item
+from ..explain import Figure, Item
 from .paging import EXPLAIN_LIMIT, build_figure
 from .scope import Scope, resolve, rollup_sums
 
@@ -51,9 +51,10 @@ ORDER BY coalesce(w.completed_at, w.github_updated_at) DESC, w.id DESC LIMIT :li
 """
 
 
-async def build_success(conn: asyncpg.Connection, scope: Scope, *, explain: bool = False) -> dict:
+async def build_success(conn: asyncpg.Connection, scope: Scope, *, explain: bool = False) -> Figure:
     """Workflow-run success rate; whole days from the rollups, other bounds from raw runs. With a
-    team, the runs its members triggered (from raw runs: the rollups are per repository)."""
+    team, the runs its members triggered (from raw runs: the rollups are per repository). Details:
+    successes, failures and the source ("rollup" or "raw"); items (runs) with explain."""
     r = await resolve(conn, scope)
     period = scope.period
     exclude_bots, bot_patterns = r.bots
@@ -99,4 +100,4 @@ async def build_success(conn: asyncpg.Connection, scope: Scope, *, explain: bool
         ],
         items,
         {"successes": successes, "failures": failures, "source": "rollup" if from_rollup else "raw"},
-    ).to_dict(explain=explain)
+    )

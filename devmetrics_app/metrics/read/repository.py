@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import asyncpg
 
@@ -78,7 +77,7 @@ class RepositoryReport:
     repository: RepositoryInfo
     totals: RepositoryTotals
     cycle_time: CycleTimeReport
-    build_success: Figure | dict[str, Any]  # read/builds' figure (its JSON until builds is typed)
+    build_success: Figure
     deployment_frequency: Figure
     totals_source: str
 

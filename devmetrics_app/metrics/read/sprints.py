@@ -1,11 +1,12 @@
 """Sprint velocity over `sprint_facts`, and one milestone's burndown."""
 
 # SQL here is assembled from this module's own constant fragments (bot tests, column lists,
-# table names); every value is a parameter ($n, or :name through store/sql.bind).
+# table names); every value is a named parameter (store/sql.bind).
 # ruff: noqa: S608
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from devmetrics_app.store.sql import bind
 from .. import facts
 from ..calc.burndown import burndown as burndown_figure
 from ..calc.velocity import confidence, trend, weighted_velocity
-from ..explain import Item
+from ..explain import Figure, Item
 from .paging import build_figure
 from .scope import TEAM_NOT_APPLIED, Scope, resolve
 
@@ -51,23 +52,44 @@ ORDER BY x.ends_at DESC, x.milestone_id DESC
 
 
 @dataclass(frozen=True)
-class _RepositoryVelocity:
+class RepositoryVelocity:
+    """One repository's velocity over its own sprints (`value`: weighted, recent sprints weighing
+    more; `older_average`: the sprints before the latest; `sprints`: how many closed ones)."""
+
     repository_id: int
     repository: str
-    current: float | None
-    older: float | None
+    value: float | None
     average: float
+    older_average: float | None
+    trend: str | None
+    change: float | None
     confidence: float
     sprints: int
 
-    def to_dict(self) -> dict:
-        direction, change = trend(self.current, self.older)
-        return {"repository_id": self.repository_id, "repository": self.repository, "value": self.current,
-                "average": self.average, "older_average": self.older, "trend": direction, "change": change,
-                "confidence": self.confidence, "sprints": self.sprints}
+
+@dataclass(frozen=True)
+class SprintPoints:
+    """A closed sprint (milestone) shown in the velocity series, with the points it completed."""
+
+    id: int
+    title: str
+    points: float
+    repository_id: int
+    repository: str
 
 
-def _repository_velocities(rows: Sequence[asyncpg.Record]) -> list[_RepositoryVelocity]:
+@dataclass(frozen=True)
+class BurndownMilestone:
+    """The milestone a burndown is drawn for."""
+
+    id: int
+    title: str
+    state: str
+    starts_at: datetime
+    ends_at: datetime
+
+
+def _repository_velocities(rows: Sequence[asyncpg.Record]) -> list[RepositoryVelocity]:
     """Each repository's velocity over its own sprints (rows newest first, as SPRINTS_SQL)."""
     by_repo: dict[int, list[asyncpg.Record]] = {}
     for row in rows:
@@ -76,13 +98,16 @@ def _repository_velocities(rows: Sequence[asyncpg.Record]) -> list[_RepositoryVe
     for repository_id, sprints in by_repo.items():
         velocities = [s["points"] for s in sprints]
         n, total = sprints[0]["repo_n"], sprints[0]["repo_total"]
-        out.append(_RepositoryVelocity(
-            repository_id, sprints[0]["full_name"], weighted_velocity(velocities),
-            (total - velocities[0]) / (n - 1) if n > 1 else None, total / n, confidence(velocities), n))
+        current = weighted_velocity(velocities)
+        older = (total - velocities[0]) / (n - 1) if n > 1 else None
+        direction, change = trend(current, older)
+        out.append(RepositoryVelocity(
+            repository_id, sprints[0]["full_name"], current, total / n, older, direction, change,
+            confidence(velocities), n))
     return sorted(out, key=lambda v: (v.repository.lower(), v.repository_id))
 
 
-async def velocity(conn: asyncpg.Connection, scope: Scope, *, explain: bool = False) -> dict:
+async def velocity(conn: asyncpg.Connection, scope: Scope, *, explain: bool = False) -> Figure:
     """Weighted velocity over the closed sprints (milestones) that ended in the period.
 
     Sprints belong to a repository (its team's cadence): each repository's velocity is computed
@@ -98,9 +123,9 @@ async def velocity(conn: asyncpg.Connection, scope: Scope, *, explain: bool = Fa
     shown = rows[:VELOCITY_SPRINTS_SHOWN]
     n = agg["n"]
     repos = _repository_velocities(rows)
-    current = math.fsum(v.current for v in repos if v.current is not None) if repos else None
-    with_history = [v for v in repos if v.older is not None]
-    older = (math.fsum(v.older if v.older is not None else v.current or 0.0 for v in repos)
+    current = math.fsum(v.value for v in repos if v.value is not None) if repos else None
+    with_history = [v for v in repos if v.older_average is not None]
+    older = (math.fsum(v.older_average if v.older_average is not None else v.value or 0.0 for v in repos)
              if with_history else None)
     direction, change = trend(current, older)
     items = [
@@ -114,7 +139,7 @@ async def velocity(conn: asyncpg.Connection, scope: Scope, *, explain: bool = Fa
         )
         for s in shown
     ]
-    figure = build_figure(
+    return build_figure(
         current,
         "points",
         n,
@@ -132,44 +157,38 @@ async def velocity(conn: asyncpg.Connection, scope: Scope, *, explain: bool = Fa
             "trend": direction,
             "change": change,
             "confidence": math.fsum(v.confidence for v in repos) / len(repos) if repos else 0.0,
-            "by_repository": [v.to_dict() for v in repos],
-            "sprints": [{"id": s["milestone_id"], "title": s["title"], "points": s["points"],
-                         "repository_id": s["repository_id"], "repository": s["full_name"]} for s in shown],
+            "by_repository": repos,
+            "sprints": [SprintPoints(s["milestone_id"], s["title"], s["points"], s["repository_id"],
+                                     s["full_name"]) for s in shown],
             "sprints_total": n,
             **({"team_filter": TEAM_NOT_APPLIED} if scope.narrowed_to_people else {}),
         },
     )
-    return figure.to_dict(explain=explain)
 
 
 MILESTONE_SCOPE_SQL = """
 SELECT m.id FROM milestones m JOIN repositories r ON r.id = m.repository_id
-WHERE m.id = $1 AND m.installation_id = $2 AND r.installation_id = $2 AND m.repository_id = ANY($3::bigint[])
+WHERE m.id = :milestone AND m.installation_id = :installation AND r.installation_id = :installation
+  AND m.repository_id = ANY(:repositories::bigint[])
   AND m.deleted_at IS NULL
 """
 
 
 async def burndown(
     conn: asyncpg.Connection, scope: Scope, milestone_id: int, *, now: datetime | None = None
-) -> dict | None:
-    """Burndown of one milestone (its few issues, raw); None when not in the scope."""
+) -> Figure | None:
+    """Burndown of one milestone (its few issues, raw); None when not in the scope. Details: the
+    calculator's (initial_scope, scope_change, planned_at, days) and the `milestone`; it is
+    always served explained (its issues are few and the page lists them)."""
     r = await resolve(conn, scope)
-    if (
-        await conn.fetchval(MILESTONE_SCOPE_SQL, milestone_id, scope.installation_id, r.repository_ids)
-        is None
-    ):
+    params = {"milestone": milestone_id, "installation": scope.installation_id,
+              "repositories": r.repository_ids}
+    if await conn.fetchval(*bind(MILESTONE_SCOPE_SQL, params)) is None:
         return None
     loaded = await facts.load_sprints(conn, [milestone_id])
     if not loaded:
         return None
     sprint, _ = loaded[0]
     figure = burndown_figure(sprint, settings=r.settings, now=now or datetime.now(UTC))
-    out = figure.to_dict(explain=True)
-    out["milestone"] = {
-        "id": sprint.id,
-        "title": sprint.title,
-        "state": sprint.state,
-        "starts_at": sprint.starts_at.isoformat(),
-        "ends_at": sprint.ends_at.isoformat(),
-    }
-    return out
+    milestone = BurndownMilestone(sprint.id, sprint.title, sprint.state, sprint.starts_at, sprint.ends_at)
+    return dataclasses.replace(figure, details={**figure.details, "milestone": milestone})

@@ -6,12 +6,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
 import asyncpg
 
 from devmetrics_app.store.sql import named
 
 from .. import facts
-from ..explain import Item
+from ..explain import Figure, Item
 from .paging import EXPLAIN_LIMIT, build_figure
 from .scope import Scope, resolve, rollup_sums
 
@@ -61,14 +64,25 @@ ORDER BY i.closed_at DESC, i.id DESC LIMIT :limit
 """
 
 
-async def throughput(conn: asyncpg.Connection, scope: Scope, *, explain: bool = False) -> dict:
+@dataclass(frozen=True)
+class ThroughputReport:
+    """Pull requests merged and issues closed as completed; `source` says whether the counts came
+    from the daily rollups (whole days, no team) or the raw rows."""
+
+    pull_requests_merged: Figure
+    issues_closed: Figure
+    source: Literal["rollup", "raw"]
+
+
+async def throughput(conn: asyncpg.Connection, scope: Scope, *, explain: bool = False) -> ThroughputReport:
     """PRs merged and issues closed as completed (bots and not-planned counted as excluded)."""
     r = await resolve(conn, scope)
     exclude_bots, bot_patterns = r.bots
     params = {"installation": scope.installation_id, "start": scope.period.start, "end": scope.period.end,
               "repositories": r.repository_ids, "members": r.member_ids, "exclude_bots": exclude_bots,
               "bot_patterns": bot_patterns, "limit": EXPLAIN_LIMIT}
-    if r.aligned and r.member_ids is None:
+    from_rollup = r.aligned and r.member_ids is None
+    if from_rollup:
         row = await rollup_sums(conn, r, THROUGHPUT_COLUMNS)
     else:
         sql, args = named(THROUGHPUT_RAW_SQL, **params)
@@ -95,15 +109,15 @@ async def throughput(conn: asyncpg.Connection, scope: Scope, *, explain: bool = 
             )
             for i in await conn.fetch(sql, *args)
         ]
-    return {
-        "pull_requests_merged": build_figure(
+    return ThroughputReport(
+        pull_requests_merged=build_figure(
             float(row["prs_merged"]),
             "pull requests",
             row["prs_merged"],
             [("authored by a bot", row["prs_merged_bot"])],
             pr_items,
-        ).to_dict(explain=explain),
-        "issues_closed": build_figure(
+        ),
+        issues_closed=build_figure(
             float(row["issues_closed"]),
             "issues",
             row["issues_closed"],
@@ -112,6 +126,6 @@ async def throughput(conn: asyncpg.Connection, scope: Scope, *, explain: bool = 
                 ("closed as not planned", row["issues_not_planned"]),
             ],
             issue_items,
-        ).to_dict(explain=explain),
-        "source": "rollup" if r.aligned and r.member_ids is None else "raw",
-    }
+        ),
+        source="rollup" if from_rollup else "raw",
+    )

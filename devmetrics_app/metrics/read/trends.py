@@ -1,12 +1,13 @@
 """Trend series per day, week or month from the rollups."""
 
 # SQL here is assembled from this module's own constant fragments (bot tests, column lists,
-# table names); every value is a parameter ($n, or :name through store/sql.named).
+# table names); every value is a named parameter (store/sql.named).
 # ruff: noqa: S608
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import date, timedelta
 
 import asyncpg
 
@@ -32,6 +33,22 @@ TEAM_TREND_METRICS = ("prs_opened", "prs_merged", "commits", "reviews", "cycle_t
 _EPSILON = timedelta(microseconds=1)
 
 
+@dataclass(frozen=True)
+class TrendPoint:
+    """One bucket of a series: the day, week or month starting on `start`, and its value (None
+    when nothing was measured, for a rate or an average)."""
+
+    start: date
+    value: float | None
+
+
+@dataclass(frozen=True)
+class TrendsReport:
+    metric: str
+    interval: str
+    series: list[TrendPoint]
+
+
 def _trend_expression(metric: str, team: bool) -> str:
     if metric == "cycle_time":
         return "sum(s.cycle_time_hours_sum) / nullif(sum(s.cycle_time_count), 0)"
@@ -45,7 +62,7 @@ def _trend_expression(metric: str, team: bool) -> str:
     return f"sum(s.{metric})::float8"
 
 
-async def trends(conn: asyncpg.Connection, scope: Scope, *, metric: str, interval: str) -> dict:
+async def trends(conn: asyncpg.Connection, scope: Scope, *, metric: str, interval: str) -> TrendsReport:
     """A series per day/week/month from the daily rollups (days overlapping the period)."""
     if interval not in TREND_INTERVALS:
         raise ValueError(f"interval must be one of {', '.join(TREND_INTERVALS)}")
@@ -69,8 +86,4 @@ async def trends(conn: asyncpg.Connection, scope: Scope, *, metric: str, interva
         repositories=r.repository_ids,
     )
     rows = await conn.fetch(sql, *args)
-    return {
-        "metric": metric,
-        "interval": interval,
-        "series": [{"start": row["bucket"].isoformat(), "value": row["value"]} for row in rows],
-    }
+    return TrendsReport(metric, interval, [TrendPoint(row["bucket"], row["value"]) for row in rows])

@@ -92,4 +92,5 @@ async def trends(request: web.Request) -> web.Response:
         metric = choice(request, "metric", allowed, required=True)
         interval = choice(request, "interval", service.TREND_INTERVALS, default="week")
         result = await computed(service.trends(conn, query.scope(), metric=metric, interval=interval))
-    return await envelope(request, "trends", query, {"metric": metric, "interval": interval, **result})
+    return await envelope(request, "trends", query, {"metric": metric, "interval": interval,
+                                                     **to_json(result)})

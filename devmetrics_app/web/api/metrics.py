@@ -127,4 +127,6 @@ async def burndown(request: web.Request) -> web.Response:
         result = await computed(service.burndown(conn, query.scope(), milestone_id))
     if result is None:
         raise not_found()
-    return await envelope(request, "burndown", query, {"milestone": milestone_id, **result})
+    # Always explained: a burndown lists its (few) issues whatever `explain` says.
+    return await envelope(request, "burndown", query, {"milestone": milestone_id,
+                                                       **to_json(result, explain=True)})

@@ -30,6 +30,7 @@ from devmetrics_app.web.api.query import (
     parse_id,
     single,
 )
+from devmetrics_app.web.api.serialize import to_json
 from devmetrics_app.web.keys import POOL, SEND
 from devmetrics_app.web.tenancy import not_found, require_installation, visible_installations
 
@@ -120,7 +121,8 @@ async def repository_metrics(request: web.Request) -> web.Response:
         query = await metric_query(request, conn, installation_id=row["installation_id"])
         scope = dataclasses.replace(query.scope(), repository_ids=(row["id"],))
         # One connection, one figure at a time: a page of these must not drain the web pool.
-        figures = [await computed(getattr(service, name)(conn, scope, explain=query.explain))
+        figures = [to_json(await computed(getattr(service, name)(conn, scope, explain=query.explain)),
+                           explain=query.explain)
                    for name in SUMMARY]
     return responses.json({"repository": row["id"], "full_name": row["full_name"],
                            "connected": row["connected"],

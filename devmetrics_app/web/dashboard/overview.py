@@ -124,8 +124,8 @@ async def _flow_series(conn: asyncpg.Connection, filters: Filters,
     out = []
     for p in slices:
         scope = _sub(filters, p)
-        merged = (await service.throughput(conn, scope))["pull_requests_merged"]["value"]
-        out.append((merged, (await service.build_success(conn, scope))["value"],
+        merged = (await service.throughput(conn, scope)).pull_requests_merged.value
+        out.append((merged, (await service.build_success(conn, scope)).value,
                     (await service.lead_time(conn, scope)).value))
     return out
 

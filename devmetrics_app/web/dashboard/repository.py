@@ -73,7 +73,7 @@ async def repository(request: web.Request) -> web.Response:
             raise not_found()
         slices = buckets(period)
         merged = [(await service.throughput(conn, Scope(installation_id, p, (repo["id"],))))
-                  ["pull_requests_merged"]["value"] for p in slices]
+                  .pull_requests_merged.value for p in slices]
         recent = (await fetch_page(conn, PullRequestFilters(installation_id=installation_id,
                                                             repository_ids=(repo["id"],)),
                                    RECENT_PULLS))[:RECENT_PULLS]

@@ -7,6 +7,7 @@ from aiohttp import web
 from devmetrics_app.metrics import service
 from devmetrics_app.store import issues
 from devmetrics_app.web.api.query import computed, parse_id, single
+from devmetrics_app.web.api.serialize import to_json
 from devmetrics_app.web.dashboard import charts
 from devmetrics_app.web.dashboard.common import (
     filter_options,
@@ -32,16 +33,18 @@ async def sprints(request: web.Request) -> web.Response:
         # Weighted velocity wants several sprints: a quarter unless the visitor picks a period.
         filters = await filters_of(request, conn, installation_id, default_period="90")
         options = await filter_options(conn, installation_id)
-        velocity = await computed(service.velocity(conn, filters.scope()))
+        # The page shows the API's numbers in the API's shape (the template reads `velocity.trend`).
+        velocity = to_json(await computed(service.velocity(conn, filters.scope())))
         milestones = [dict(m) for m in await issues.recent_milestones(conn, installation_id,
                                                                       MILESTONES_SHOWN)]
         raw = single(request, "milestone")
         chosen = parse_id("milestone", raw) if raw else (milestones[0]["id"] if milestones else None)
         burndown = None
         if chosen is not None:
-            burndown = await computed(service.burndown(conn, filters.scope(), chosen))
-            if burndown is None and raw:
+            report = await computed(service.burndown(conn, filters.scope(), chosen))
+            if report is None and raw:
                 raise not_found()
+            burndown = to_json(report, explain=True)
     shown = list(reversed(velocity.get("sprints", [])))
     velocity_chart = charts.bars("Story points completed per sprint",
                                  [f"{s['title']} ({s['repository']})" for s in shown],
