@@ -64,7 +64,7 @@ from devmetrics_app.db import create_pool, migrate  # noqa: E402
 from devmetrics_app.events import router  # noqa: E402
 from devmetrics_app.events.context import FULL_RECOMPUTE_DAYS  # noqa: E402
 from devmetrics_app.events.dispatch import process_delivery  # noqa: E402
-from devmetrics_app.metrics import rollups  # noqa: E402
+from devmetrics_app.metrics import materialize  # noqa: E402
 from devmetrics_app.simulation import INSTALLATION_ID, generate_org  # noqa: E402
 from devmetrics_app.simulation.delivery import Delivery  # noqa: E402
 from devmetrics_app.store.deliveries import IncomingDelivery, insert_batch  # noqa: E402
@@ -147,11 +147,11 @@ async def _quiet_replay(conn: asyncpg.Connection, deliveries: list[Delivery]) ->
     processed = time.perf_counter() - began
     today = datetime.now(UTC).date()
     if whole_installation:
-        await rollups.recompute_installation(
+        await materialize.recompute_installation(
             conn, INSTALLATION_ID, [today - timedelta(days=i) for i in range(FULL_RECOMPUTE_DAYS)])
     async with conn.transaction():
-        await rollups.lock_installation(conn, INSTALLATION_ID)
-        await rollups.recompute_pending(conn, INSTALLATION_ID, {r: sorted(d) for r, d in work.items()})
+        await materialize.lock_installation(conn, INSTALLATION_ID)
+        await materialize.recompute_pending(conn, INSTALLATION_ID, {r: sorted(d) for r, d in work.items()})
     return processed, time.perf_counter() - began, await figures(conn)
 
 

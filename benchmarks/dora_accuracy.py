@@ -42,7 +42,7 @@ import orjson
 from devmetrics_app.db import create_pool, migrate
 from devmetrics_app.events import router
 from devmetrics_app.events.dispatch import process_delivery
-from devmetrics_app.metrics import rollups, service
+from devmetrics_app.metrics import materialize, service
 from devmetrics_app.metrics.explain import Period
 from devmetrics_app.simulation import INSTALLATION_ID, generate_org
 from devmetrics_app.store.deliveries import IncomingDelivery, insert_batch
@@ -167,7 +167,7 @@ async def main(scale: float, seed: int) -> None:
             start = min(parse_ts(d.payload["repository"]["pushed_at"]) for d in deliveries
                         if d.event == "push").date()
             days = [start + timedelta(days=i) for i in range((NOW.date() - start).days + 1)]
-            await rollups.recompute_installation(conn, INSTALLATION_ID, days)
+            await materialize.recompute_installation(conn, INSTALLATION_ID, days)
             period = Period(datetime.combine(start, datetime.min.time(), tzinfo=UTC),
                             datetime.combine(NOW.date() + timedelta(days=1), datetime.min.time(), tzinfo=UTC))
             served = await service.dora(conn, service.Scope(INSTALLATION_ID, period), explain=True)

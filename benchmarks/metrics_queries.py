@@ -40,7 +40,7 @@ import bench_app
 
 from devmetrics_app import embedded
 from devmetrics_app.db import create_pool, migrate
-from devmetrics_app.metrics import open_work, rollups, service
+from devmetrics_app.metrics import materialize, open_work, service
 from devmetrics_app.metrics.explain import Period
 
 INSTALLATION = 1
@@ -594,7 +594,7 @@ async def _bench(
             began = time.perf_counter()
             settings = await service.metrics_settings(conn, INSTALLATION)
             async with conn.transaction():
-                await rollups.refresh_installation_days(conn, INSTALLATION, sorted(days), settings)
+                await materialize.refresh_installation_days(conn, INSTALLATION, sorted(days), settings)
                 for repository_id in await conn.fetch("SELECT id FROM repositories ORDER BY id"):
                     await open_work.refresh(conn, INSTALLATION, repository_id["id"], settings)
             await conn.execute("VACUUM ANALYZE")
@@ -605,7 +605,7 @@ async def _bench(
             generated = time.perf_counter() - began
             print(f"generated (scale {scale}): {counts} in {generated:.1f} s")
             began = time.perf_counter()
-            await rollups.recompute_installation(conn, INSTALLATION, days)
+            await materialize.recompute_installation(conn, INSTALLATION, days)
             await conn.execute("VACUUM ANALYZE")
             print(f"rollups (all {len(days)} days, every repository): {time.perf_counter() - began:.1f} s")
         if not timing:

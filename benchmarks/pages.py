@@ -28,7 +28,7 @@ import metrics_queries as mq
 
 from devmetrics_app import embedded
 from devmetrics_app.db import create_pool, migrate
-from devmetrics_app.metrics import rollups
+from devmetrics_app.metrics import materialize
 from devmetrics_app.web.keys import POOL
 
 BENCH_DB = "devmetrics_pages_bench"
@@ -43,7 +43,7 @@ async def prepare(url: str, scale: float) -> None:
             began = time.perf_counter()
             counts = await mq.generate(conn, scale)
             days = [(mq.NOW - mq.timedelta(days=i)).date() for i in range(mq.DAYS + 1)]
-            await rollups.recompute_installation(conn, mq.INSTALLATION, days)
+            await materialize.recompute_installation(conn, mq.INSTALLATION, days)
             await conn.execute("VACUUM ANALYZE")
             print(f"generated and rolled up (scale {scale}): {counts} in {time.perf_counter() - began:.1f} s")
     finally:

@@ -97,7 +97,7 @@ async def seed_world(pool, *, rollups: bool = False) -> None:
         if event in SEEDED_EVENTS and (event, label) not in SKIPPED_SAMPLES:
             await deliver(pool, event, copy.deepcopy(payload))
     if rollups:
-        from devmetrics_app.metrics.rollups import recompute_installation
+        from devmetrics_app.metrics.materialize import recompute_installation
 
         days = [payloads.EPOCH.date() + timedelta(days=d) for d in range(*ROLLUP_DAYS)]
         async with pool.acquire() as conn:

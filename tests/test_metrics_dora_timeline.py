@@ -24,7 +24,7 @@ import payloads as p
 from conftest import deliver
 from served import service
 
-from devmetrics_app.metrics import rollups
+from devmetrics_app.metrics import materialize
 from devmetrics_app.metrics.explain import Period
 
 REPO = p.REPO_API
@@ -72,7 +72,7 @@ async def test_a_commit_is_released_by_the_first_deployment_after_it_reached_mai
     await deploy(pool, 2, merge["id"], iso(5, 10, 30), iso(5, 10, 45), state="failure")
     await deploy(pool, 3, merge["id"], iso(5, 11, 30), iso(5, 11, 45))
     async with pool.acquire() as conn:
-        await rollups.recompute_installation(conn, INST, DAYS)
+        await materialize.recompute_installation(conn, INST, DAYS)
         dora = await service.dora(conn, service.Scope(INST, MARCH), explain=True)
     lead = dora["lead_time"]
     # d1: D1 12:45 - committed 11:00           = 1.75 h
@@ -133,7 +133,7 @@ async def test_a_revert_fails_the_deployment_that_first_shipped_what_it_names(po
     # #6 says it reverts something but names nothing: no deployment is blamed (not 9005).
     await merge_and_deploy(pool, 6, iso(6, 10), iso(6, 10, 45), title='Revert "a bad idea"', body="")
     async with pool.acquire() as conn:
-        await rollups.recompute_installation(conn, INST, DAYS)
+        await materialize.recompute_installation(conn, INST, DAYS)
         dora = await service.dora(conn, service.Scope(INST, MARCH), explain=True)
     cfr = dora["change_failure_rate"]
     # Attempts: 9001..9006 = 6; failed: 9001 and 9002 = 2 -> 2 / 6 = 33.3 %.

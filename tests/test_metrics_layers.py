@@ -10,7 +10,7 @@ import devmetrics_app.metrics.calc as calc
 
 IMPURE = {"asyncpg", "redis", "aiohttp", "dramatiq", "httpx", "gidgethub"}
 # Modules of metrics/ that reach the database; a calculator never imports them.
-DATABASE_MODULES = {"facts", "rollups", "open_work", "read", "service"}
+DATABASE_MODULES = {"facts", "materialize", "open_work", "read", "service"}
 
 
 def _imports(path: Path) -> set[str]:

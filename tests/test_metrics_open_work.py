@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from served import service
 
-from devmetrics_app.metrics import facts, open_work, rollups
+from devmetrics_app.metrics import facts, materialize, open_work
 from devmetrics_app.metrics.calc.throughput import review_load as review_load_calc
 from devmetrics_app.metrics.calc.throughput import work_in_progress as wip_calc
 from devmetrics_app.metrics.explain import Figure, Period
@@ -173,7 +173,7 @@ async def test_stored_counts_follow_changes_and_settings(pool):
             REPOS[0],
             START,
         )
-        await rollups.recompute(conn, REPOS[0], [START.date()])
+        await materialize.recompute(conn, REPOS[0], [START.date()])
         after = await service.work_in_progress(conn, scope)
         assert (
             after["per_person"]["alice"]["pull_requests"]

@@ -10,11 +10,12 @@ import pytest
 from metrics_world import ALICE, INST_A, INST_B, ORG_A, REPO_A, TEAM, seed, t
 from served import service
 
-from devmetrics_app.metrics import facts, rollups
+from devmetrics_app.metrics import facts, materialize
 from devmetrics_app.metrics import service as typed
 from devmetrics_app.metrics.calc.cycle_time import cycle_time as cycle_time_calc
 from devmetrics_app.metrics.calc.throughput import throughput as throughput_calc
 from devmetrics_app.metrics.explain import Figure, Period
+from devmetrics_app.metrics.materialize import orchestrate
 from devmetrics_app.metrics.read import cycle_time as read_cycle_time
 from devmetrics_app.metrics.read import dora as read_dora
 from devmetrics_app.metrics.read import open_work as read_open_work
@@ -33,7 +34,7 @@ async def world(pool):
     async with pool.acquire() as conn:
         await seed(conn)
         for installation_id in (INST_A, INST_B):
-            await rollups.recompute_installation(conn, installation_id, DAYS)
+            await materialize.recompute_installation(conn, installation_id, DAYS)
     return pool
 
 
@@ -42,8 +43,8 @@ async def test_cycle_time_hand_computed_and_equal_to_calculator(world):
         got = await service.cycle_time(conn, service.Scope(INST_A, MARCH))
         settings = await service.metrics_settings(conn, INST_A)
         rows = await facts.load_pull_requests(conn, [101, 102, 103, 104])
-        _, cuts, times = await rollups.refresh_releases(
-            conn, await conn.fetchrow(rollups.REPOSITORY_SQL, REPO_A), settings
+        _, cuts, times = await orchestrate.refresh_releases(
+            conn, await conn.fetchrow(orchestrate.REPOSITORY_SQL, REPO_A), settings
         )
         times = {**times, **await facts.commit_times(conn, REPO_A, ["m101", "m104"])}
     # 101: first commit Mar 1 08:00 → merged Mar 2 10:00 = 26 h; 102: 27 h (draft time is not
@@ -64,7 +65,7 @@ async def test_cycle_time_hand_computed_and_equal_to_calculator(world):
         [r.facts for r in rows],
         period=MARCH,
         settings=settings,
-        contains=rollups.contains_by_cut(cuts, times),
+        contains=orchestrate.contains_by_cut(cuts, times),
         deployments=await _deployments(world),
     )
     assert got["cycle_time"]["median"] == report.cycle_time.value
@@ -301,7 +302,7 @@ async def test_histograms_with_other_bot_settings_are_not_used(world):
         after = await service.cycle_time(conn, scope)
         assert after["cycle_time"]["count"] == before["cycle_time"]["count"] - 1
         # A rebuild with the new settings is used again and agrees.
-        await rollups.refresh_histograms(conn, INST_A, None, await service.metrics_settings(conn, INST_A))
+        await orchestrate.refresh_histograms(conn, INST_A, None, await service.metrics_settings(conn, INST_A))
         assert await read_cycle_time._cycle_row(conn, r) is not None
         _same_figures(await service.cycle_time(conn, scope), after)
 
@@ -340,7 +341,7 @@ async def test_exact_percentiles_over_many_values(pool):
             rows,
         )
         settings = await service.metrics_settings(conn, INST_A)
-        await rollups.refresh_histograms(conn, INST_A, None, settings)
+        await orchestrate.refresh_histograms(conn, INST_A, None, settings)
         for days in ((0, 60), (3, 17), (20, 21), (59, 60)):
             period = Period(t(1) + timedelta(days=days[0]), t(1) + timedelta(days=days[1]))
             r = await service.resolve(conn, service.Scope(INST_A, period))
@@ -359,7 +360,7 @@ async def test_exact_percentiles_over_many_values(pool):
 
 def test_accumulate_is_cumulative_per_bucket():
     d1, d2 = date(2024, 3, 1), date(2024, 3, 2)
-    rows = rollups.accumulate(
+    rows = orchestrate.accumulate(
         [("s", d2, 3, 1, 2.0), ("s", d1, 1, 2, 1.0), ("c", d1, None, 4, 0.0)], {"s": (1, 0.5, [1])}
     )
     assert rows == [("c", d1, 4, 0.0, []), ("s", d1, 3, 1.5, [1, 2]), ("s", d2, 4, 3.5, [1, 2, 0, 1])]
@@ -402,7 +403,7 @@ async def test_a_self_review_is_not_a_review_given(pool):
                    reviewer_id, reviewer_login, state, submitted_at, version_at)
                VALUES (6, $1, $2, 101, $3, 'alice', 'COMMENTED', $4, $4)""",
             INST_A, REPO_A, ALICE, t(1, 15))
-        await rollups.recompute_installation(conn, INST_A, DAYS)
+        await materialize.recompute_installation(conn, INST_A, DAYS)
         rolled = await service.team_analytics(conn, service.Scope(INST_A, MARCH))
         raw = await service.team_analytics(conn, service.Scope(INST_A, MARCH, repository_ids=(REPO_A,)))
     # The world's reviews in March: bob's two on 101 (alice's), alice's two on 104 (carol's).
@@ -431,7 +432,7 @@ async def test_org_velocity_keeps_each_repositorys_sprints_apart(pool):
                VALUES ($1, $2, $3, $4, 'Issue', $5, 'bob', 'CLOSED', 'completed', $6, $7, $8, $9, $9)""",
             [(811, INST_A, web, 1, 2, ["points: 5"], 81, t(1), t(6)),
              (812, INST_A, web, 2, 2, ["points: 3"], 82, t(8), t(20))])
-        await rollups.recompute_installation(conn, INST_A, DAYS)
+        await materialize.recompute_installation(conn, INST_A, DAYS)
         vel = await service.velocity(conn, service.Scope(INST_A, MARCH), explain=True)
     # acme/api (the world): Sprint 2 (Mar 15) 1 point, Sprint 1 (Mar 8) 8 points
     #   -> weighted (0.4*1 + 0.3*8) / 0.7 = 4.0, older average 8.

@@ -13,7 +13,7 @@ from metrics_world import INST_A, REPO_A, seed
 from test_rollups import snapshot
 
 from devmetrics_app.jobs import pending_rollups
-from devmetrics_app.metrics import rollups
+from devmetrics_app.metrics import materialize
 
 DAYS = [date(2024, 3, 1) + timedelta(days=i) for i in range(31)]
 REPO_SIDE = 11  # more repositories of installation A: their rollups overlap REPO_A's days
@@ -34,7 +34,7 @@ async def test_concurrent_recomputes_neither_collide_nor_change_the_figures(pool
     async with pool.acquire() as conn:
         await seed(conn)
         await add_side_repositories(conn)
-        await rollups.recompute_installation(conn, INST_A, DAYS)
+        await materialize.recompute_installation(conn, INST_A, DAYS)
         quiet = await snapshot(conn)
 
     async def one(index: int) -> None:
@@ -43,9 +43,9 @@ async def test_concurrent_recomputes_neither_collide_nor_change_the_figures(pool
         days = [d.isoformat() for d in DAYS[index % 5:index % 5 + 10]]
         async with pool.acquire() as conn:
             if index % 4 == 0:
-                await rollups.recompute_installation(conn, INST_A, DAYS[:7])
+                await materialize.recompute_installation(conn, INST_A, DAYS[:7])
             else:
-                await rollups.recompute(conn, repository_id, days)
+                await materialize.recompute(conn, repository_id, days)
 
     for _ in range(ROUNDS):
         results = await asyncio.gather(*(one(i) for i in range(CONCURRENT)), return_exceptions=True)

@@ -13,7 +13,7 @@ from metrics_world import INST_A, INST_B, REPO_A, seed
 from served import service
 
 from devmetrics_app.jobs import rollups as rollup_jobs
-from devmetrics_app.metrics import rollups
+from devmetrics_app.metrics import materialize
 from devmetrics_app.metrics.explain import Period
 
 DAYS = [date(2024, 3, 1) + timedelta(days=i) for i in range(31)]
@@ -43,10 +43,10 @@ async def snapshot(conn) -> dict[str, list]:
 async def test_recompute_is_idempotent(pool):
     async with pool.acquire() as conn:
         await seed(conn)
-        await rollups.recompute_installation(conn, INST_A, DAYS)
+        await materialize.recompute_installation(conn, INST_A, DAYS)
         first = await snapshot(conn)
-        await rollups.recompute_installation(conn, INST_A, DAYS)
-        await rollups.recompute(conn, REPO_A, [d.isoformat() for d in DAYS[:3]])
+        await materialize.recompute_installation(conn, INST_A, DAYS)
+        await materialize.recompute(conn, REPO_A, [d.isoformat() for d in DAYS[:3]])
         assert await snapshot(conn) == first
         assert len(first["pull_request_cycle"]) == 4 and first["installation_stats"]
         # Installation B was never recomputed: A's recompute wrote none of its rows.
@@ -59,9 +59,9 @@ async def test_recompute_is_idempotent(pool):
 async def test_rollup_follows_a_fix_in_raw_rows(pool):
     async with pool.acquire() as conn:
         await seed(conn)
-        await rollups.recompute_installation(conn, INST_A, DAYS)
+        await materialize.recompute_installation(conn, INST_A, DAYS)
         await conn.execute("UPDATE pull_requests SET merged_at = NULL, state = 'CLOSED' WHERE id = 104")
-        await rollups.recompute(conn, REPO_A, ["2024-03-06"])
+        await materialize.recompute(conn, REPO_A, ["2024-03-06"])
         assert await conn.fetchval("SELECT count(*) FROM pull_request_cycle WHERE pull_request_id = 104") == 0
         assert (
             await conn.fetchval(
@@ -97,7 +97,7 @@ async def test_webhook_data_rolls_up(pool):
             "SELECT repository_id, installation_id FROM pull_requests WHERE number = 7"
         )
         day = payloads.EPOCH.date()
-        assert await rollups.recompute(conn, repository_id, rollup_jobs.days_of(payloads.at(600)))
+        assert await materialize.recompute(conn, repository_id, rollup_jobs.days_of(payloads.at(600)))
         row = await conn.fetchrow("SELECT * FROM pull_request_cycle WHERE number = 7")
         assert row["cycle_time"] == 10.0 and row["pickup"] == 2.0 and row["merge"] == 8.0
         period = Period(payloads.EPOCH - timedelta(days=1), payloads.EPOCH + timedelta(days=1))
@@ -142,19 +142,19 @@ async def cumulative(conn) -> tuple[list, list]:
 async def test_incremental_histograms_equal_a_full_build(pool):
     async with pool.acquire() as conn:
         await seed(conn)
-        await rollups.recompute_installation(conn, INST_A, DAYS)
+        await materialize.recompute_installation(conn, INST_A, DAYS)
         full = await cumulative(conn)
         assert full[0] and full[1]
         # A fix in raw rows, recomputed for its day only: the cumulative rows from that day on
         # follow, and equal what a full build gives.
         await conn.execute("UPDATE pull_requests SET merged_at = NULL, state = 'CLOSED' WHERE id = 104")
-        await rollups.recompute(conn, REPO_A, ["2024-03-06"])
+        await materialize.recompute(conn, REPO_A, ["2024-03-06"])
         incremental = await cumulative(conn)
         assert incremental != full
         settings = await service.metrics_settings(conn, INST_A)
         async with conn.transaction():
-            await rollups.refresh_installation_days(conn, INST_A, DAYS, settings, full_histograms=True)
+            await materialize.refresh_installation_days(conn, INST_A, DAYS, settings, full_histograms=True)
         assert await cumulative(conn) == incremental
         # Idempotent: the same recompute again changes nothing.
-        await rollups.recompute(conn, REPO_A, ["2024-03-06"])
+        await materialize.recompute(conn, REPO_A, ["2024-03-06"])
         assert await cumulative(conn) == incremental

@@ -17,7 +17,7 @@ import dramatiq
 
 from devmetrics_app.events.live_updates import publish_all
 from devmetrics_app.jobs import pending_rollups, resources
-from devmetrics_app.metrics import rollups
+from devmetrics_app.metrics import materialize
 from devmetrics_app.timeutil import utc_days
 
 log = logging.getLogger(__name__)
@@ -49,11 +49,11 @@ async def run_pending_rollups(installation_id: int) -> None:
     work: dict[int, list[str]] = {}
     try:
         async with pool.acquire() as conn, conn.transaction():
-            await rollups.lock_installation(conn, installation_id)
+            await materialize.lock_installation(conn, installation_id)
             work = await pending_rollups.take(redis, installation_id)
             if not work:
                 return
-            done = await rollups.recompute_pending(conn, installation_id, work)
+            done = await materialize.recompute_pending(conn, installation_id, work)
     except Exception:
         # Rolled back: the retry (or the next scheduled run) finds the work pending again.
         await pending_rollups.restore(redis, installation_id, work)
@@ -71,7 +71,7 @@ async def run_rollups(repository_id: int, days: list[str]) -> None:
     res = resources.current()
     pool = await res.pool()
     async with pool.acquire() as conn:
-        if not await rollups.recompute(conn, repository_id, days):
+        if not await materialize.recompute(conn, repository_id, days):
             log.info("rollup for unknown repository %s dropped", repository_id)
             return
         installation_id = await conn.fetchval(
@@ -95,7 +95,7 @@ async def nightly_rollups(days: int = NIGHTLY_DAYS) -> None:
             )
         ]
         for installation_id in ids:
-            await rollups.recompute_installation(conn, installation_id, wanted)
+            await materialize.recompute_installation(conn, installation_id, wanted)
     log.info("nightly rollups: %d installations, %d days", len(ids), days)
 
 
@@ -106,7 +106,7 @@ async def recompute_installation_rollups(installation_id: int, days: int = NIGHT
     pool = await resources.current().pool()
     today = datetime.now(UTC).date()
     async with pool.acquire() as conn:
-        await rollups.recompute_installation(
+        await materialize.recompute_installation(
             conn, installation_id, [today - timedelta(days=i) for i in range(days)]
         )
 

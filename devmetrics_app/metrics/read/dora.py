@@ -16,7 +16,7 @@ import asyncpg
 
 from devmetrics_app.store.sql import bind
 
-from .. import facts, rollups
+from .. import facts
 from ..calc.dora import (
     BENCHMARK_SOURCE,
     DORA_THRESHOLDS,
@@ -26,6 +26,7 @@ from ..calc.dora import (
     restore_bucket,
 )
 from ..explain import Figure, Item
+from ..materialize import orchestrate
 from .paging import EXPLAIN_LIMIT, build_figure, cursor_offset, next_cursor_for
 from .percentiles import (
     StaleHistograms,
@@ -88,7 +89,7 @@ WHERE k.installation_id = :installation AND k.committed_at >= :start AND k.commi
   AND k.repository_id = ANY(:repositories::bigint[])
   AND (:logins::text[] IS NULL OR lower(k.author_login) = ANY(:logins::text[]))
 """
-# Merge commits of the period: not changes, so never released commits (rollups.INSERT_RELEASE_COMMITS).
+# Merge commits of the period: not changes, so never released commits (orchestrate.INSERT_RELEASE_COMMITS).
 MERGE_COMMITS_IN_PERIOD_SQL = """
 SELECT count(*) FROM commits k
 WHERE k.installation_id = :installation AND k.committed_at >= :start AND k.committed_at < :end AND k.is_merge
@@ -111,7 +112,7 @@ _REVERTED_REACHED = facts.reached_at_sql("k")
 # Failure signals at or after the period start (an earlier one cannot hit an attempt in it).
 # A revert blames the deployment that first shipped the change it names: the first success of
 # that change's repository whose cut reaches the moment the change reached the default branch
-# (rollups.release_intervals), or that deployed it by sha; a revert naming nothing, or a change
+# (orchestrate.release_intervals), or that deployed it by sha; a revert naming nothing, or a change
 # never shipped, blames nobody and is counted apart. An incident names no change: it is
 # attributed to the latest success at or before it, in its repository if that repository ever
 # released, else across the scope (dora._attribute).
@@ -326,14 +327,16 @@ async def frequency_figure(
 
 async def _lead_time_fast(conn: asyncpg.Connection, r: Resolved) -> tuple[dict, int, int] | None:
     try:
-        hists, excluded = await load_histograms(conn, r, (rollups.LEAD_SERIES, *rollups.LEAD_SCALAR_SERIES))
-        pct = await exact_percentiles(conn, r, hists, excluded, [(rollups.LEAD_SERIES, (0.5,))])
+        hists, excluded = await load_histograms(
+            conn, r, (orchestrate.LEAD_SERIES, *orchestrate.LEAD_SCALAR_SERIES)
+        )
+        pct = await exact_percentiles(conn, r, hists, excluded, [(orchestrate.LEAD_SERIES, (0.5,))])
     except StaleHistograms:
         return None
     committed = (await rollup_sums(conn, r, ("commits",)))["commits"]
     row = {
-        "n": hists[rollups.LEAD_SERIES].n,
-        "median": percentile_or_none(pct[rollups.LEAD_SERIES], 0),
+        "n": hists[orchestrate.LEAD_SERIES].n,
+        "median": percentile_or_none(pct[orchestrate.LEAD_SERIES], 0),
         "bots": hists["lead:bots"].n,
         "unknown": hists["lead:unknown"].n,
         "skew": hists["lead:skew"].n,

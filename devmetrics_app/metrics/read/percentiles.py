@@ -1,4 +1,4 @@
-"""Exact percentiles from the rank histograms `rollups.refresh_histograms` keeps, with a fall back
+"""Exact percentiles from the rank histograms `orchestrate.refresh_histograms` keeps, with a fall back
 to sorting the facts when the histograms are stale or built with other bot settings."""
 
 # SQL here is assembled from this module's own constant fragments (bot tests, column lists,
@@ -16,7 +16,8 @@ import asyncpg
 
 from devmetrics_app.store.sql import named
 
-from .. import facts, rollups
+from .. import facts
+from ..materialize import orchestrate
 from .scope import Resolved
 
 
@@ -42,9 +43,9 @@ LEFT JOIN LATERAL (SELECT n, total, buckets FROM metric_histograms h
 _RANK_SOURCES = {
     **{
         stage: ("pull_request_cycle f", f"f.{stage}", "f.merged_at", "f.author_login", "f.author_is_bot", "")
-        for stage in rollups.CYCLE_STAGE_SERIES
+        for stage in orchestrate.CYCLE_STAGE_SERIES
     },
-    rollups.LEAD_SERIES: (
+    orchestrate.LEAD_SERIES: (
         "release_commits f", "f.lead_hours", "f.released_at", "f.author_login", "f.author_is_bot",
         " AND f.lead_hours >= 0",
     ),
@@ -86,7 +87,7 @@ async def load_histograms(
     if excluded:  # disconnected or removed repositories' facts are in the build: take them out
         exclude, patterns = r.bots
         for d in await conn.fetch(
-            rollups.HISTOGRAM_DELTAS_SQL,
+            orchestrate.HISTOGRAM_DELTAS_SQL,
             r.scope.installation_id,
             period.start,
             period.end,

@@ -37,11 +37,11 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import asyncpg
 
-from . import facts, open_work
-from .calc.cycle_time import pull_request_cycle
-from .calc.dora import Release, production_releases
-from .calc.velocity import completed_points
-from .settings import MetricsSettings
+from .. import facts, open_work
+from ..calc.cycle_time import pull_request_cycle
+from ..calc.dora import Release, production_releases
+from ..calc.velocity import completed_points
+from ..settings import MetricsSettings
 
 DEPLOY_LOOKBACK_DAYS = 14
 NEGATIVE_INFINITY = datetime(1970, 1, 1, tzinfo=UTC)
