@@ -15,7 +15,7 @@ from devmetrics_app.metrics import service as typed
 from devmetrics_app.metrics.calc.cycle_time import cycle_time as cycle_time_calc
 from devmetrics_app.metrics.calc.throughput import throughput as throughput_calc
 from devmetrics_app.metrics.explain import Figure, Period
-from devmetrics_app.metrics.materialize import orchestrate
+from devmetrics_app.metrics.materialize import histograms, orchestrate, releases
 from devmetrics_app.metrics.read import cycle_time as read_cycle_time
 from devmetrics_app.metrics.read import dora as read_dora
 from devmetrics_app.metrics.read import open_work as read_open_work
@@ -43,7 +43,7 @@ async def test_cycle_time_hand_computed_and_equal_to_calculator(world):
         got = await service.cycle_time(conn, service.Scope(INST_A, MARCH))
         settings = await service.metrics_settings(conn, INST_A)
         rows = await facts.load_pull_requests(conn, [101, 102, 103, 104])
-        _, cuts, times = await orchestrate.refresh_releases(
+        _, cuts, times = await releases.refresh_releases(
             conn, await conn.fetchrow(orchestrate.REPOSITORY_SQL, REPO_A), settings
         )
         times = {**times, **await facts.commit_times(conn, REPO_A, ["m101", "m104"])}
@@ -65,7 +65,7 @@ async def test_cycle_time_hand_computed_and_equal_to_calculator(world):
         [r.facts for r in rows],
         period=MARCH,
         settings=settings,
-        contains=orchestrate.contains_by_cut(cuts, times),
+        contains=releases.contains_by_cut(cuts, times),
         deployments=await _deployments(world),
     )
     assert got["cycle_time"]["median"] == report.cycle_time.value
@@ -302,7 +302,7 @@ async def test_histograms_with_other_bot_settings_are_not_used(world):
         after = await service.cycle_time(conn, scope)
         assert after["cycle_time"]["count"] == before["cycle_time"]["count"] - 1
         # A rebuild with the new settings is used again and agrees.
-        await orchestrate.refresh_histograms(conn, INST_A, None, await service.metrics_settings(conn, INST_A))
+        await histograms.refresh_histograms(conn, INST_A, None, await service.metrics_settings(conn, INST_A))
         assert await read_cycle_time._cycle_row(conn, r) is not None
         _same_figures(await service.cycle_time(conn, scope), after)
 
@@ -341,7 +341,7 @@ async def test_exact_percentiles_over_many_values(pool):
             rows,
         )
         settings = await service.metrics_settings(conn, INST_A)
-        await orchestrate.refresh_histograms(conn, INST_A, None, settings)
+        await histograms.refresh_histograms(conn, INST_A, None, settings)
         for days in ((0, 60), (3, 17), (20, 21), (59, 60)):
             period = Period(t(1) + timedelta(days=days[0]), t(1) + timedelta(days=days[1]))
             r = await service.resolve(conn, service.Scope(INST_A, period))
@@ -360,7 +360,7 @@ async def test_exact_percentiles_over_many_values(pool):
 
 def test_accumulate_is_cumulative_per_bucket():
     d1, d2 = date(2024, 3, 1), date(2024, 3, 2)
-    rows = orchestrate.accumulate(
+    rows = histograms.accumulate(
         [("s", d2, 3, 1, 2.0), ("s", d1, 1, 2, 1.0), ("c", d1, None, 4, 0.0)], {"s": (1, 0.5, [1])}
     )
     assert rows == [("c", d1, 4, 0.0, []), ("s", d1, 3, 1.5, [1, 2]), ("s", d2, 4, 3.5, [1, 2, 0, 1])]

@@ -3,9 +3,13 @@
 - `calc/`      pure calculators over plain, frozen facts (no database, no I/O): `cycle_time`,
                `dora`, `velocity`, `burndown`, `throughput`, `builds`, `bots`, `stats`. Each module
                documents its definitions and returns `explain.Figure`s.
-- `rollups`    the write side (SQL): recomputes the fact tables (`releases`, `pull_request_cycle`,
-               `sprint_facts`), the daily rollups and the rank histograms from raw rows, running the
-               calculators where a stored value is theirs.
+- `materialize/` the write side (SQL): recomputes the derived tables from raw rows, one module
+               per table or step: `releases` (+ `release_commits`), `cycles`
+               (`pull_request_cycle`), `sprints` (`sprint_facts`), `daily` (`repository_stats`,
+               `installation_stats`, `developer_metrics`, `team_metrics`, `developer_totals`),
+               `histograms` (`metric_histograms`), run in order by `orchestrate` (`recompute`,
+               `recompute_pending`, `recompute_installation` under `lock_installation`), running
+               the calculators where a stored value is theirs.
 - `read/`      the read side (SQL): one async module per figure family (`cycle_time`, `dora`,
                `sprints`, `builds`, `throughput`, `open_work`, `people`, `repository`, `trends`) over
                the fact tables and rollups, plus `scope`, `percentiles` and `paging`. `service`

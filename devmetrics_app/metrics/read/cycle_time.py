@@ -16,7 +16,7 @@ from devmetrics_app.store.sql import bind
 from .. import facts
 from ..calc.cycle_time import STAGES, UNIT_HOURS
 from ..explain import Figure, Item, explain_only
-from ..materialize import orchestrate
+from ..materialize import histograms
 from .paging import EXPLAIN_LIMIT, build_figure, cursor_offset, next_cursor_for
 from .percentiles import (
     StaleHistograms,
@@ -88,11 +88,11 @@ class CycleTimeReport:
 
 async def _cycle_row(conn: asyncpg.Connection, r: Resolved) -> dict | None:
     """CYCLE_SQL's row from the histograms (exact medians); None when they cannot answer."""
-    series = (*orchestrate.CYCLE_STAGE_SERIES, *orchestrate.CYCLE_SCALAR_SERIES)
+    series = (*histograms.CYCLE_STAGE_SERIES, *histograms.CYCLE_SCALAR_SERIES)
     try:
         hists, excluded = await load_histograms(conn, r, series)
         pct = await exact_percentiles(
-            conn, r, hists, excluded, [(c, (0.5, 0.95)) for c in orchestrate.CYCLE_STAGE_SERIES]
+            conn, r, hists, excluded, [(c, (0.5, 0.95)) for c in histograms.CYCLE_STAGE_SERIES]
         )
     except StaleHistograms:
         return None
@@ -102,7 +102,7 @@ async def _cycle_row(conn: asyncpg.Connection, r: Resolved) -> dict | None:
         "unreviewed": hists["cycle:unreviewed"].n,
         "unapproved": hists["cycle:unapproved"].n,
     }
-    for c in orchestrate.CYCLE_STAGE_SERIES:
+    for c in histograms.CYCLE_STAGE_SERIES:
         h = hists[c]
         row[f"{c}_n"] = h.n
         row[f"{c}_avg"] = h.total / h.n if h.n else None

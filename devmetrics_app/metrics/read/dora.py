@@ -26,7 +26,7 @@ from ..calc.dora import (
     restore_bucket,
 )
 from ..explain import Figure, Item
-from ..materialize import orchestrate
+from ..materialize import histograms
 from .paging import EXPLAIN_LIMIT, build_figure, cursor_offset, next_cursor_for
 from .percentiles import (
     StaleHistograms,
@@ -89,7 +89,8 @@ WHERE k.installation_id = :installation AND k.committed_at >= :start AND k.commi
   AND k.repository_id = ANY(:repositories::bigint[])
   AND (:logins::text[] IS NULL OR lower(k.author_login) = ANY(:logins::text[]))
 """
-# Merge commits of the period: not changes, so never released commits (orchestrate.INSERT_RELEASE_COMMITS).
+# Merge commits of the period: not changes, so never released commits
+# (materialize/releases.INSERT_RELEASE_COMMITS).
 MERGE_COMMITS_IN_PERIOD_SQL = """
 SELECT count(*) FROM commits k
 WHERE k.installation_id = :installation AND k.committed_at >= :start AND k.committed_at < :end AND k.is_merge
@@ -112,8 +113,8 @@ _REVERTED_REACHED = facts.reached_at_sql("k")
 # Failure signals at or after the period start (an earlier one cannot hit an attempt in it).
 # A revert blames the deployment that first shipped the change it names: the first success of
 # that change's repository whose cut reaches the moment the change reached the default branch
-# (orchestrate.release_intervals), or that deployed it by sha; a revert naming nothing, or a change
-# never shipped, blames nobody and is counted apart. An incident names no change: it is
+# (materialize/releases.release_intervals), or that deployed it by sha; a revert naming nothing,
+# or a change never shipped, blames nobody and is counted apart. An incident names no change: it is
 # attributed to the latest success at or before it, in its repository if that repository ever
 # released, else across the scope (dora._attribute).
 CHANGE_FAILURE_SQL = f"""
@@ -328,15 +329,15 @@ async def frequency_figure(
 async def _lead_time_fast(conn: asyncpg.Connection, r: Resolved) -> tuple[dict, int, int] | None:
     try:
         hists, excluded = await load_histograms(
-            conn, r, (orchestrate.LEAD_SERIES, *orchestrate.LEAD_SCALAR_SERIES)
+            conn, r, (histograms.LEAD_SERIES, *histograms.LEAD_SCALAR_SERIES)
         )
-        pct = await exact_percentiles(conn, r, hists, excluded, [(orchestrate.LEAD_SERIES, (0.5,))])
+        pct = await exact_percentiles(conn, r, hists, excluded, [(histograms.LEAD_SERIES, (0.5,))])
     except StaleHistograms:
         return None
     committed = (await rollup_sums(conn, r, ("commits",)))["commits"]
     row = {
-        "n": hists[orchestrate.LEAD_SERIES].n,
-        "median": percentile_or_none(pct[orchestrate.LEAD_SERIES], 0),
+        "n": hists[histograms.LEAD_SERIES].n,
+        "median": percentile_or_none(pct[histograms.LEAD_SERIES], 0),
         "bots": hists["lead:bots"].n,
         "unknown": hists["lead:unknown"].n,
         "skew": hists["lead:skew"].n,

@@ -1,5 +1,6 @@
-"""Exact percentiles from the rank histograms `orchestrate.refresh_histograms` keeps, with a fall back
-to sorting the facts when the histograms are stale or built with other bot settings."""
+"""Exact percentiles from the rank histograms `materialize.histograms.refresh_histograms` keeps,
+with a fall back to sorting the facts when the histograms are stale or built with other bot
+settings."""
 
 # SQL here is assembled from this module's own constant fragments (bot tests, column lists,
 # table names); every value is a parameter ($n, or :name through store/sql.named).
@@ -17,7 +18,7 @@ import asyncpg
 from devmetrics_app.store.sql import named
 
 from .. import facts
-from ..materialize import orchestrate
+from ..materialize import histograms
 from .scope import Resolved
 
 
@@ -43,9 +44,9 @@ LEFT JOIN LATERAL (SELECT n, total, buckets FROM metric_histograms h
 _RANK_SOURCES = {
     **{
         stage: ("pull_request_cycle f", f"f.{stage}", "f.merged_at", "f.author_login", "f.author_is_bot", "")
-        for stage in orchestrate.CYCLE_STAGE_SERIES
+        for stage in histograms.CYCLE_STAGE_SERIES
     },
-    orchestrate.LEAD_SERIES: (
+    histograms.LEAD_SERIES: (
         "release_commits f", "f.lead_hours", "f.released_at", "f.author_login", "f.author_is_bot",
         " AND f.lead_hours >= 0",
     ),
@@ -87,7 +88,7 @@ async def load_histograms(
     if excluded:  # disconnected or removed repositories' facts are in the build: take them out
         exclude, patterns = r.bots
         for d in await conn.fetch(
-            orchestrate.HISTOGRAM_DELTAS_SQL,
+            histograms.HISTOGRAM_DELTAS_SQL,
             r.scope.installation_id,
             period.start,
             period.end,
