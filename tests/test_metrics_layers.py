@@ -33,3 +33,28 @@ def test_calculators_import_no_database_or_io():
         found = _imports(path)
         assert not found & IMPURE, (path.name, found & IMPURE)
         assert not found & DATABASE_MODULES, (path.name, found & DATABASE_MODULES)
+
+
+def test_the_write_side_numbers_no_fragment_parameters_by_hand():
+    """materialize/ is one module per derived table or step; a query built from fragments (the bot
+    test) names its parameters (store/sql.bind), and no query mixes `$n` with `:name`."""
+    import importlib
+    import re
+
+    import devmetrics_app.metrics.materialize as materialize
+    from devmetrics_app.store.sql import PLACEHOLDER
+
+    folder = Path(materialize.__file__).parent
+    assert {p.stem for p in folder.glob("*.py")} >= {
+        "releases", "cycles", "sprints", "daily", "histograms", "orchestrate"
+    }
+    assert not (folder.parent / "rollups.py").exists()
+    for path in sorted(folder.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "bot_sql":
+                assert all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in node.args[2:]), (
+                    path.name, node.lineno)
+        module = importlib.import_module(f"{materialize.__name__}.{path.stem}")
+        for name, value in vars(module).items():
+            if name.isupper() and isinstance(value, str):
+                assert not (re.search(r"\$\d", value) and PLACEHOLDER.search(value)), (path.stem, name)

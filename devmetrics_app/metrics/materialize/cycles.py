@@ -2,7 +2,7 @@
 computed by the pure `cycle_time.pull_request_cycle`, so a stored stage is the calculator's."""
 
 # SQL here is assembled from this module's own constant fragments (bot tests, column lists,
-# table names); every value is a $n parameter.
+# table names); every value is a named parameter (store/sql.bind) or, in short fixed queries, $n.
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
+
+from devmetrics_app.store.sql import bind
 
 from .. import facts
 from ..calc.cycle_time import pull_request_cycle
@@ -31,10 +33,13 @@ INSERT INTO pull_request_cycle AS f (
     deploy, time_to_approval, draft, unreviewed, first_review_at, approved_at, deployed_at,
     additions, deletions, computed_at)
 SELECT *, now() FROM unnest(
-    $1::bigint[], $2::bigint[], $3::bigint[], $4::int[], $5::text[], $6::bigint[], $7::text[],
-    $8::boolean[], $9::boolean[], $10::timestamptz[], $11::text[], $12::float8[], $13::float8[],
-    $14::float8[], $15::float8[], $16::float8[], $17::float8[], $18::float8[], $19::float8[],
-    $20::boolean[], $21::timestamptz[], $22::timestamptz[], $23::timestamptz[], $24::int[], $25::int[])
+    :pull_request_id::bigint[], :installation_id::bigint[], :repository_id::bigint[], :number::int[],
+    :title::text[], :author_id::bigint[], :author_login::text[], :author_is_bot::boolean[],
+    :is_revert::boolean[], :merged_at::timestamptz[], :merge_commit_sha::text[], :cycle_time::float8[],
+    :coding::float8[], :pickup::float8[], :review::float8[], :merge::float8[], :deploy::float8[],
+    :time_to_approval::float8[], :draft::float8[], :unreviewed::boolean[],
+    :first_review_at::timestamptz[], :approved_at::timestamptz[], :deployed_at::timestamptz[],
+    :additions::int[], :deletions::int[])
 ON CONFLICT (pull_request_id) DO UPDATE SET
     installation_id = EXCLUDED.installation_id, repository_id = EXCLUDED.repository_id,
     number = EXCLUDED.number, title = EXCLUDED.title, author_id = EXCLUDED.author_id,
@@ -75,37 +80,37 @@ async def refresh_cycles(
     cycles = [
         pull_request_cycle(r.facts, settings=settings, releases=releases, contains=contains) for r in rows
     ]
-    columns: list[list] = [[] for _ in range(25)]
+    columns: dict[str, list] = {}
     for row, c in zip(rows, cycles, strict=True):
         f = row.facts
-        values = (
-            f.id,
-            row.installation_id,
-            f.repository_id,
-            f.number,
-            f.title,
-            row.author_id,
-            f.author_login,
-            f.author_is_bot,
-            settings.is_revert_title(f.title),
-            f.merged_at,
-            f.merge_commit_sha,
-            c.cycle_time,
-            c.coding,
-            c.pickup,
-            c.review,
-            c.merge,
-            c.deploy,
-            c.time_to_approval,
-            c.draft,
-            c.unreviewed,
-            c.first_review_at,
-            c.approved_at,
-            c.deployed_at,
-            row.additions,
-            row.deletions,
-        )
-        for column, value in zip(columns, values, strict=True):
-            column.append(value)
-    await conn.execute(UPSERT_CYCLES, *columns)
+        values = {
+            "pull_request_id": f.id,
+            "installation_id": row.installation_id,
+            "repository_id": f.repository_id,
+            "number": f.number,
+            "title": f.title,
+            "author_id": row.author_id,
+            "author_login": f.author_login,
+            "author_is_bot": f.author_is_bot,
+            "is_revert": settings.is_revert_title(f.title),
+            "merged_at": f.merged_at,
+            "merge_commit_sha": f.merge_commit_sha,
+            "cycle_time": c.cycle_time,
+            "coding": c.coding,
+            "pickup": c.pickup,
+            "review": c.review,
+            "merge": c.merge,
+            "deploy": c.deploy,
+            "time_to_approval": c.time_to_approval,
+            "draft": c.draft,
+            "unreviewed": c.unreviewed,
+            "first_review_at": c.first_review_at,
+            "approved_at": c.approved_at,
+            "deployed_at": c.deployed_at,
+            "additions": row.additions,
+            "deletions": row.deletions,
+        }
+        for name, value in values.items():
+            columns.setdefault(name, []).append(value)
+    await conn.execute(*bind(UPSERT_CYCLES, columns))
     return len(rows)

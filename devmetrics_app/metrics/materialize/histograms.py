@@ -5,7 +5,7 @@ carries every earlier day, so a change on day D rewrites the rows of D and later
 reads the exact value from the facts (see `read.percentiles.exact_percentiles`)."""
 
 # SQL here is assembled from this module's own constant fragments (bot tests, column lists,
-# table names); every value is a $n parameter.
+# table names); every value is a named parameter (store/sql.bind) or, in short fixed queries, $n.
 # ruff: noqa: S608
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from datetime import date
 
 import asyncpg
+
+from devmetrics_app.store.sql import bind
 
 from .. import facts
 from ..settings import MetricsSettings
@@ -26,25 +28,26 @@ LEAD_SCALAR_SERIES = ("lead:bots", "lead:unknown", "lead:skew", "lead:released_c
 HISTOGRAM_SERIES = CYCLE_STAGE_SERIES + CYCLE_SCALAR_SERIES + (LEAD_SERIES,) + LEAD_SCALAR_SERIES
 HISTOGRAM_LOCK = 0x64686973  # "dhis" + installation id: one rebuild of an installation at a time
 
-# (series, day, bucket, n, total) of the facts with key time in [$2, $3) (NULL: unbounded) of
-# the repositories $4 (NULL: all): the build input, and what a disconnected repository adds.
-_HIST_BOT_CYCLE = facts.bot_sql("f.author_login", "f.author_is_bot", 5, 6)
-_HIST_BOT_LEAD = facts.bot_sql("c.author_login", "c.author_is_bot", 5, 6)
+# (series, day, bucket, n, total) of the facts with key time in [:start, :end) (NULL: unbounded)
+# of the repositories :repositories (NULL: all): the build input, and what a disconnected
+# repository adds (read.percentiles).
+_HIST_BOT_CYCLE = facts.bot_sql("f.author_login", "f.author_is_bot", "exclude_bots", "bot_patterns")
+_HIST_BOT_LEAD = facts.bot_sql("c.author_login", "c.author_is_bot", "exclude_bots", "bot_patterns")
 _STAGE_VALUES = ", ".join(f"('{c}', f.{c})" for c in CYCLE_STAGE_SERIES)
 HISTOGRAM_DELTAS_SQL = f"""
 WITH cyc AS (
     SELECT f.*, (f.merged_at AT TIME ZONE 'UTC')::date AS day, {_HIST_BOT_CYCLE} AS bot
     FROM pull_request_cycle f
-    WHERE f.installation_id = $1 AND ($2::timestamptz IS NULL OR f.merged_at >= $2)
-      AND ($3::timestamptz IS NULL OR f.merged_at < $3)
-      AND ($4::bigint[] IS NULL OR f.repository_id = ANY($4::bigint[]))
+    WHERE f.installation_id = :installation AND (:start::timestamptz IS NULL OR f.merged_at >= :start)
+      AND (:end::timestamptz IS NULL OR f.merged_at < :end)
+      AND (:repositories::bigint[] IS NULL OR f.repository_id = ANY(:repositories::bigint[]))
 ),
 lead AS (
     SELECT c.*, (c.released_at AT TIME ZONE 'UTC')::date AS day, {_HIST_BOT_LEAD} AS bot
     FROM release_commits c
-    WHERE c.installation_id = $1 AND ($2::timestamptz IS NULL OR c.released_at >= $2)
-      AND ($3::timestamptz IS NULL OR c.released_at < $3)
-      AND ($4::bigint[] IS NULL OR c.repository_id = ANY($4::bigint[]))
+    WHERE c.installation_id = :installation AND (:start::timestamptz IS NULL OR c.released_at >= :start)
+      AND (:end::timestamptz IS NULL OR c.released_at < :end)
+      AND (:repositories::bigint[] IS NULL OR c.repository_id = ANY(:repositories::bigint[]))
 )
 SELECT s.series, f.day, metrics_bucket(s.v)::integer AS bucket, count(*) AS n, sum(s.v) AS total
 FROM cyc f CROSS JOIN LATERAL (VALUES {_STAGE_VALUES}) AS s (series, v)
@@ -77,10 +80,10 @@ GROUP BY 1, 2
 UNION ALL
 SELECT 'lead:released_committed', (c.committed_at AT TIME ZONE 'UTC')::date, NULL, count(*), 0::float8
 FROM release_commits c
-WHERE c.installation_id = $1 AND c.committed_at IS NOT NULL
-  AND ($2::timestamptz IS NULL OR c.committed_at >= $2)
-  AND ($3::timestamptz IS NULL OR c.committed_at < $3)
-  AND ($4::bigint[] IS NULL OR c.repository_id = ANY($4::bigint[]))
+WHERE c.installation_id = :installation AND c.committed_at IS NOT NULL
+  AND (:start::timestamptz IS NULL OR c.committed_at >= :start)
+  AND (:end::timestamptz IS NULL OR c.committed_at < :end)
+  AND (:repositories::bigint[] IS NULL OR c.repository_id = ANY(:repositories::bigint[]))
 GROUP BY 2
 """
 HISTOGRAM_BASE_SQL = """
@@ -136,16 +139,10 @@ async def refresh_histograms(
         )
         for row in await conn.fetch(HISTOGRAM_BASE_SQL, installation_id, list(HISTOGRAM_SERIES), since):
             base[row["series"]] = (row["n"], row["total"], list(row["buckets"]))
-    exclude, patterns = facts.bot_params(settings)
-    deltas = await conn.fetch(
-        HISTOGRAM_DELTAS_SQL,
-        installation_id,
-        day_start(since) if since is not None else None,
-        None,
-        None,
-        exclude,
-        patterns,
-    )
+    exclude_bots, bot_patterns = facts.bot_params(settings)
+    params = {"installation": installation_id, "start": day_start(since) if since is not None else None,
+              "end": None, "repositories": None, "exclude_bots": exclude_bots, "bot_patterns": bot_patterns}
+    deltas = await conn.fetch(*bind(HISTOGRAM_DELTAS_SQL, params))
     rows = accumulate(((d["series"], d["day"], d["bucket"], d["n"], d["total"]) for d in deltas), base)
     await conn.copy_records_to_table(
         "metric_histograms",

@@ -10,7 +10,7 @@ commit's time.
 """
 
 # SQL here is assembled from this module's own constant fragments (bot tests, column lists,
-# table names); every value is a $n parameter.
+# table names); every value is a named parameter (store/sql.bind) or, in short fixed queries, $n.
 # ruff: noqa: S608
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from datetime import UTC, date, datetime
 
 import asyncpg
 
+from devmetrics_app.store.sql import bind
+
 from .. import facts
 from ..calc.dora import Release, production_releases
 from ..settings import MetricsSettings
@@ -28,13 +30,14 @@ NEGATIVE_INFINITY = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 UPSERT_RELEASES = """
-WITH gone AS (DELETE FROM releases WHERE repository_id = $1 AND NOT (source, id) IN
-              (SELECT s, i FROM unnest($3::text[], $4::bigint[]) AS x (s, i)))
+WITH gone AS (DELETE FROM releases WHERE repository_id = :repository AND NOT (source, id) IN
+              (SELECT s, i FROM unnest(:source::text[], :id::bigint[]) AS x (s, i)))
 INSERT INTO releases (source, id, installation_id, repository_id, sha, succeeded_at, failed_at,
                       outcome_at, cut_at)
-SELECT r.source, r.id, $2, $1, r.sha, r.succeeded_at, r.failed_at, r.outcome_at, r.cut_at
-FROM unnest($3::text[], $4::bigint[], $5::text[], $6::timestamptz[], $7::timestamptz[],
-            $8::timestamptz[], $9::timestamptz[])
+SELECT r.source, r.id, :installation, :repository, r.sha, r.succeeded_at, r.failed_at, r.outcome_at,
+       r.cut_at
+FROM unnest(:source::text[], :id::bigint[], :sha::text[], :succeeded_at::timestamptz[],
+            :failed_at::timestamptz[], :outcome_at::timestamptz[], :cut_at::timestamptz[])
      AS r (source, id, sha, succeeded_at, failed_at, outcome_at, cut_at)
 ON CONFLICT (source, id) DO UPDATE SET
     sha = EXCLUDED.sha, succeeded_at = EXCLUDED.succeeded_at, failed_at = EXCLUDED.failed_at,
@@ -54,9 +57,9 @@ SELECT c.repository_id, c.sha, c.installation_id, iv.source, iv.id, iv.released_
        c.author_login,
        coalesce((SELECT bool_or(u.is_bot) FROM users u WHERE lower(u.login) = lower(c.author_login)),
                 false)
-FROM unnest($3::timestamptz[], $4::timestamptz[], $5::text[], $6::bigint[], $7::timestamptz[])
-     AS iv (lo, hi, source, id, released_at)
-JOIN commits c ON c.repository_id = $1 AND $2 = ANY(c.branches) AND NOT c.is_merge
+FROM unnest(:lo::timestamptz[], :hi::timestamptz[], :source::text[], :id::bigint[],
+            :released_at::timestamptz[]) AS iv (lo, hi, source, id, released_at)
+JOIN commits c ON c.repository_id = :repository AND :branch = ANY(c.branches) AND NOT c.is_merge
               AND {REACHED_AT} > iv.lo AND {REACHED_AT} <= iv.hi
 """
 UPDATE_RELEASE_COUNTS = """
@@ -142,29 +145,37 @@ async def refresh_releases_changed(
     times = await facts.commit_times(conn, repo["id"], [r.sha for r in releases])
     cuts = release_cuts(releases, times)
     await conn.execute(
-        UPSERT_RELEASES,
-        repo["id"],
-        repo["installation_id"],
-        [r.source for r in releases],
-        [r.id for r in releases],
-        [r.sha for r in releases],
-        [r.succeeded_at for r in releases],
-        [r.failed_at for r in releases],
-        [r.outcome_at for r in releases],
-        [cuts[(r.source, r.id)] for r in releases],
+        *bind(
+            UPSERT_RELEASES,
+            {
+                "repository": repo["id"],
+                "installation": repo["installation_id"],
+                "source": [r.source for r in releases],
+                "id": [r.id for r in releases],
+                "sha": [r.sha for r in releases],
+                "succeeded_at": [r.succeeded_at for r in releases],
+                "failed_at": [r.failed_at for r in releases],
+                "outcome_at": [r.outcome_at for r in releases],
+                "cut_at": [cuts[(r.source, r.id)] for r in releases],
+            },
+        )
     )
     await conn.execute("DELETE FROM release_commits WHERE repository_id = $1", repo["id"])
     intervals = release_intervals(releases, cuts)
     if intervals and repo["default_branch"]:
         await conn.execute(
-            INSERT_RELEASE_COMMITS,
-            repo["id"],
-            repo["default_branch"],
-            [lo for lo, _, _ in intervals],
-            [hi for _, hi, _ in intervals],
-            [r.source for _, _, r in intervals],
-            [r.id for _, _, r in intervals],
-            [r.succeeded_at for _, _, r in intervals],
+            *bind(
+                INSERT_RELEASE_COMMITS,
+                {
+                    "repository": repo["id"],
+                    "branch": repo["default_branch"],
+                    "lo": [lo for lo, _, _ in intervals],
+                    "hi": [hi for _, hi, _ in intervals],
+                    "source": [r.source for _, _, r in intervals],
+                    "id": [r.id for _, _, r in intervals],
+                    "released_at": [r.succeeded_at for _, _, r in intervals],
+                },
+            )
         )
     await conn.execute(UPDATE_RELEASE_COUNTS, repo["id"])
     after = await conn.fetch(RELEASE_COMMIT_STATE_SQL, repo["id"])

@@ -1,13 +1,15 @@
 """`sprint_facts`: a repository's milestones, their completed points by `velocity.completed_points`."""
 
 # SQL here is assembled from this module's own constant fragments (bot tests, column lists,
-# table names); every value is a $n parameter.
+# table names); every value is a named parameter (store/sql.bind) or, in short fixed queries, $n.
 
 from __future__ import annotations
 
 from datetime import datetime
 
 import asyncpg
+
+from devmetrics_app.store.sql import bind
 
 from .. import facts
 from ..calc.velocity import completed_points
@@ -24,8 +26,10 @@ WHERE repository_id = $1 AND github_updated_at >= $2 AND milestone_id IS NOT NUL
 UPSERT_SPRINTS = """
 INSERT INTO sprint_facts AS f (milestone_id, installation_id, repository_id, title, state, starts_at,
     ends_at, points, completed_issues, open_issues, not_planned_issues, bot_issues, computed_at)
-SELECT *, now() FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[],
-    $6::timestamptz[], $7::timestamptz[], $8::float8[], $9::int[], $10::int[], $11::int[], $12::int[])
+SELECT *, now() FROM unnest(
+    :milestone_id::bigint[], :installation_id::bigint[], :repository_id::bigint[], :title::text[],
+    :state::text[], :starts_at::timestamptz[], :ends_at::timestamptz[], :points::float8[],
+    :completed_issues::int[], :open_issues::int[], :not_planned_issues::int[], :bot_issues::int[])
 ON CONFLICT (milestone_id) DO UPDATE SET
     title = EXCLUDED.title, state = EXCLUDED.state, starts_at = EXCLUDED.starts_at,
     ends_at = EXCLUDED.ends_at, points = EXCLUDED.points, completed_issues = EXCLUDED.completed_issues,
@@ -43,25 +47,25 @@ async def refresh_sprints(
     await conn.execute(
         "DELETE FROM sprint_facts WHERE milestone_id = ANY($1::bigint[])", [i for i in ids if i not in kept]
     )
-    columns: list[list] = [[] for _ in range(12)]
+    columns: dict[str, list] = {}
     for sprint, row in sprints:
         points, items, log = completed_points(sprint, settings)
-        values = (
-            sprint.id,
-            row["installation_id"],
-            row["repository_id"],
-            sprint.title,
-            sprint.state,
-            sprint.starts_at,
-            sprint.ends_at,
-            points,
-            len(items),
-            log.count("not closed"),
-            log.count("closed as not planned"),
-            log.count("opened by a bot"),
-        )
-        for column, value in zip(columns, values, strict=True):
-            column.append(value)
+        values = {
+            "milestone_id": sprint.id,
+            "installation_id": row["installation_id"],
+            "repository_id": row["repository_id"],
+            "title": sprint.title,
+            "state": sprint.state,
+            "starts_at": sprint.starts_at,
+            "ends_at": sprint.ends_at,
+            "points": points,
+            "completed_issues": len(items),
+            "open_issues": log.count("not closed"),
+            "not_planned_issues": log.count("closed as not planned"),
+            "bot_issues": log.count("opened by a bot"),
+        }
+        for name, value in values.items():
+            columns.setdefault(name, []).append(value)
     if sprints:
-        await conn.execute(UPSERT_SPRINTS, *columns)
+        await conn.execute(*bind(UPSERT_SPRINTS, columns))
     return len(sprints)

@@ -15,7 +15,7 @@ from typing import Any
 
 import asyncpg
 
-from devmetrics_app.store.sql import named
+from devmetrics_app.store.sql import bind, named
 
 from .. import facts
 from ..materialize import histograms
@@ -86,16 +86,10 @@ async def load_histograms(
             [x - y for x, y in zip(e, b, strict=False)],
         )
     if excluded:  # disconnected or removed repositories' facts are in the build: take them out
-        exclude, patterns = r.bots
-        for d in await conn.fetch(
-            histograms.HISTOGRAM_DELTAS_SQL,
-            r.scope.installation_id,
-            period.start,
-            period.end,
-            excluded,
-            exclude,
-            patterns,
-        ):
+        exclude_bots, bot_patterns = r.bots
+        params = {"installation": r.scope.installation_id, "start": period.start, "end": period.end,
+                  "repositories": excluded, "exclude_bots": exclude_bots, "bot_patterns": bot_patterns}
+        for d in await conn.fetch(*bind(histograms.HISTOGRAM_DELTAS_SQL, params)):
             h = out.get(d["series"])
             if h is None:
                 continue
