@@ -40,8 +40,9 @@ import bench_app
 
 from devmetrics_app import embedded
 from devmetrics_app.db import create_pool, migrate
-from devmetrics_app.metrics import materialize, open_work, service
+from devmetrics_app.metrics import materialize, service
 from devmetrics_app.metrics.explain import Period
+from devmetrics_app.metrics.materialize.open_work_counts import refresh_open_work
 
 INSTALLATION = 1
 ORG = 1
@@ -596,7 +597,7 @@ async def _bench(
             async with conn.transaction():
                 await materialize.refresh_installation_days(conn, INSTALLATION, sorted(days), settings)
                 for repository_id in await conn.fetch("SELECT id FROM repositories ORDER BY id"):
-                    await open_work.refresh(conn, INSTALLATION, repository_id["id"], settings)
+                    await refresh_open_work(conn, INSTALLATION, repository_id["id"], settings)
             await conn.execute("VACUUM ANALYZE")
             print(f"reused; installation rollups refreshed in {time.perf_counter() - began:.1f} s")
         else:

@@ -10,10 +10,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from served import service
 
-from devmetrics_app.metrics import facts, materialize, open_work
+from devmetrics_app.metrics import facts, materialize
 from devmetrics_app.metrics.calc.throughput import review_load as review_load_calc
 from devmetrics_app.metrics.calc.throughput import work_in_progress as wip_calc
 from devmetrics_app.metrics.explain import Figure, Period
+from devmetrics_app.metrics.materialize.open_work_counts import refresh_open_work
 
 INST, OTHER, ORG, OTHER_ORG = 1, 2, 100, 200
 REPOS = (10, 11, 12)
@@ -140,7 +141,7 @@ async def test_sql_equals_the_calculators_live_and_stored(pool, seed_value):
         for stored in (False, True):
             if stored:
                 for repo in REPOS:
-                    await open_work.refresh(conn, INST, repo, settings)
+                    await refresh_open_work(conn, INST, repo, settings)
             for repos in (None, (REPOS[0], REPOS[2])):
                 scope = service.Scope(INST, NOW, repos)
                 load_calc, work_calc = await calculators(conn, repos)
@@ -160,7 +161,7 @@ async def test_stored_counts_follow_changes_and_settings(pool):
         await seed(conn, random.Random(5))
         settings = await service.metrics_settings(conn, INST)
         for repo in REPOS:
-            await open_work.refresh(conn, INST, repo, settings)
+            await refresh_open_work(conn, INST, repo, settings)
         scope = service.Scope(INST, NOW)
         before = await service.work_in_progress(conn, scope)
         assert before["source"] == "rollup"
@@ -203,10 +204,10 @@ async def test_other_installation_is_never_counted(pool):
     async with pool.acquire() as conn:
         await seed(conn, random.Random(7))
         settings = await service.metrics_settings(conn, INST)
-        await open_work.refresh(conn, OTHER, FOREIGN_REPO, settings)
+        await refresh_open_work(conn, OTHER, FOREIGN_REPO, settings)
         # Installation 1 naming installation 2's repository sees nothing, live or stored.
         for _ in range(2):
             load = await service.review_load(conn, service.Scope(INST, NOW, (FOREIGN_REPO,)))
             assert load["value"] == 0.0 and load["per_reviewer"] == {}
             for repo in REPOS:
-                await open_work.refresh(conn, INST, repo, settings)
+                await refresh_open_work(conn, INST, repo, settings)

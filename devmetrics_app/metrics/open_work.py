@@ -8,6 +8,9 @@ item. `tests/test_metrics_open_work.py` checks the two agree on the same rows.
 
 The bot rule runs once per distinct author, reviewer and assignee, not once per row; the rule
 text of an excluded item comes from `bots.bot_rule`, as in the calculators.
+
+`materialize.open_work_counts` stores `COUNTS_SQL` per repository; `counts` sums those rows when
+they are built with the current bot settings for every repository in scope, else counts live.
 """
 
 # SQL here is assembled from module constants only (never from input): S608 does not apply.
@@ -184,7 +187,10 @@ class OpenWork:
         return {"pull_requests": prs, "issues": issues, "total": prs + issues}
 
 
-def _args(installation_id: int, repository_ids: Sequence[int] | None, settings: MetricsSettings) -> list:
+def snapshot_args(
+    installation_id: int, repository_ids: Sequence[int] | None, settings: MetricsSettings
+) -> list:
+    """The snapshot queries' $1..$4 (installation, repositories, bot settings)."""
     return [
         installation_id,
         list(repository_ids) if repository_ids is not None else None,
@@ -208,36 +214,6 @@ WHERE c.installation_id = $1 AND r.installation_id = $1 AND r.connected AND r.re
   AND ($2::bigint[] IS NULL OR c.repository_id = ANY($2::bigint[]))
 GROUP BY c.section, c.key
 """
-REFRESH_LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtextextended('open_work:' || $1::bigint, 0))"
-DELETE_COUNTS_SQL = "DELETE FROM open_work_counts WHERE repository_id = $1"
-UPSERT_BUILD_SQL = """
-INSERT INTO open_work_builds (repository_id, installation_id, settings_key, computed_at)
-VALUES ($1, $2, $3, now())
-ON CONFLICT (repository_id) DO UPDATE SET installation_id = EXCLUDED.installation_id,
-    settings_key = EXCLUDED.settings_key, computed_at = EXCLUDED.computed_at
-"""
-
-
-async def refresh(
-    conn: asyncpg.Connection, installation_id: int, repository_id: int, settings: MetricsSettings
-) -> int:
-    """Recount one repository's open work into open_work_counts (in the caller's transaction);
-    returns the rows written. Concurrent refreshes of one repository take turns."""
-    async with conn.transaction():
-        await conn.execute(REFRESH_LOCK_SQL, repository_id)
-        rows = await conn.fetch(COUNTS_SQL, *_args(installation_id, [repository_id], settings))
-        await conn.execute(DELETE_COUNTS_SQL, repository_id)
-        records = [(installation_id, repository_id, r["section"], r["key"], r["n"]) for r in rows if r["n"]]
-        if records:
-            await conn.copy_records_to_table(
-                "open_work_counts",
-                records=records,
-                columns=["installation_id", "repository_id", "section", "key", "n"],
-            )
-        await conn.execute(UPSERT_BUILD_SQL, repository_id, installation_id, settings_key(settings))
-    return len(records)
-
-
 def _open_work(rows: Sequence[asyncpg.Record], source: str) -> OpenWork:
     sections: dict[str, dict[str, int]] = defaultdict(dict)
     for row in rows:
@@ -269,7 +245,8 @@ async def counts(
     repositories = list(repository_ids) if repository_ids is not None else None
     if await conn.fetchval(STORED_READY_SQL, installation_id, repositories, settings_key(settings)):
         return _open_work(await conn.fetch(STORED_COUNTS_SQL, installation_id, repositories), "rollup")
-    return _open_work(await conn.fetch(COUNTS_SQL, *_args(installation_id, repository_ids, settings)), "live")
+    rows = await conn.fetch(COUNTS_SQL, *snapshot_args(installation_id, repository_ids, settings))
+    return _open_work(rows, "live")
 
 
 def _pull_request(row: asyncpg.Record) -> Item:
@@ -335,7 +312,7 @@ async def review_load(
 ) -> tuple[Figure, int]:
     """`throughput.review_load` over the scope, and the number of included items in all. Items
     (at most `limit` per list, oldest pull request first) only when `limit` is given."""
-    args = _args(installation_id, repository_ids, settings)
+    args = snapshot_args(installation_id, repository_ids, settings)
     work = await counts(conn, installation_id, repository_ids, settings)
     lists = await _review_lists(conn, args, limit, settings) if limit else {}
     total = sum(work.review_requests.values())
@@ -374,7 +351,7 @@ async def work_in_progress(
 ) -> tuple[Figure, int]:
     """`throughput.work_in_progress` over the scope, and the number of included items in all
     (pull requests, then issues). Items (at most `limit` per list) only when `limit` is given."""
-    args = _args(installation_id, repository_ids, settings)
+    args = snapshot_args(installation_id, repository_ids, settings)
     work = await counts(conn, installation_id, repository_ids, settings)
     lists = await _wip_lists(conn, args, limit, settings) if limit else {}
     people = sorted(set(work.pull_requests) | set(work.issues))

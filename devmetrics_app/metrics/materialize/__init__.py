@@ -6,6 +6,8 @@ histograms from raw rows, one module per derived table or step:
 - `sprints`      `sprint_facts` (completed points per milestone);
 - `daily`        `repository_stats`, `installation_stats`, `developer_metrics`, `team_metrics`
                  and the cumulative `developer_totals`;
+- `open_work_counts` `open_work_counts` and `open_work_builds` (today's open work per repository,
+                 counted by `metrics.open_work`);
 - `histograms`   `metric_histograms` (cumulative rank histograms; also the series names the read
                  side's percentiles use);
 - `orchestrate`  `recompute` / `recompute_pending` / `recompute_installation`: the steps in

@@ -7,7 +7,7 @@
    the `DEPLOY_LOOKBACK_DAYS` before them (a deployment today completes their deploy stage)
    (`cycles`);
 3. `sprint_facts` for the repository's milestones touched in the window (`sprints`), and the
-   repository's open-work snapshot (`metrics.open_work`);
+   repository's open-work counts (`open_work_counts`);
 4. `repository_stats` for (repository, day), then `installation_stats`, `developer_metrics` and
    `team_metrics` for (installation, day) (`daily`): each one upsert or DELETE+INSERT
    statement, under a per-installation advisory lock (`lock_installation`) so concurrent
@@ -26,12 +26,13 @@ from datetime import UTC, date, timedelta
 
 import asyncpg
 
-from .. import facts, open_work
+from .. import facts
 from ..settings import MetricsSettings
 from .cycles import refresh_cycles
 from .daily import refresh_developer_totals, refresh_installation_stats, refresh_repository_stats
 from .days import day_start, parse_days
 from .histograms import refresh_histograms
+from .open_work_counts import refresh_open_work
 from .releases import refresh_releases_changed
 from .sprints import refresh_sprints
 
@@ -84,7 +85,7 @@ async def _recompute_repository(
     moved = await conn.fetchval(MOVED_FACTS_SQL, repository_id, start, end)
     await refresh_cycles(conn, repo, start, end, settings, releases, cuts, times)
     await refresh_sprints(conn, repository_id, day_start(wanted[0]), settings)
-    await open_work.refresh(conn, repo["installation_id"], repository_id, settings)
+    await refresh_open_work(conn, repo["installation_id"], repository_id, settings)
     # Cycle facts of the look-back days changed too (deploy stage): their rollups follow.
     stat_days = sorted(
         set(wanted) | {wanted[0] - timedelta(days=i) for i in range(1, DEPLOY_LOOKBACK_DAYS + 1)}
