@@ -21,6 +21,8 @@ from datetime import datetime
 
 import asyncpg
 
+from devmetrics_app.store.sql import bind
+
 from .calc.builds import WorkflowRunFact
 from .calc.cycle_time import DraftInterval, PullRequestFacts, ReviewFact
 from .calc.dora import CommitFact, DeploymentFact, DeploymentStatusFact
@@ -205,15 +207,16 @@ async def load_pull_requests(conn: asyncpg.Connection, ids: Sequence[int]) -> li
     return out
 
 
-# The open pull requests of a scope ($1 installation, $2 repository ids or NULL for every
+# The open pull requests of a scope (:installation, :repositories ids or NULL for every
 # connected one), as p with its author u: the snapshot figures' rows (also metrics/open_work.py).
+# Named parameters (store/sql.bind): the queries it is part of add their own.
 OPEN_PULL_REQUESTS = """
 FROM pull_requests p
 JOIN repositories r ON r.id = p.repository_id
 LEFT JOIN users u ON u.id = p.author_id
-WHERE p.installation_id = $1 AND p.state = 'OPEN'
-  AND r.installation_id = $1 AND r.connected AND r.removed_at IS NULL
-  AND ($2::bigint[] IS NULL OR p.repository_id = ANY($2::bigint[]))
+WHERE p.installation_id = :installation AND p.state = 'OPEN'
+  AND r.installation_id = :installation AND r.connected AND r.removed_at IS NULL
+  AND (:repositories::bigint[] IS NULL OR p.repository_id = ANY(:repositories::bigint[]))
 """
 SNAPSHOT_SQL = (
     """SELECT p.id, p.number, p.repository_id, p.title, p.state, p.author_login, p.author_id,
@@ -227,9 +230,9 @@ async def open_pull_requests(
     conn: asyncpg.Connection, installation_id: int, repository_ids: Sequence[int] | None
 ) -> list[tuple[PullRequestSnapshot, int | None]]:
     """Open PRs of the scope (a snapshot: review load and WIP), with each author's id."""
-    rows = await conn.fetch(
-        SNAPSHOT_SQL, installation_id, list(repository_ids) if repository_ids is not None else None
-    )
+    repositories = list(repository_ids) if repository_ids is not None else None
+    params = {"installation": installation_id, "repositories": repositories}
+    rows = await conn.fetch(*bind(SNAPSHOT_SQL, params))
     bots = await _bot_logins(
         conn, [r["login"] for row in rows for r in row["requested_reviewers"] if r.get("kind") == "user"]
     )

@@ -20,8 +20,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
+
+from devmetrics_app.store.sql import bind
 
 from .calc.bots import bot_rule
 from .explain import Exclusion, Figure, Item
@@ -43,7 +46,14 @@ _REVIEWER_FLAG = (
     "EXISTS (SELECT 1 FROM users b WHERE lower(b.login) = lower(d.login) AND b.login = d.login AND b.is_bot)"
 )
 
-# $1 installation, $2 repository ids (NULL: every connected one), $3/$4 bot settings.
+
+def _bot(login: str, flag: str) -> str:
+    """`facts.bot_sql` on the named bot settings."""
+    return bot_sql(login, flag, "exclude_bots", "bot_patterns")
+
+
+# Named parameters (store/sql.bind): :installation, :repositories (NULL: every connected one),
+# :exclude_bots / :bot_patterns (the bot settings); the item lists add :limit.
 _SNAPSHOT = f"""
 WITH prs AS MATERIALIZED (
     SELECT p.id, p.number, p.repository_id, p.title, p.github_created_at AS opened, p.author_login,
@@ -51,7 +61,7 @@ WITH prs AS MATERIALIZED (
     {OPEN_PULL_REQUESTS}
 ),
 authors AS MATERIALIZED (
-    SELECT d.author_login, d.flag, d.n, {bot_sql("d.author_login", "d.flag", 3, 4)} AS bot
+    SELECT d.author_login, d.flag, d.n, {_bot("d.author_login", "d.flag")} AS bot
     FROM (SELECT coalesce(author_login, '') AS author_login, flag, count(*) AS n FROM prs GROUP BY 1, 2) d
 ),
 -- Requests that wait on someone: a person (with a login) or a team, in the PR's order.
@@ -64,7 +74,7 @@ asks AS MATERIALIZED (
     WHERE (q.kind = 'user' AND coalesce(q.login, '') <> '') OR q.kind = 'team'
 ),
 reviewers AS MATERIALIZED (
-    SELECT d.login, d.flag, {bot_sql("d.login", "d.flag", 3, 4)} AS bot
+    SELECT d.login, d.flag, {_bot("d.login", "d.flag")} AS bot
     FROM (SELECT d.login, {_REVIEWER_FLAG} AS flag
           FROM (SELECT DISTINCT login FROM asks WHERE kind = 'user') d) d
 ),
@@ -73,13 +83,13 @@ assigned AS MATERIALIZED (
     FROM issues i
     JOIN repositories r ON r.id = i.repository_id
     CROSS JOIN LATERAL (SELECT DISTINCT x FROM unnest(i.assignee_ids) AS x) ai
-    WHERE i.installation_id = $1 AND i.state = 'OPEN' AND i.deleted_at IS NULL
+    WHERE i.installation_id = :installation AND i.state = 'OPEN' AND i.deleted_at IS NULL
       AND cardinality(i.assignee_ids) > 0
-      AND r.installation_id = $1 AND r.connected AND r.removed_at IS NULL
-      AND ($2::bigint[] IS NULL OR i.repository_id = ANY($2::bigint[]))
+      AND r.installation_id = :installation AND r.connected AND r.removed_at IS NULL
+      AND (:repositories::bigint[] IS NULL OR i.repository_id = ANY(:repositories::bigint[]))
 ),
 assignees AS MATERIALIZED (
-    SELECT u.id, u.login, u.is_bot AS flag, {bot_sql("u.login", "u.is_bot", 3, 4)} AS bot
+    SELECT u.id, u.login, u.is_bot AS flag, {_bot("u.login", "u.is_bot")} AS bot
     FROM users u WHERE u.id IN (SELECT user_id FROM assigned)
 )
 """
@@ -117,7 +127,7 @@ WHERE kind = 'team' AND NOT draft AND NOT author_bot GROUP BY coalesce(login, ''
 """
 )
 
-# The first $5 items of each list, oldest pull request first (requests in the PR's order).
+# The first :limit items of each list, oldest pull request first (requests in the PR's order).
 REVIEW_ITEMS_SQL = (
     _SNAPSHOT
     + f"""
@@ -140,7 +150,7 @@ ranked AS (
 SELECT k.list, k.login, k.reviewer_flag, k.rank,
        p.id, p.number, p.repository_id, p.title, p.author_login, p.flag
 FROM ranked k JOIN prs p ON p.id = k.pull_request_id
-WHERE k.rank <= $5
+WHERE k.rank <= :limit
 ORDER BY k.list, k.rank
 """
 )
@@ -164,7 +174,7 @@ WIP_ITEMS_SQL = (
 ranked AS (
     SELECT l.*, row_number() OVER (PARTITION BY l.list ORDER BY l.opened, l.id, l.login) AS rank FROM listed l
 )
-SELECT * FROM ranked WHERE rank <= $5 ORDER BY list, rank
+SELECT * FROM ranked WHERE rank <= :limit ORDER BY list, rank
 """
 )
 
@@ -187,15 +197,17 @@ class OpenWork:
         return {"pull_requests": prs, "issues": issues, "total": prs + issues}
 
 
-def snapshot_args(
+def snapshot_params(
     installation_id: int, repository_ids: Sequence[int] | None, settings: MetricsSettings
-) -> list:
-    """The snapshot queries' $1..$4 (installation, repositories, bot settings)."""
-    return [
-        installation_id,
-        list(repository_ids) if repository_ids is not None else None,
-        *bot_params(settings),
-    ]
+) -> dict[str, Any]:
+    """The snapshot queries' parameters (installation, repositories, bot settings)."""
+    exclude_bots, bot_patterns = bot_params(settings)
+    return {
+        "installation": installation_id,
+        "repositories": list(repository_ids) if repository_ids is not None else None,
+        "exclude_bots": exclude_bots,
+        "bot_patterns": bot_patterns,
+    }
 
 
 # The stored rows answer when every repository in scope has a build with these bot settings.
@@ -245,7 +257,7 @@ async def counts(
     repositories = list(repository_ids) if repository_ids is not None else None
     if await conn.fetchval(STORED_READY_SQL, installation_id, repositories, settings_key(settings)):
         return _open_work(await conn.fetch(STORED_COUNTS_SQL, installation_id, repositories), "rollup")
-    rows = await conn.fetch(COUNTS_SQL, *snapshot_args(installation_id, repository_ids, settings))
+    rows = await conn.fetch(*bind(COUNTS_SQL, snapshot_params(installation_id, repository_ids, settings)))
     return _open_work(rows, "live")
 
 
@@ -274,10 +286,10 @@ def _exclusions(
 
 
 async def _review_lists(
-    conn: asyncpg.Connection, args: list, limit: int, settings: MetricsSettings
+    conn: asyncpg.Connection, params: dict[str, Any], limit: int, settings: MetricsSettings
 ) -> dict[str, list[Item]]:
     lists: dict[str, list[Item]] = defaultdict(list)
-    for row in await conn.fetch(REVIEW_ITEMS_SQL, *args, limit):
+    for row in await conn.fetch(*bind(REVIEW_ITEMS_SQL, {**params, "limit": limit})):
         reason, pr = row["list"], row["id"]
         if reason in (AUTHOR_BOT, DRAFT):
             item = _pull_request(row)
@@ -312,9 +324,9 @@ async def review_load(
 ) -> tuple[Figure, int]:
     """`throughput.review_load` over the scope, and the number of included items in all. Items
     (at most `limit` per list, oldest pull request first) only when `limit` is given."""
-    args = snapshot_args(installation_id, repository_ids, settings)
+    params = snapshot_params(installation_id, repository_ids, settings)
     work = await counts(conn, installation_id, repository_ids, settings)
-    lists = await _review_lists(conn, args, limit, settings) if limit else {}
+    lists = await _review_lists(conn, params, limit, settings) if limit else {}
     total = sum(work.review_requests.values())
     per_reviewer = dict(sorted(work.review_requests.items(), key=lambda kv: (-kv[1], kv[0])))
     figure = Figure(
@@ -329,10 +341,10 @@ async def review_load(
 
 
 async def _wip_lists(
-    conn: asyncpg.Connection, args: list, limit: int, settings: MetricsSettings
+    conn: asyncpg.Connection, params: dict[str, Any], limit: int, settings: MetricsSettings
 ) -> dict[str, list[Item]]:
     lists: dict[str, list[Item]] = defaultdict(list)
-    for row in await conn.fetch(WIP_ITEMS_SQL, *args, limit):
+    for row in await conn.fetch(*bind(WIP_ITEMS_SQL, {**params, "limit": limit})):
         label = f"#{row['number']} {row['title']}"
         item = Item(row["kind"], row["id"], label, details={"repository_id": row["repository_id"]})
         if row["list"] in WIP_REASONS:
@@ -351,9 +363,9 @@ async def work_in_progress(
 ) -> tuple[Figure, int]:
     """`throughput.work_in_progress` over the scope, and the number of included items in all
     (pull requests, then issues). Items (at most `limit` per list) only when `limit` is given."""
-    args = snapshot_args(installation_id, repository_ids, settings)
+    params = snapshot_params(installation_id, repository_ids, settings)
     work = await counts(conn, installation_id, repository_ids, settings)
-    lists = await _wip_lists(conn, args, limit, settings) if limit else {}
+    lists = await _wip_lists(conn, params, limit, settings) if limit else {}
     people = sorted(set(work.pull_requests) | set(work.issues))
     per_person = {p: work.wip(p) for p in people}
     total = sum(v["total"] for v in per_person.values())

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncpg
 
+from devmetrics_app.store.sql import bind
+
 from ..facts import settings_key
-from ..open_work import COUNTS_SQL, snapshot_args
+from ..open_work import COUNTS_SQL, snapshot_params
 from ..settings import MetricsSettings
 
 REFRESH_LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtextextended('open_work:' || $1::bigint, 0))"
@@ -27,7 +29,8 @@ async def refresh_open_work(
     returns the rows written. Concurrent refreshes of one repository take turns."""
     async with conn.transaction():
         await conn.execute(REFRESH_LOCK_SQL, repository_id)
-        rows = await conn.fetch(COUNTS_SQL, *snapshot_args(installation_id, [repository_id], settings))
+        params = snapshot_params(installation_id, [repository_id], settings)
+        rows = await conn.fetch(*bind(COUNTS_SQL, params))
         await conn.execute(DELETE_COUNTS_SQL, repository_id)
         records = [(installation_id, repository_id, r["section"], r["key"], r["n"]) for r in rows if r["n"]]
         if records:
