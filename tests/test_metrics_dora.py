@@ -10,6 +10,7 @@ from devmetrics_app.metrics.calc.throughput import PullRequestSnapshot
 from devmetrics_app.metrics.calc.velocity import IssueFact
 from devmetrics_app.metrics.explain import Period
 from devmetrics_app.metrics.settings import MetricsSettings
+from devmetrics_app.web.api.serialize import to_json
 
 S = MetricsSettings()
 PERIOD = Period(datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 3, 15, tzinfo=UTC))  # 14 days
@@ -191,10 +192,10 @@ def test_thresholds_are_documented_in_one_place_and_in_the_openapi_description()
 
     # The 2023 report's cluster values (dora.dev/research/2023/dora-report), written out here.
     levels = ("elite", "high", "medium", "low")
-    cfr = d.DORA_THRESHOLDS["change_failure_rate"].to_dict()
+    cfr = to_json(d.DORA_THRESHOLDS["change_failure_rate"])
     assert [cfr[level]["rule"] for level in levels] == ["<= 5", "<= 10", "<= 15", "> 15"]
     assert [cfr[level]["report"] for level in levels] == ["5%", "10%", "15%", "64%"]
-    lead = d.DORA_THRESHOLDS["lead_time"].to_dict()
+    lead = to_json(d.DORA_THRESHOLDS["lead_time"])
     assert [lead[level]["rule"] for level in levels] == [
         "< 24", "< 168", "< 720", ">= 720"]
     assert lead["unit"] == "hours" and "2023" in lead["source"]

@@ -6,18 +6,19 @@ import orjson
 import pytest
 
 from devmetrics_app.metrics.explain import Exclusion, ExclusionLog, Figure, Item, Period
+from devmetrics_app.web.api.serialize import to_json
 
 
-def test_to_dict_with_and_without_explain():
+def test_figure_json_with_and_without_explain():
     log = ExclusionLog()
     log.add("authored by a bot", Item("pull_request", 4, "#4", details={"rule": "login ends with [bot]"}))
     at = datetime(2024, 3, 4, tzinfo=UTC)
     fig = Figure(2.5, "hours", 2, log.exclusions(), [Item("pull_request", 1, "#1", 2.0, {"at": at})],
                  {"p95": 3.0, "ids": frozenset({3, 1})})
-    plain = fig.to_dict()
+    plain = to_json(fig)
     assert plain == {"value": 2.5, "unit": "hours", "count": 2, "p95": 3.0, "ids": [1, 3],
                      "excluded": [{"reason": "authored by a bot", "count": 1}]}
-    full = fig.to_dict(explain=True)
+    full = to_json(fig, explain=True)
     assert full["items"][0]["details"]["at"] == "2024-03-04T00:00:00+00:00"
     assert full["excluded"][0]["items"][0]["details"]["rule"] == "login ends with [bot]"
     orjson.dumps(full)  # JSON-ready

@@ -1,4 +1,5 @@
-"""The common shape every calculator returns, so the API serialises all metrics alike.
+"""The common shape every calculator returns, so the API serialises all metrics alike
+(web/api/serialize.py turns these into JSON; nothing in metrics/ does).
 
 A `Figure` is one number with its unit, how many items it was computed from, what was left out
 and why (`excluded`), and optionally the items themselves (`items`), which the API shows only
@@ -11,10 +12,9 @@ at exactly `end` belongs to the next period, so adjacent periods never count an 
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 # Field metadata for a report's fields that only an explained answer carries (a total of the
@@ -81,24 +81,6 @@ class Figure:
     def excluded_count(self) -> int:
         return sum(e.count for e in self.excluded)
 
-    def to_dict(self, *, explain: bool = False) -> dict[str, Any]:
-        """JSON-ready form; items (included and excluded) only when `explain`."""
-        out: dict[str, Any] = {
-            "value": self.value,
-            "unit": self.unit,
-            "count": self.count,
-            "excluded": [
-                {"reason": e.reason, "count": e.count,
-                 **({"items": [jsonable(i) for i in e.items]} if explain else {})}
-                for e in self.excluded
-            ],
-        }
-        for key, val in self.details.items():
-            out[key] = jsonable(val)
-        if explain:
-            out["items"] = [jsonable(i) for i in self.items or []]
-        return out
-
 
 class ExclusionLog:
     """Collects excluded items by reason, keeping the order reasons first appeared."""
@@ -124,18 +106,3 @@ class ExclusionLog:
 
 def hours(delta_seconds: float) -> float:
     return delta_seconds / 3600.0
-
-
-def jsonable(value: Any) -> Any:
-    """Datetimes as ISO-8601, dataclasses as dicts, sets as sorted lists."""
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, frozenset | set):
-        return sorted(jsonable(v) for v in value)
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    return value

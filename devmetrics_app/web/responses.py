@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import orjson
 from aiohttp import web
 
 
+def _default(value: Any) -> str:
+    # orjson would write a dataclass's raw fields: a typed metrics report (its Figures' `details`
+    # and `items` as they are) must go through web/api/serialize.to_json, so one that did not
+    # fails here instead of reaching a client in the wrong shape.
+    if dataclasses.is_dataclass(value):
+        raise TypeError(f"{type(value).__name__} reached a response unconverted: use serialize.to_json")
+    return str(value)
+
+
 def _dumps(value: Any) -> str:
-    return orjson.dumps(value, default=str).decode()
+    return orjson.dumps(value, default=_default, option=orjson.OPT_PASSTHROUGH_DATACLASS).decode()
 
 
 def json(data: Any, *, status: int = 200) -> web.Response:

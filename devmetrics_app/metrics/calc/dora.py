@@ -110,19 +110,20 @@ class Thresholds:
                 return level
         return LOW
 
-    def to_dict(self) -> dict:
-        """The rule per cluster, as the API documents it (explain, OpenAPI)."""
+    def rules(self) -> dict[str, str]:
+        """The rule per cluster, as the API documents it (explain, OpenAPI): "< 24", ">= 720"."""
         op = ">=" if self.higher_is_better else ("<=" if self.inclusive else "<")
         rest = "<" if self.higher_is_better else (">" if self.inclusive else ">=")
-        rules = {ELITE: f"{op} {self.elite:.3g}", HIGH: f"{op} {self.high:.3g}",
-                 MEDIUM: f"{op} {self.medium:.3g}", LOW: f"{rest} {self.medium:.3g}"}
-        return {"unit": self.unit, "source": BENCHMARK_SOURCE,
-                **{level: {"rule": rules[level], "report": text}
-                   for level, text in zip((ELITE, HIGH, MEDIUM, LOW), self.report, strict=True)}}
+        return {ELITE: f"{op} {self.elite:.3g}", HIGH: f"{op} {self.high:.3g}",
+                MEDIUM: f"{op} {self.medium:.3g}", LOW: f"{rest} {self.medium:.3g}"}
+
+    def reported(self) -> dict[str, str]:
+        """The 2023 report's wording per cluster."""
+        return dict(zip((ELITE, HIGH, MEDIUM, LOW), self.report, strict=True))
 
     def describe(self) -> str:
-        rules = self.to_dict()
-        return ", ".join(f"{level} {rules[level]['rule']}" for level in (ELITE, HIGH, MEDIUM, LOW)) + (
+        rules = self.rules()
+        return ", ".join(f"{level} {rules[level]}" for level in (ELITE, HIGH, MEDIUM, LOW)) + (
             f" ({self.unit})")
 
 

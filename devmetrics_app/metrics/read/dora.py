@@ -467,7 +467,7 @@ NOT_TEAM_FILTERED = ("deployment_frequency", "change_failure_rate", "time_to_res
 
 def _dora_result(keys: dict[str, Figure], scope: Scope) -> DoraReport:
     def key(name: str, figure: Figure) -> Figure:
-        details = {**figure.details, "benchmark_thresholds": DORA_THRESHOLDS[name].to_dict()}
+        details = {**figure.details, "benchmark_thresholds": DORA_THRESHOLDS[name]}
         if scope.narrowed_to_people and name in NOT_TEAM_FILTERED:
             details["team_filter"] = TEAM_NOT_APPLIED
         return replace(figure, details=details)

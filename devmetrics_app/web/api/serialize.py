@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
+from devmetrics_app.metrics.calc.dora import BENCHMARK_SOURCE, Thresholds
 from devmetrics_app.metrics.explain import EXPLAIN_ONLY, Figure
 
 
@@ -36,11 +37,22 @@ def figure_json(figure: Figure, *, explain: bool = False) -> dict[str, Any]:
     return out
 
 
+def thresholds_json(thresholds: Thresholds) -> dict[str, Any]:
+    """A DORA key's cluster boundaries as the API documents them: per level, the rule and the
+    2023 report's wording."""
+    rules, reported = thresholds.rules(), thresholds.reported()
+    return {"unit": thresholds.unit, "source": BENCHMARK_SOURCE,
+            **{level: {"rule": rules[level], "report": reported[level]} for level in rules}}
+
+
 def to_json(value: Any, *, explain: bool = False) -> Any:
-    """Figures as `figure_json`, other dataclasses as dicts of their fields, datetimes as
-    ISO-8601, sets as sorted lists; plain JSON values pass through unchanged."""
+    """Figures as `figure_json`, DORA thresholds as `thresholds_json`, other dataclasses as
+    dicts of their fields, datetimes as ISO-8601, sets as sorted lists; plain JSON values pass
+    through unchanged."""
     if isinstance(value, Figure):
         return figure_json(value, explain=explain)
+    if isinstance(value, Thresholds):
+        return thresholds_json(value)
     if isinstance(value, datetime | date):
         return value.isoformat()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
