@@ -74,6 +74,7 @@ async def process_delivery(
     token = delivery_id_var.set(delivery_id)
     try:
         async with conn.transaction():
+            await conn.execute(deliveries.REPLAYABLE_COMMIT)
             stored = await deliveries.claim(conn, delivery_id)
             if stored is None:
                 return None
