@@ -62,9 +62,11 @@ def _serve(args: argparse.Namespace) -> int:
             services.settings, public_url=listen_url(args.host, args.port)))
     embedded = not (services.settings.database_url and services.settings.redis_url)
     run_worker = embedded if args.worker is None else args.worker
-    worker = _start_worker(services, in_process=args.in_process_worker) if run_worker else None
+    board = _ingest_board(services.settings) if run_worker else None
+    worker = (_start_worker(services, in_process=args.in_process_worker, board=board)
+              if run_worker else None)
     app = create_app(services.settings, database_url=services.endpoints.database_url,
-                     redis_url=services.endpoints.redis_url)
+                     redis_url=services.endpoints.redis_url, ingest_board=board)
     supervisor = supervise(services.settings.data_dir, services.endpoints)
     if supervisor:
         app[SUPERVISOR] = supervisor
@@ -79,14 +81,26 @@ def _serve(args: argparse.Namespace) -> int:
             supervisor.stop()
         if worker:
             worker.stop()
+        if board:
+            board.remove()
     return 0
 
 
-def _start_worker(services, *, in_process: bool):
+def _ingest_board(settings):
+    """Where serve's web process tells its workers it is busy (ingest_priority.py)."""
+    from devmetrics_app.ingest_priority import Board
+
+    return Board.create(settings.data_dir / "run") if settings.ingest_priority_rate else None
+
+
+def _start_worker(services, *, in_process: bool, board=None):
     """serve's workers: a child process of their own (worker_child.py), or threads here."""
+    from devmetrics_app.ingest_priority import BOARD_ENV
     from devmetrics_app.services import InProcessWorker
     from devmetrics_app.worker_child import WorkerChild, child_environment, worker_command
 
+    if board:
+        os.environ[BOARD_ENV] = str(board.path)  # the workers' gate reads it (threads or child)
     if in_process:
         worker = InProcessWorker(services)
     else:

@@ -115,6 +115,9 @@ class Settings:
     demo: bool = False
     # CPU priority (nice, 0-19) of the worker process `serve` starts (worker_child.py).
     worker_child_nice: int = 10
+    # Webhooks/s above which serve's workers process one delivery at a time (ingest_priority.py);
+    # 0: never.
+    ingest_priority_rate: int = 200
 
     # Operating at scale (observability/, ratelimit.py, jobs/broker.py).
     metrics_token: Secret = field(default_factory=lambda: Secret(""))
@@ -162,6 +165,13 @@ def _nice(env: dict[str, str], name: str, default: int) -> int:
     value = _int(env, name, default)
     if not 0 <= value <= 19:
         raise ConfigError(f"{name} must be 0-19 (0: the same CPU priority as serve), got {value}")
+    return value
+
+
+def _non_negative(env: dict[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value < 0:
+        raise ConfigError(f"{name} must be 0 or more (0: off), got {value}")
     return value
 
 
@@ -315,6 +325,7 @@ def load_settings(environ: dict[str, str] | None = None, *, dotenv: bool = True)
         sweep_interval_seconds=_float(env, "SWEEP_INTERVAL_SECONDS", 30.0),
         sweep_grace_seconds=_float(env, "SWEEP_GRACE_SECONDS", 60.0),
         worker_child_nice=_nice(env, "WORKER_CHILD_NICE", 10),
+        ingest_priority_rate=_non_negative(env, "INGEST_PRIORITY_RATE", 200),
         metrics_token=Secret(_get(env, "METRICS_TOKEN")),
         api_rate_limit_per_minute=_int(env, "API_RATE_LIMIT_PER_MINUTE", 100),
         webhook_rate_limit_per_minute=_int(env, "WEBHOOK_RATE_LIMIT_PER_MINUTE", 1_000),

@@ -20,6 +20,7 @@ from devmetrics_app.db import create_pool
 from devmetrics_app.github.client import GitHubClients
 from devmetrics_app.github.oauth import OAuthClient
 from devmetrics_app.github.provider import CredentialsProvider
+from devmetrics_app.ingest_priority import Board, IngestMeter
 from devmetrics_app.observability import endpoint as observability
 from devmetrics_app.project_files import project_path
 from devmetrics_app.store.delivery_writer import DeliveryWriter
@@ -42,6 +43,7 @@ from devmetrics_app.web.keys import (
     CREDENTIALS,
     GITHUB,
     HTTP,
+    INGEST_METER,
     OAUTH,
     POOL,
     REDIS,
@@ -60,9 +62,11 @@ WEB_POOL_MAX = 10
 OUTBOUND_TIMEOUT = aiohttp.ClientTimeout(total=30)
 
 
-def create_app(settings: Settings, *, database_url: str, redis_url: str) -> web.Application:
+def create_app(settings: Settings, *, database_url: str, redis_url: str,
+               ingest_board: Board | None = None) -> web.Application:
     """The web process stores webhooks; workers learn of them from PostgreSQL (jobs/dispatcher.py),
-    so no Redis call sits on the webhook path."""
+    so no Redis call sits on the webhook path. With `ingest_board` (serve with its workers), the
+    web tells them when a burst arrives (ingest_priority.py)."""
     # Security headers outermost, so even identity's 401/403 answers carry them.
     app = web.Application(client_max_size=settings.webhook_max_bytes,
                           middlewares=[csp.csp_middleware, outage_middleware,
@@ -93,6 +97,9 @@ def create_app(settings: Settings, *, database_url: str, redis_url: str) -> web.
         await pool.close()
 
     app.cleanup_ctx.append(resources)
+    if ingest_board is not None and settings.ingest_priority_rate:
+        app[INGEST_METER] = IngestMeter(ingest_board, settings.ingest_priority_rate)
+        app.cleanup_ctx.append(_metering)
     live.setup(app)  # after resources: it subscribes with app[REDIS]; adds GET /api/live
     app.router.add_post("/api/webhooks/github", webhook.receive)
     app.router.add_get("/healthz", health.healthz)
@@ -109,6 +116,12 @@ def create_app(settings: Settings, *, database_url: str, redis_url: str) -> web.
     if settings.demo:
         demo_access.setup(app)
     return app
+
+
+async def _metering(app: web.Application) -> AsyncIterator[None]:
+    task = asyncio.get_running_loop().create_task(app[INGEST_METER].run())
+    yield
+    task.cancel()
 
 
 def _oauth_factory(app: web.Application):

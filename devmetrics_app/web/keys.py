@@ -14,6 +14,7 @@ from devmetrics_app.crypto import SecretBox
 from devmetrics_app.github.client import GitHubClients
 from devmetrics_app.github.oauth import OAuthClient
 from devmetrics_app.github.provider import CredentialsProvider
+from devmetrics_app.ingest_priority import IngestMeter
 from devmetrics_app.store.delivery_writer import DeliveryWriter
 from devmetrics_app.web.sessions import SessionStore
 
@@ -30,3 +31,5 @@ SEND = web.AppKey("send", Callable[..., Awaitable[None]])
 # The OAuth client for sign-in, or None while the app has no client id/secret.
 OAUTH = web.AppKey("oauth", Callable[[], Awaitable[OAuthClient | None]])
 GITHUB = web.AppKey("github", GitHubClients)
+# serve with its workers: counts webhooks answered, so the workers give way in a burst.
+INGEST_METER = web.AppKey("ingest_meter", IngestMeter)

@@ -15,7 +15,7 @@ from devmetrics_app.events.dispatch import FORM_CONTENT_TYPE
 from devmetrics_app.observability.metrics import WEBHOOKS_RECEIVED
 from devmetrics_app.store.deliveries import IncomingDelivery
 from devmetrics_app.web import body_reader, responses
-from devmetrics_app.web.keys import CREDENTIALS, SETTINGS, WRITER
+from devmetrics_app.web.keys import CREDENTIALS, INGEST_METER, SETTINGS, WRITER
 from devmetrics_app.web.signature import verify
 from devmetrics_app.web.throttle import webhook_not_before
 
@@ -157,6 +157,8 @@ async def receive(request: web.Request) -> web.Response:
         return responses.error(503, "unavailable", "could not store the delivery; retry later")
     outcome = "duplicate" if not is_new else "deferred" if delivery.not_before else "stored"
     WEBHOOKS_RECEIVED.labels(event, outcome).inc()
+    if meter := request.app.get(INGEST_METER):
+        meter.count()
     return responses.json({"delivery": delivery_id, "duplicate": not is_new}, status=202)
 
 
