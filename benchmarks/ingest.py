@@ -34,7 +34,7 @@ The deliveries cycle over `--prs` distinct PRs (default 500), as a real burst sp
 Any answer other than 202 (or a client error) is counted and reported as an error.
 
 PostgreSQL and Redis: DATABASE_URL / REDIS_URL from the environment when set -- then a scratch
-database `devmetrics_bench` is created beside the given one (the app migrates it on start) and
+database `devmetrics_bench_<run id>` is created beside the given one (the app migrates it on start) and
 our Redis messages are removed afterwards -- else the app's embedded servers under a temporary
 data directory, stopped and deleted at the end.
 
@@ -71,7 +71,7 @@ sys.path.insert(0, str(ROOT))
 from devmetrics_app.web.signature import sign, verify  # noqa: E402 - needs ROOT on the path
 
 HOST = "127.0.0.1"
-BENCH_DATABASE = "devmetrics_bench"
+BENCH_DATABASE = "devmetrics_bench"  # + the run id: two runs at once do not drop each other's
 NAIVE_TABLE = "bench_naive_deliveries"
 NAIVE_POOL_MAX = 10  # the app's WEB_POOL_MAX, so the naive baseline gets the same connections
 REDIS_NAMESPACE = "devmetrics"  # devmetrics_app.jobs.broker.DEFAULT_NAMESPACE
@@ -688,20 +688,21 @@ def main() -> int:
     bodies = build_payloads(args.payload_kb, args.prs)
     body = bodies[0]
     run_id = uuid.uuid4().hex[:10]
+    bench_database = f"{BENCH_DATABASE}_{run_id}"
 
     given_db = os.environ.get("DATABASE_URL", "").strip()
     given_redis = os.environ.get("REDIS_URL", "").strip()
     data_dir = Path(tempfile.mkdtemp(prefix="dmb-", dir="/tmp"))
     embedded = not (given_db and given_redis)
     if given_db:
-        bench_db_url = _with_database(given_db, BENCH_DATABASE)
-        asyncio.run(_scratch_database(given_db, BENCH_DATABASE, create=True))
+        bench_db_url = _with_database(given_db, bench_database)
+        asyncio.run(_scratch_database(given_db, bench_database, create=True))
     else:
         bench_db_url = f"postgresql://postgres@/devmetrics?host={data_dir}/postgres"
 
     print(f"payload: pull_request.opened, {len(body):,} bytes, cycling over {args.prs} PR(s) "
           f"(serve1: one PR every time); run {run_id}")
-    db_where = (f"scratch database {BENCH_DATABASE} beside DATABASE_URL" if given_db
+    db_where = (f"scratch database {bench_database} beside DATABASE_URL" if given_db
                 else f"embedded PostgreSQL under {data_dir}")
     redis_where = "REDIS_URL" if given_redis else f"embedded Redis under {data_dir}"
     print(f"database: {db_where}; redis: {redis_where}")
@@ -823,9 +824,9 @@ def main() -> int:
             print(f"cleanup: could not clear the benchmark rows: {exc}", file=sys.stderr)
         if given_db:
             try:
-                asyncio.run(_scratch_database(given_db, BENCH_DATABASE, create=False))
+                asyncio.run(_scratch_database(given_db, bench_database, create=False))
             except Exception as exc:
-                print(f"cleanup: could not drop {BENCH_DATABASE}: {exc}", file=sys.stderr)
+                print(f"cleanup: could not drop {bench_database}: {exc}", file=sys.stderr)
         if given_redis:
             removed = _redis_remove_ours(given_redis, run_id, heartbeats_before)
             print(f"cleanup: removed {removed} queued Dramatiq message(s) of this run from REDIS_URL")

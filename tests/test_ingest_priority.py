@@ -1,0 +1,158 @@
+"""Ingest first: what serve changed so a burst is answered fast while its workers process.
+
+- The dispatcher's lease reads only deliveries not yet handed out (sql/016): before, each lease
+  stepped over the whole leased backlog again, and PostgreSQL spent a core on it in a burst.
+- Processing commits without waiting for the WAL flush (store/deliveries.REPLAYABLE_COMMIT): its
+  writes are derived from the stored delivery, whose insert (the 202) stays fully durable.
+- serve's web process marks itself busy on a shared board above INGEST_PRIORITY_RATE webhooks/s,
+  and its workers then process one delivery at a time (ingest_priority.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+
+import payloads
+from conftest import deliver, post_webhook, wait_for
+from gidgethub.routing import Router
+
+from devmetrics_app import ingest_priority
+from devmetrics_app.ingest_priority import HOLD_SECONDS, Board, Gate, IngestMeter
+from devmetrics_app.store.deliveries import LEASE_FRESH, lease_fresh
+from devmetrics_app.web.app import create_app
+from devmetrics_app.web.keys import INGEST_METER
+
+
+def _nodes(plan: dict):
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from _nodes(child)
+
+
+class _RollBack(Exception):
+    pass
+
+
+async def _explain_analyze_rolled_back(conn, sql: str, *args) -> dict:
+    """EXPLAIN ANALYZE runs the statement: its plan, with what it changed rolled back."""
+    plan: dict = {}
+    try:
+        async with conn.transaction():
+            raw = await conn.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, *args)
+            (plan,) = json.loads(raw) if isinstance(raw, str) else raw  # the pool decodes json
+            raise _RollBack
+    except _RollBack:
+        return plan
+
+
+async def test_a_lease_reads_only_the_deliveries_not_yet_handed_out(pool) -> None:
+    await pool.execute(
+        """INSERT INTO webhook_deliveries (delivery_id, event, body, received_at)
+           SELECT 'old-' || i, 'push', '{}', now() - interval '1 hour' + i * interval '1 ms'
+           FROM generate_series(1, 3000) AS i""")
+    async with pool.acquire() as conn:
+        assert len(await lease_fresh(conn, lease_seconds=60, limit=5000)) == 3000
+        await conn.execute("INSERT INTO webhook_deliveries (delivery_id, event, body) "
+                           "VALUES ('new', 'push', '{}')")
+        await conn.execute("ANALYZE webhook_deliveries")
+        plan = await _explain_analyze_rolled_back(conn, LEASE_FRESH, 500, 60.0)
+        # The 3,000 leased rows are not read again to find the one fresh row.
+        read = max(n.get("Actual Rows", 0) + n.get("Rows Removed by Filter", 0)
+                   for n in _nodes(plan["Plan"]) if n.get("Relation Name") == "webhook_deliveries")
+        assert read <= 10, plan
+        assert await lease_fresh(conn, lease_seconds=60, limit=500) == ["new"]
+
+
+async def test_processing_commits_without_waiting_for_the_flush_but_storing_does(pool) -> None:
+    seen: list[str] = []
+    router = Router()
+
+    @router.register("pull_request")
+    async def record(event, ctx) -> None:
+        seen.append(await ctx.conn.fetchval("SHOW synchronous_commit"))
+
+    payload = payloads.pull_request_event("opened", payloads.pull_request(1, repo=payloads.REPO_API))
+    assert await deliver(pool, "pull_request", payload, router=router) == "processed"
+    assert seen == ["off"]
+    # Only for that transaction: the connection goes back to the pool durable as before.
+    assert await pool.fetchval("SHOW synchronous_commit") == "on"
+
+
+def test_the_board_is_shared_between_processes(tmp_path) -> None:
+    board = Board.create(tmp_path)
+    assert not board.busy()
+    script = ("import sys, time; from pathlib import Path; from devmetrics_app.ingest_priority import Board; "
+              "Board(Path(sys.argv[1])).mark_busy(time.monotonic() + 30)")
+    subprocess.run([sys.executable, "-c", script, str(board.path)], check=True)
+    assert board.busy()  # CLOCK_MONOTONIC and the file are the machine's, not the process's
+    assert not board.busy(now=time.monotonic() + 31)
+    board.remove()
+    assert not board.path.exists()
+
+
+def test_the_meter_marks_busy_above_the_rate_only(tmp_path) -> None:
+    board = Board.create(tmp_path)
+    meter = IngestMeter(board, rate_per_second=200)  # 20 per 0.1 s tick
+    for _ in range(19):
+        meter.count()
+    assert not meter.tick(100.0) and not board.busy(now=100.0)
+    for _ in range(20):
+        meter.count()
+    assert meter.tick(100.0)
+    assert board.busy(now=100.0 + HOLD_SECONDS - 0.01) and not board.busy(now=100.0 + HOLD_SECONDS)
+    assert not meter.tick(101.0)  # the count starts again each tick
+    board.remove()
+
+
+async def test_while_busy_deliveries_take_turns_one_at_a_time(tmp_path) -> None:
+    board = Board.create(tmp_path)
+    gate = Gate(board)
+    running: list[int] = []
+    peak = 0
+
+    async def work() -> None:
+        nonlocal peak
+        async with gate.turn():
+            running.append(1)
+            peak = max(peak, len(running))
+            await asyncio.sleep(0.02)
+            running.pop()
+
+    await asyncio.gather(*(work() for _ in range(4)))
+    assert peak == 4  # not busy: every thread at once
+    board.mark_busy(time.monotonic() + 5)
+    peak = 0
+    await asyncio.gather(*(work() for _ in range(4)))
+    assert peak == 1
+    board.mark_busy(0.0)
+    board.remove()
+
+
+def test_a_worker_without_a_board_never_waits(monkeypatch) -> None:
+    monkeypatch.delenv(ingest_priority.BOARD_ENV, raising=False)
+    monkeypatch.setattr(ingest_priority, "_gate", None)
+    assert ingest_priority.gate().board is None
+    monkeypatch.setenv(ingest_priority.BOARD_ENV, "/nonexistent/board")
+    monkeypatch.setattr(ingest_priority, "_gate", None)
+    assert ingest_priority.gate().board is None  # serve gone: process at full speed
+
+
+async def test_serve_web_process_counts_the_webhooks_it_answers(aiohttp_client, settings, pool,
+                                                                  broker, tmp_path) -> None:
+    import dataclasses
+
+    board = Board.create(tmp_path)
+    app = create_app(dataclasses.replace(settings, ingest_priority_rate=1),
+                     database_url=settings.database_url.get(), redis_url=settings.redis_url.get(),
+                     ingest_board=board)
+    client = await aiohttp_client(app)
+    payload = payloads.pull_request_event("opened", payloads.pull_request(1, repo=payloads.REPO_API))
+    response = await post_webhook(client, "pull_request", payload)
+    assert response.status == 202
+    await wait_for(board.busy, timeout=5)  # one webhook in a tick is above 1/s
+    assert client.app[INGEST_METER].board is board
+    board.remove()
