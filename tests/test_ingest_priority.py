@@ -4,6 +4,9 @@
   stepped over the whole leased backlog again, and PostgreSQL spent a core on it in a burst.
 - Processing commits without waiting for the WAL flush (store/deliveries.REPLAYABLE_COMMIT): its
   writes are derived from the stored delivery, whose insert (the 202) stays fully durable.
+- The dispatcher and the sweeper lease no further ahead of the workers than QUEUE_HIGH_WATER
+  waiting messages: a burst's backlog waits in PostgreSQL instead of being leased (a second
+  write per webhook) and, past the sweeper's grace, leased and enqueued again.
 - serve's web process marks itself busy on a shared board above INGEST_PRIORITY_RATE webhooks/s,
   and its workers then process one delivery at a time (ingest_priority.py).
 """
@@ -22,6 +25,8 @@ from gidgethub.routing import Router
 
 from devmetrics_app import ingest_priority
 from devmetrics_app.ingest_priority import HOLD_SECONDS, Board, Gate, IngestMeter
+from devmetrics_app.jobs.dispatcher import LEASE_LIMIT, QUEUE_HIGH_WATER, dispatch_fresh
+from devmetrics_app.jobs.sweeper import sweep_once
 from devmetrics_app.store.deliveries import LEASE_FRESH, lease_fresh
 from devmetrics_app.web.app import create_app
 from devmetrics_app.web.keys import INGEST_METER
@@ -156,3 +161,36 @@ async def test_serve_web_process_counts_the_webhooks_it_answers(aiohttp_client, 
     await wait_for(board.busy, timeout=5)  # one webhook in a tick is above 1/s
     assert client.app[INGEST_METER].board is board
     board.remove()
+
+
+async def _fresh_deliveries(pool, count: int, *, age_seconds: int = 0) -> None:
+    await pool.execute(
+        """INSERT INTO webhook_deliveries (delivery_id, event, body, received_at)
+           SELECT 'burst-' || i, 'push', '{}',
+                  now() - make_interval(secs => $2) + i * interval '1 ms'
+           FROM generate_series(1, $1::int) AS i""", count, age_seconds)
+
+
+async def test_the_dispatcher_leases_no_further_ahead_than_the_queue_allows(pool) -> None:
+    await _fresh_deliveries(pool, 1200)
+    enqueued: list[str] = []
+    waiting = [QUEUE_HIGH_WATER]  # the workers have enough to do
+    async with pool.acquire() as conn:
+        assert await dispatch_fresh(conn, enqueued.extend, lease_seconds=60,
+                                    waiting=lambda: waiting[0]) == 0
+        assert enqueued == []  # the backlog stays in PostgreSQL, not leased
+        waiting[0] = QUEUE_HIGH_WATER - 1  # room again: one lease of LEASE_LIMIT, then full
+        calls = iter([QUEUE_HIGH_WATER - 1, QUEUE_HIGH_WATER])
+        assert await dispatch_fresh(conn, enqueued.extend, lease_seconds=60,
+                                    waiting=lambda: next(calls)) == LEASE_LIMIT
+        assert await dispatch_fresh(conn, enqueued.extend, lease_seconds=60,
+                                    waiting=lambda: 0) == 1200 - LEASE_LIMIT
+    assert sorted(enqueued) == sorted(f"burst-{i}" for i in range(1, 1201))  # each once
+
+
+async def test_the_sweeper_leaves_a_burst_backlog_to_the_dispatcher(pool) -> None:
+    await _fresh_deliveries(pool, 30, age_seconds=600)  # older than the grace: "overdue"
+    enqueued: list[list[str]] = []
+    assert await sweep_once(pool, enqueued.append, grace_seconds=60,
+                            waiting=lambda: QUEUE_HIGH_WATER) == 0
+    assert await sweep_once(pool, enqueued.append, grace_seconds=60, waiting=lambda: 0) == 30

@@ -79,6 +79,19 @@ def configure(redis_url: str, *, namespace: str = DEFAULT_NAMESPACE,
     return broker
 
 
+def queue_depth(queue: str, broker: dramatiq.Broker | None = None) -> int:
+    """Messages waiting in `queue` (ready or delayed) on the configured broker; 0 where the
+    broker cannot say (the stub). Blocking: call it from a thread."""
+    broker = broker or dramatiq.get_broker()
+    counts = getattr(broker, "get_queue_message_counts", None)
+    if counts is not None:  # RabbitMQ: (ready, delayed, dead-lettered)
+        ready, delayed, _ = counts(queue)
+        return ready + delayed
+    if hasattr(broker, "client"):  # Redis: one list per queue
+        return int(broker.client.llen(f"{broker.namespace}:{queue}"))
+    return 0
+
+
 def _make_broker(url: str, *, namespace: str) -> dramatiq.Broker:
     if urlsplit(url).scheme in AMQP_SCHEMES:
         # Imported here: pika is needed only by those who choose RabbitMQ. Queue names carry no

@@ -7,6 +7,13 @@ the webhook path at all: a webhook is acknowledged as soon as it is committed, R
 delays processing but loses nothing, and the web process never blocks on a Redis client.
 
 The same loop sends the outbox: follow-up jobs committed with the deliveries they came from.
+
+It leases only so far ahead of the workers: while the deliveries queue holds QUEUE_HIGH_WATER
+messages it waits (and looks again every THROTTLED_POLL_SECONDS). In a burst the backlog then
+stays in PostgreSQL, where it costs nothing, instead of each delivery being leased and enqueued
+at once: that doubled PostgreSQL's writes per webhook while the web process was storing them,
+and leases older than the sweeper's grace were taken and enqueued again, so a backlog of
+minutes went through the queue several times.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from collections.abc import Callable
 import asyncpg
 
 from devmetrics_app.jobs.background import BackgroundLoop
+from devmetrics_app.jobs.broker import queue_depth
 from devmetrics_app.jobs.outbox_sender import enqueue_jobs, send_outbox
 from devmetrics_app.store.deliveries import DELIVERY_CHANNEL, lease_fresh
 from devmetrics_app.store.outbox import OUTBOX_CHANNEL, OutboxJob
@@ -28,6 +36,11 @@ LEASE_LIMIT = 500
 ENQUEUE_CHUNK = 100
 # Without a notification (a missed one, a reconnect) look anyway this often.
 FALLBACK_POLL_SECONDS = 2.0
+DELIVERIES_QUEUE = "deliveries"  # jobs/actors.process_deliveries
+# Messages (of up to ENQUEUE_CHUNK deliveries) the workers may have waiting before no more are
+# leased; enough for every worker thread to find work while the next lease is taken.
+QUEUE_HIGH_WATER = 20
+THROTTLED_POLL_SECONDS = 0.2
 RECONNECT_DELAY_SECONDS = 1.0
 # A lease or an outbox row's deletion lost to a PostgreSQL crash only sends a delivery or a job
 # again, which runs once (claims skip what is done); not waiting for the WAL flush on every lease
@@ -35,11 +48,19 @@ RECONNECT_DELAY_SECONDS = 1.0
 LEASE_SETTINGS = {"synchronous_commit": "off"}
 
 
+def deliveries_waiting() -> int:
+    return queue_depth(DELIVERIES_QUEUE)
+
+
 async def dispatch_fresh(conn: asyncpg.Connection, enqueue: Callable[[list[str]], None], *,
-                         lease_seconds: float) -> int:
-    """Lease and enqueue every delivery not yet handed out; return how many."""
+                         lease_seconds: float,
+                         waiting: Callable[[], int] | None = None) -> int:
+    """Lease and enqueue the deliveries not yet handed out, while fewer than QUEUE_HIGH_WATER
+    messages wait for the workers (`waiting`, blocking; None: no bound); return how many."""
     total = 0
     while True:
+        if waiting is not None and await asyncio.to_thread(waiting) >= QUEUE_HIGH_WATER:
+            return total
         ids = await lease_fresh(conn, lease_seconds=lease_seconds, limit=LEASE_LIMIT)
         for start in range(0, len(ids), ENQUEUE_CHUNK):
             await asyncio.to_thread(enqueue, ids[start:start + ENQUEUE_CHUNK])
@@ -57,12 +78,14 @@ def _waker(event: asyncio.Event) -> Callable[..., None]:
 class DispatcherThread(BackgroundLoop):
     def __init__(self, database_url: str, enqueue: Callable[[list[str]], None], *,
                  lease_seconds: float,
-                 enqueue_followups: Callable[[list[OutboxJob]], None] = enqueue_jobs) -> None:
+                 enqueue_followups: Callable[[list[OutboxJob]], None] = enqueue_jobs,
+                 waiting: Callable[[], int] | None = deliveries_waiting) -> None:
         super().__init__("delivery-dispatcher")
         self._database_url = database_url
         self._enqueue = enqueue
         self._enqueue_followups = enqueue_followups
         self._lease_seconds = lease_seconds
+        self._waiting = waiting
 
     async def main(self) -> None:
         while not self.stopping:
@@ -74,11 +97,15 @@ class DispatcherThread(BackgroundLoop):
                 await conn.add_listener(OUTBOX_CHANNEL, _waker(woken))
                 while not self.stopping:
                     woken.clear()
-                    await dispatch_fresh(conn, self._enqueue, lease_seconds=self._lease_seconds)
+                    await dispatch_fresh(conn, self._enqueue, lease_seconds=self._lease_seconds,
+                                         waiting=self._waiting)
                     await send_outbox(conn, self._enqueue_followups,
                                       lease_seconds=self._lease_seconds)
+                    full = (self._waiting is not None
+                            and await asyncio.to_thread(self._waiting) >= QUEUE_HIGH_WATER)
                     try:
-                        await asyncio.wait_for(woken.wait(), FALLBACK_POLL_SECONDS)
+                        await asyncio.wait_for(
+                            woken.wait(), THROTTLED_POLL_SECONDS if full else FALLBACK_POLL_SECONDS)
                     except TimeoutError:
                         pass
             except Exception:

@@ -2,7 +2,9 @@
 
 Covers a web process killed between commit and enqueue, Redis down while webhooks arrived,
 and handler failures waiting for their retry time. Runs in every worker process; the lease
-taken in SQL keeps concurrent sweepers from enqueuing the same delivery twice.
+taken in SQL keeps concurrent sweepers from enqueuing the same delivery twice. Like the
+dispatcher it leases no further ahead of the workers than QUEUE_HIGH_WATER waiting messages: in
+a burst the deliveries not yet handed out are older than the grace, and are the dispatcher's.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import asyncpg
 
 from devmetrics_app.db import create_pool
 from devmetrics_app.jobs.background import BackgroundLoop
+from devmetrics_app.jobs.dispatcher import QUEUE_HIGH_WATER, deliveries_waiting
 from devmetrics_app.store.deliveries import lease_overdue
 
 log = logging.getLogger(__name__)
@@ -24,11 +27,15 @@ ENQUEUE_CHUNK = 50
 
 
 async def sweep_once(
-    pool: asyncpg.Pool, enqueue: Callable[[list[str]], None], *, grace_seconds: float
+    pool: asyncpg.Pool, enqueue: Callable[[list[str]], None], *, grace_seconds: float,
+    waiting: Callable[[], int] | None = None,
 ) -> int:
-    """Enqueue every overdue delivery; return how many."""
+    """Enqueue the overdue deliveries while fewer than QUEUE_HIGH_WATER messages wait for the
+    workers (`waiting`, blocking; None: no bound); return how many."""
     total = 0
     while True:
+        if waiting is not None and await asyncio.to_thread(waiting) >= QUEUE_HIGH_WATER:
+            break
         async with pool.acquire() as conn:
             ids = await lease_overdue(conn, grace_seconds=grace_seconds, limit=SWEEP_BATCH)
         for start in range(0, len(ids), ENQUEUE_CHUNK):
@@ -45,12 +52,14 @@ class SweeperThread(BackgroundLoop):
     """Runs `sweep_once` every `interval` seconds until stopped."""
 
     def __init__(self, database_url: str, enqueue: Callable[[list[str]], None], *,
-                 interval: float, grace_seconds: float) -> None:
+                 interval: float, grace_seconds: float,
+                 waiting: Callable[[], int] | None = deliveries_waiting) -> None:
         super().__init__("delivery-sweeper")
         self._database_url = database_url
         self._enqueue = enqueue
         self._interval = interval
         self._grace = grace_seconds
+        self._waiting = waiting
 
     async def main(self) -> None:
         pool = None
@@ -58,7 +67,8 @@ class SweeperThread(BackgroundLoop):
             try:
                 if pool is None:
                     pool = await create_pool(self._database_url, min_size=1, max_size=1)
-                await sweep_once(pool, self._enqueue, grace_seconds=self._grace)
+                await sweep_once(pool, self._enqueue, grace_seconds=self._grace,
+                                 waiting=self._waiting)
             except Exception:
                 # Redis or PostgreSQL unreachable: the leases expire and the next tick retries.
                 log.exception("delivery sweep failed")

@@ -24,6 +24,7 @@ from prometheus_client import (
     multiprocess,
 )
 
+from devmetrics_app.jobs.broker import queue_depth
 from devmetrics_app.observability import MULTIPROC_ENV
 from devmetrics_app.observability.metrics import DELIVERIES_PENDING, HTTP_DURATION, QUEUE_DEPTH
 from devmetrics_app.web import responses
@@ -73,15 +74,7 @@ def _allowed(request: web.Request) -> bool:
 def _broker_queue_depths() -> dict[str, int]:
     """Messages waiting per queue, on whichever broker is configured (blocking: run in a thread)."""
     broker = dramatiq.get_broker()
-    depths: dict[str, int] = {}
-    for queue in sorted(broker.get_declared_queues()):
-        counts = getattr(broker, "get_queue_message_counts", None)
-        if counts is not None:  # RabbitMQ: (ready, delayed, dead-lettered)
-            ready, delayed, _ = counts(queue)
-            depths[queue] = ready + delayed
-        elif hasattr(broker, "client"):  # Redis: one list per queue
-            depths[queue] = int(broker.client.llen(f"{broker.namespace}:{queue}"))
-    return depths
+    return {queue: queue_depth(queue, broker) for queue in sorted(broker.get_declared_queues())}
 
 
 async def sample_queues(app: web.Application) -> None:
