@@ -70,9 +70,10 @@ def _latest_risk():
             .limit(1))
 
 
-def list_sql(filters: PullRequestFilters, limit: int) -> tuple[str, list[Any]]:
-    """(SQL, args) for one page: `limit` + 1 rows, the extra one only signals a next page."""
-    arg = _Args()
+def list_sql(filters: PullRequestFilters, limit: int, arg: _Args | None = None) -> tuple[str, list[Any]]:
+    """(SQL, args) for one page: `limit` + 1 rows, the extra one only signals a next page.
+    With `arg`, its placeholders continue those of a query that wraps this one."""
+    arg = arg or _Args()
     query = (PostgreSQLQuery.from_(PR).join(REPO).on(REPO.id == PR.repository_id)
              .select(*(PR.field(c) for c in LIST_COLUMNS), REPO.full_name.as_("repository"),
                      _latest_risk().as_("risk_score"))
@@ -118,7 +119,8 @@ def sorted_sql(filters: PullRequestFilters, sort: str, order: str, *, limit: int
     Any sort but "opened" ranks the newest `window` matching rows (keyset paging only follows
     the creation order)."""
     window = limit if sort == "opened" else window
-    inner, args = list_sql(filters, window)
+    arg = _Args()
+    inner, _ = list_sql(filters, window, arg)
     direction = "ASC" if order == "asc" else "DESC"
     sql = f"""
 SELECT x.*, coalesce(x.additions, 0) + coalesce(x.deletions, 0) AS size,
@@ -127,8 +129,8 @@ SELECT x.*, coalesce(x.additions, 0) + coalesce(x.deletions, 0) AS size,
        c.cycle_time AS cycle_time_hours
 FROM ({inner}) x LEFT JOIN pull_request_cycle c ON c.pull_request_id = x.id
 ORDER BY {SORTS[sort]} {direction} NULLS LAST, x.id {direction}
-LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}"""  # noqa: S608 - constant SQL, values are $n
-    return sql, [*args, limit + 1, offset]
+LIMIT {arg(limit + 1)} OFFSET {arg(offset)}"""  # noqa: S608 - constant SQL, values are $n
+    return sql, arg.values
 
 
 async def fetch_sorted(db: asyncpg.Connection | asyncpg.Pool, filters: PullRequestFilters, sort: str,
