@@ -1,10 +1,11 @@
 """`devmetrics serve`'s workers give way to webhook ingest while a burst arrives.
 
 serve runs the web process and its workers on one machine. Niced, the worker process itself
-yields the CPU, but the PostgreSQL backends that work for it do not: with eight threads
-processing, eight backends competed with the web process and its group commits, and a burst was
-answered at a fraction of the web's own rate with p99 latencies of hundreds of milliseconds,
-while GitHub wants an answer within 10 seconds and counts the slow ones as failed.
+yields the CPU, but the PostgreSQL backends that work for it do not, and its threads mostly queue
+on the same advisory locks anyway (one repository, the same users in every payload). Processing
+one delivery at a time while a burst arrives took serve from ~3,200-3,400 to ~3,700-3,800
+webhooks/s, and its p99 at 1,000/s from 13-16 ms to 11-12 ms (benchmarks/README.md), for GitHub
+wants an answer within 10 seconds and counts a slow one as failed.
 
 So the web process counts the webhooks it answers and, while that is more than
 INGEST_PRIORITY_RATE a second, marks itself busy on a `Board`: eight bytes in a shared file,
