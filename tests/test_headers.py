@@ -1,4 +1,6 @@
-"""HSTS when PUBLIC_URL is https; Cache-Control: no-store on API answers and signed-in pages."""
+"""The security headers (CSP and its companions) on every answer, the ones no handler returns
+included; HSTS when PUBLIC_URL is https; Cache-Control: no-store on API answers and signed-in
+pages. One response hook sets them all (web/headers.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,20 @@ from api_support import ORG, seed_world
 from test_auth import api_sign_in, seed_user
 
 from devmetrics_app.web.app import create_app
+
+
+async def test_security_headers_on_every_answer(aiohttp_client, settings, pool, broker) -> None:
+    client = await aiohttp_client(create_app(settings, database_url=settings.database_url.get(),
+                                             redis_url=settings.redis_url.get()))
+    answers = [("GET", "/healthz", 200), ("GET", "/api/repositories", 401),  # identity's 401
+               ("GET", "/no-such-page", 404), ("POST", "/healthz", 405),  # aiohttp's own
+               ("POST", "/api/webhooks/github", 415)]
+    for method, path, status in answers:
+        response = await client.request(method, path)
+        assert response.status == status, path
+        assert "script-src 'self'" in response.headers["Content-Security-Policy"], path
+        assert response.headers["X-Content-Type-Options"] == "nosniff", path
+        assert response.headers["X-Frame-Options"] == "DENY", path
 
 
 async def test_hsts_only_when_public_url_is_https(aiohttp_client, settings, pool, broker) -> None:

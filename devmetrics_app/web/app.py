@@ -35,7 +35,7 @@ from devmetrics_app.web.api import (
     repositories,
 )
 from devmetrics_app.web.body_reader import LARGE_BODY_SLOTS_KEY, new_large_body_slots
-from devmetrics_app.web.dashboard import csp, live
+from devmetrics_app.web.dashboard import live
 from devmetrics_app.web.headers import set_headers
 from devmetrics_app.web.identity import identity_middleware
 from devmetrics_app.web.keys import (
@@ -67,15 +67,14 @@ def create_app(settings: Settings, *, database_url: str, redis_url: str,
     """The web process stores webhooks; workers learn of them from PostgreSQL (jobs/dispatcher.py),
     so no Redis call sits on the webhook path. With `ingest_board` (serve with its workers), the
     web tells them when a burst arrives (ingest_priority.py)."""
-    # Security headers outermost, so even identity's 401/403 answers carry them.
     app = web.Application(client_max_size=settings.webhook_max_bytes,
-                          middlewares=[csp.csp_middleware, outage_middleware,
-                                       identity_middleware])
+                          middlewares=[outage_middleware, identity_middleware])
     app[SETTINGS] = settings
     app[BOX] = SecretBox(settings.secret_key.get())
     app[LARGE_BODY_SLOTS_KEY] = new_large_body_slots()
     app.middlewares.append(body_deadline)  # innermost: only bodies a handler reads are timed
-    app.on_response_prepare.append(set_headers)  # HSTS, Cache-Control: no-store
+    # CSP and the other security headers, HSTS, Cache-Control: no-store, on every response.
+    app.on_response_prepare.append(set_headers)
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(project_path("templates")),
                          autoescape=jinja2.select_autoescape(default=True))
 

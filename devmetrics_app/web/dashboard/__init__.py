@@ -1,7 +1,8 @@
 """The dashboard: server-rendered pages, their SVG charts, live updates and security headers.
 
-`routes` are the page routes; `csp.csp_middleware` adds the security headers; `live.setup`
-starts the Redis listener and adds the WebSocket route. web/app.py wires all three.
+`routes` are the page routes; `csp.apply` (called by web/headers.py) adds the security
+headers; `live.setup` starts the Redis listener and adds the WebSocket route. web/app.py wires
+all three.
 """
 
 from __future__ import annotations

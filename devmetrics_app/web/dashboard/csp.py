@@ -31,20 +31,9 @@ def policy(request: web.Request) -> str:
     ])
 
 
-def _apply(request: web.Request, headers) -> None:
+def apply(request: web.Request, headers) -> None:
+    """Set by web/headers.py's response hook, on every response before it is sent."""
     headers.setdefault(HEADER, policy(request))
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("X-Frame-Options", "DENY")
-
-
-@web.middleware
-async def csp_middleware(request: web.Request, handler) -> web.StreamResponse:
-    try:
-        response = await handler(request)
-    except web.HTTPException as exc:
-        _apply(request, exc.headers)
-        raise
-    if not response.prepared:  # a WebSocket or streamed response has sent its headers already
-        _apply(request, response.headers)
-    return response
