@@ -233,6 +233,17 @@ async def wait_for(predicate: Callable[[], Any], *, timeout: float = 15.0,
 
 
 
+async def queue_followups(pool: asyncpg.Pool, followups: list[tuple[str, dict[str, Any]]]) -> None:
+    """Follow-up jobs the way a handler asks for them: outbox rows committed, then the
+    dispatchers woken (a running worker's dispatcher sends them)."""
+    from devmetrics_app.store import outbox
+
+    async with pool.acquire() as conn:
+        async with conn.transaction():
+            await outbox.add(conn, followups, delivery_id=None)
+        await outbox.wake_dispatchers(conn, len(followups))
+
+
 async def deliver(pool: asyncpg.Pool, event: str, payload: dict[str, Any], *,
                   delivery_id: str | None = None, router=None) -> str | None:
     """Store a delivery and process it inline through the real router (no worker, no HTTP).

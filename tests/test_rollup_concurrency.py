@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 import pytest
 import redis.asyncio as aioredis
-from conftest import wait_for
+from conftest import queue_followups, wait_for
 from metrics_world import INST_A, REPO_A, seed
 from test_rollups import snapshot
 
@@ -79,8 +79,6 @@ async def test_pending_marks_schedule_one_run_and_lose_nothing(redis_url):
 
 @pytest.mark.usefixtures("worker")
 async def test_burst_over_repositories_makes_one_installation_run(pool, broker):
-    from devmetrics_app.jobs.actors import enqueue_followups
-
     async with pool.acquire() as conn:
         await seed(conn)
         await add_side_repositories(conn, [REPO_SIDE])
@@ -89,7 +87,7 @@ async def test_burst_over_repositories_makes_one_installation_run(pool, broker):
         for day in ("2024-03-05", "2024-03-06", "2024-03-07")
         for repository_id in (REPO_A, REPO_SIDE) * 10
     ]
-    await asyncio.to_thread(enqueue_followups, followups)
+    await queue_followups(pool, followups)
 
     async def done():
         return await pool.fetchval("SELECT count(DISTINCT repository_id) FROM repository_stats "

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 import payloads
 import pytest
-from conftest import deliver, wait_for
+from conftest import deliver, queue_followups, wait_for
 from metrics_world import INST_A, INST_B, REPO_A, seed
 from served import service
 
@@ -111,12 +111,10 @@ async def test_webhook_data_rolls_up(pool):
 
 @pytest.mark.usefixtures("worker")
 async def test_burst_of_followups_runs_one_recompute(pool, broker):
-    from devmetrics_app.jobs.actors import enqueue_followups
-
     async with pool.acquire() as conn:
         await seed(conn)
     followups = [("recompute_rollups", {"repository_id": REPO_A, "days": ["2024-03-06"]})] * 20
-    await asyncio.to_thread(enqueue_followups, followups)
+    await queue_followups(pool, followups)
 
     async def done():
         return await pool.fetchval("SELECT count(*) FROM pull_request_cycle WHERE repository_id = $1", REPO_A)

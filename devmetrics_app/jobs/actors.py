@@ -35,12 +35,6 @@ async def process_deliveries(delivery_ids: list[str]) -> None:
                                    max_attempts=res.settings.delivery_max_attempts)
 
 
-def enqueue_followups(followups: list[tuple[str, dict]]) -> None:
-    broker = dramatiq.get_broker()
-    for name, kwargs in followups:
-        broker.get_actor(name).send_with_options(kwargs=kwargs)
-
-
 @dramatiq.actor(queue_name="live", max_retries=0)
 async def publish_live(rooms: list[str], event: dict) -> None:
     """Tell open dashboard pages something changed; a lost message only delays a refresh."""
