@@ -285,8 +285,10 @@ def _prometheus_multiprocess() -> None:
     forgets its live gauges when it exits, so /metrics sums the web and worker processes."""
     import atexit
 
+    from devmetrics_app.config import load_env_file
     from devmetrics_app.observability import ensure_multiproc_dir, mark_process_dead
 
+    load_env_file()  # DEVMETRICS_DATA_DIR / PROMETHEUS_MULTIPROC_DIR may be set there
     ensure_multiproc_dir()
     atexit.register(mark_process_dead)
 

@@ -260,11 +260,16 @@ def _secret_key(env: dict[str, str], *, production: bool, data_dir: Path) -> str
     return key
 
 
+def load_env_file() -> None:
+    """The project's `.env` into the process environment, never over what is already set."""
+    load_dotenv(override=False)
+
+
 def load_settings(environ: dict[str, str] | None = None, *, dotenv: bool = True) -> Settings:
     """Build settings from `environ` (default: the process environment plus `.env`)."""
     if environ is None:
         if dotenv:
-            load_dotenv(override=False)
+            load_env_file()
         environ = dict(os.environ)
     env = environ
     app_env = _get(env, "DEVMETRICS_ENV", "development").lower()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from dataclasses import replace
 
@@ -96,3 +97,21 @@ def test_without_a_token_only_loopback_may_scrape(settings) -> None:
 
     assert from_host("127.0.0.1") and from_host("::1")
     assert not from_host("10.0.0.5")
+
+
+def test_the_prometheus_directory_follows_a_data_dir_set_in_dotenv(monkeypatch, tmp_path) -> None:
+    """serve and worker choose the shared directory before anything else reads settings: a
+    DEVMETRICS_DATA_DIR given only in `.env` must count there too (it used to be ignored)."""
+    import atexit
+
+    from devmetrics_app import cli, config
+    from devmetrics_app.observability import MULTIPROC_ENV
+
+    monkeypatch.delenv(MULTIPROC_ENV, raising=False)
+    monkeypatch.delenv("DEVMETRICS_DATA_DIR", raising=False)
+    monkeypatch.setattr(config, "load_dotenv",  # stands for a .env holding DEVMETRICS_DATA_DIR
+                        lambda override: monkeypatch.setenv("DEVMETRICS_DATA_DIR", str(tmp_path)))
+    monkeypatch.setattr(atexit, "register", lambda *_: None)
+    cli._prometheus_multiprocess()
+    assert (tmp_path / "prometheus").is_dir()
+    assert os.environ[MULTIPROC_ENV] == str(tmp_path / "prometheus")
