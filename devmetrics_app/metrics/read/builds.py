@@ -56,13 +56,9 @@ async def build_success(conn: asyncpg.Connection, scope: Scope, *, explain: bool
     team, the runs its members triggered (from raw runs: the rollups are per repository). Details:
     successes, failures and the source ("rollup" or "raw"); items (runs) with explain."""
     r = await resolve(conn, scope)
-    period = scope.period
-    exclude_bots, bot_patterns = r.bots
-    params = {"installation": scope.installation_id, "start": period.start, "end": period.end,
-              "repositories": r.repository_ids, "members": r.member_ids, "exclude_bots": exclude_bots,
-              "bot_patterns": bot_patterns, "successes": sorted(SUCCESS_CONCLUSIONS),
-              "failures": sorted(FAILURE_CONCLUSIONS),
-              "conclusions": sorted(SUCCESS_CONCLUSIONS | FAILURE_CONCLUSIONS), "limit": EXPLAIN_LIMIT}
+    params = r.params(successes=sorted(SUCCESS_CONCLUSIONS), failures=sorted(FAILURE_CONCLUSIONS),
+                      conclusions=sorted(SUCCESS_CONCLUSIONS | FAILURE_CONCLUSIONS),
+                      limit=EXPLAIN_LIMIT)
     from_rollup = r.aligned and r.member_ids is None
     if from_rollup:
         row = await rollup_sums(conn, r, BUILD_COLUMNS)

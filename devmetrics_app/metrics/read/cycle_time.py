@@ -116,10 +116,7 @@ async def cycle_time(
     """PR cycle time and stages over PRs merged in the period (value = median, hours)."""
     r = await resolve(conn, scope)
     offset = cursor_offset(cursor)
-    exclude_bots, bot_patterns = r.bots
-    params = {"installation": scope.installation_id, "start": scope.period.start, "end": scope.period.end,
-              "repositories": r.repository_ids, "members": r.member_ids, "exclude_bots": exclude_bots,
-              "bot_patterns": bot_patterns, "limit": EXPLAIN_LIMIT, "offset": offset}
+    params = r.params(limit=EXPLAIN_LIMIT, offset=offset)
     row = await _cycle_row(conn, r) if use_fast_path(r) else None
     if row is None:
         row = await conn.fetchrow(*bind(CYCLE_SQL, params))

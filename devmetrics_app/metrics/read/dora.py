@@ -269,22 +269,10 @@ class RepositoryReleases:
 
 
 def _params(r: Resolved, **extra: Any) -> dict[str, Any]:
-    """Every value the queries here name (store/sql.named takes the ones a query uses)."""
-    period = r.scope.period
-    exclude_bots, bot_patterns = r.bots
-    return {
-        "installation": r.scope.installation_id,
-        "start": period.start,
-        "end": period.end,
-        "repositories": r.repository_ids,
-        "logins": r.member_logins,
-        "environments": [e.lower() for e in r.settings.production_environments],
-        "labels": [x.lower() for x in r.settings.incident_labels],
-        "exclude_bots": exclude_bots,
-        "bot_patterns": bot_patterns,
-        "limit": EXPLAIN_LIMIT,
-        **extra,
-    }
+    """The scope's values (Resolved.params) and the settings the DORA queries name."""
+    return r.params(**{"environments": [e.lower() for e in r.settings.production_environments],
+                       "labels": [x.lower() for x in r.settings.incident_labels],
+                       "limit": EXPLAIN_LIMIT, **extra})
 
 
 async def frequency_figure(

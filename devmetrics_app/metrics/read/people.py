@@ -152,10 +152,7 @@ async def _people(conn: asyncpg.Connection, r: Resolved, user_ids: list[int] | N
     elif r.aligned and r.all_repositories:
         rows = await conn.fetch(*bind(PEOPLE_ROLLUP_SQL, days))
     else:
-        exclude_bots, bot_patterns = r.bots
-        rows = await conn.fetch(*bind(PEOPLE_RAW_SQL, {
-            "installation": installation, "start": period.start, "end": period.end, "members": user_ids,
-            "repositories": r.repository_ids, "exclude_bots": exclude_bots, "bot_patterns": bot_patterns}))
+        rows = await conn.fetch(*bind(PEOPLE_RAW_SQL, r.params(members=user_ids)))
     out = []
     for row in rows:
         n = row["cycle_time_count"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, time
+from typing import Any
 
 import asyncpg
 
@@ -47,6 +48,15 @@ class Resolved:
     @property
     def bots(self) -> tuple[bool, list[str]]:
         return facts.bot_params(self.settings)
+
+    def params(self, **extra: Any) -> dict[str, Any]:
+        """The named SQL values every figure query may use (store/sql.named takes the ones a
+        query names): tenancy, period, repositories, team, bot rule; `extra` adds or overrides."""
+        exclude_bots, bot_patterns = self.bots
+        return {"installation": self.scope.installation_id, "start": self.scope.period.start,
+                "end": self.scope.period.end, "repositories": self.repository_ids,
+                "members": self.member_ids, "logins": self.member_logins,
+                "exclude_bots": exclude_bots, "bot_patterns": bot_patterns, **extra}
 
     @property
     def aligned(self) -> bool:

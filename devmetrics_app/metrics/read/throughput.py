@@ -77,10 +77,7 @@ class ThroughputReport:
 async def throughput(conn: asyncpg.Connection, scope: Scope, *, explain: bool = False) -> ThroughputReport:
     """PRs merged and issues closed as completed (bots and not-planned counted as excluded)."""
     r = await resolve(conn, scope)
-    exclude_bots, bot_patterns = r.bots
-    params = {"installation": scope.installation_id, "start": scope.period.start, "end": scope.period.end,
-              "repositories": r.repository_ids, "members": r.member_ids, "exclude_bots": exclude_bots,
-              "bot_patterns": bot_patterns, "limit": EXPLAIN_LIMIT}
+    params = r.params(limit=EXPLAIN_LIMIT)
     from_rollup = r.aligned and r.member_ids is None
     if from_rollup:
         row = await rollup_sums(conn, r, THROUGHPUT_COLUMNS)
