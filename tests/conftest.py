@@ -267,6 +267,18 @@ async def deliver(pool: asyncpg.Pool, event: str, payload: dict[str, Any], *,
 
 
 @pytest.fixture
+def private_redis(data_dir: Path, tmp_path: Path) -> Iterator[Any]:
+    """A Redis server of this test's own (processes.PrivateRedis), to stop and start at will;
+    its log goes to the test's tmp_path."""
+    from processes import PrivateRedis
+
+    redis = PrivateRedis(data_dir / f"redis-{uuid.uuid4().hex[:8]}", tmp_path)
+    redis.start()
+    yield redis
+    redis.stop()
+
+
+@pytest.fixture
 async def fake_github(aiohttp_server, private_key_pem: str):
     """A fake GitHub on loopback. Returns (state, base_url); the app's GITHUB_API_URL and
     GITHUB_URL both point at base_url."""

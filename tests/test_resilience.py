@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,14 +32,6 @@ DELIVERY_COUNT = 240
 @pytest.fixture
 def log_dir(tmp_path: Path) -> Path:
     return tmp_path
-
-
-@pytest.fixture
-def private_redis(data_dir: Path, log_dir: Path) -> Iterator[PrivateRedis]:
-    redis = PrivateRedis(data_dir / f"redis-{os.getpid()}-{id(log_dir)}", log_dir)
-    redis.start()
-    yield redis
-    redis.stop()
 
 
 @pytest.fixture

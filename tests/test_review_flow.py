@@ -430,19 +430,26 @@ async def test_superseded_analysis_never_reopens_its_run(github_client, review_w
     assert len(fake.message_requests) == 1  # the superseded analysis never paid for a model call
 
 
+async def _reviewed_through_patch_502s(client, state, fake, status: str) -> dict:
+    """A PR reviewed (risk 85) while every PATCH moving its check run to `status` fails with
+    502 four times, more than the client's own retries: the one check run it ends with."""
+    fake.reply_json(answer(85))
+    state.failures.append(InjectedFailure(f"/repos/{FULL}/check-runs/", 502, times=4, method="PATCH",
+                                          when=_patches_to(status), body={"message": "Server Error"}))
+    pr = make_pr()
+    await open_pr(client, state, pr, [SESSION_FILE], wait=False)
+    await wait_for(completed(state, pr["head"]["sha"]), timeout=60)
+    [run] = runs(state)
+    return run
+
+
 async def test_completing_patch_502_publishes_the_stored_result(github_client, review_worker, anthropic,
                                                                pool) -> None:
     """The client's own retries are outlasted (four 502s): the stored result is published by the
     publish job, without a second model call."""
     client, state = github_client
     fake, _, _ = anthropic
-    fake.reply_json(answer(85))
-    state.failures.append(InjectedFailure(f"/repos/{FULL}/check-runs/", 502, times=4, method="PATCH",
-                                          when=_patches_to("completed"), body={"message": "Server Error"}))
-    pr = make_pr()
-    await open_pr(client, state, pr, [SESSION_FILE], wait=False)
-    await wait_for(completed(state, pr["head"]["sha"]), timeout=60)
-    [run] = runs(state)
+    run = await _reviewed_through_patch_502s(client, state, fake, "completed")
     assert run["output"]["title"].startswith("Risk 85/100") and run["conclusion"] == "neutral"
     assert len(fake.message_requests) == 1
     assert len(comments(state)) == 1
@@ -455,13 +462,7 @@ async def test_start_patch_502_reuses_the_recorded_run(github_client, review_wor
     than leaving it queued beside a second one on the same commit."""
     client, state = github_client
     fake, _, _ = anthropic
-    fake.reply_json(answer(85))
-    state.failures.append(InjectedFailure(f"/repos/{FULL}/check-runs/", 502, times=4, method="PATCH",
-                                          when=_patches_to("in_progress"), body={"message": "Server Error"}))
-    pr = make_pr()
-    await open_pr(client, state, pr, [SESSION_FILE], wait=False)
-    await wait_for(completed(state, pr["head"]["sha"]), timeout=60)
-    [run] = runs(state)
+    run = await _reviewed_through_patch_502s(client, state, fake, "in_progress")
     assert run["output"]["title"].startswith("Risk 85/100")
     assert len(state.requests_to("POST", f"/repos/{FULL}/check-runs")) == 1
     assert len(fake.message_requests) == 1

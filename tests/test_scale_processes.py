@@ -5,29 +5,18 @@ either web process's /metrics counts what all four did (Prometheus multiprocess 
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
 import orjson
 import payloads
-import pytest
 from conftest import WEBHOOK_SECRET, signed_headers, wait_for
-from processes import PrivateRedis, Process, app_env, devmetrics, free_port, healthy
+from processes import Process, app_env, devmetrics, free_port, healthy
 from test_observability import sample
 
 BURST = 160
 REDELIVERED = 40  # GitHub's "redeliver" keeps the delivery id: stored once, processed once
 CONCURRENCY = 16
-
-
-@pytest.fixture
-def private_redis(data_dir: Path, tmp_path: Path) -> Iterator[PrivateRedis]:
-    redis = PrivateRedis(data_dir / f"redis-scale-{uuid.uuid4().hex[:6]}", tmp_path)
-    redis.start()
-    yield redis
-    redis.stop()
 
 
 def opened(number: int) -> bytes:
