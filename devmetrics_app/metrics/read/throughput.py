@@ -11,7 +11,7 @@ from typing import Literal
 
 import asyncpg
 
-from devmetrics_app.store.sql import named
+from devmetrics_app.store.sql import bind, named
 
 from .. import facts
 from ..explain import Figure, Item
@@ -74,6 +74,11 @@ class ThroughputReport:
     source: Literal["rollup", "raw"]
 
 
+def _items(kind: str, id_column: str, rows: list[asyncpg.Record]) -> list[Item]:
+    return [Item(kind, row[id_column], f"#{row['number']} {row['title']}",
+                 details={"repository_id": row["repository_id"]}) for row in rows]
+
+
 async def throughput(conn: asyncpg.Connection, scope: Scope, *, explain: bool = False) -> ThroughputReport:
     """PRs merged and issues closed as completed (bots and not-planned counted as excluded)."""
     r = await resolve(conn, scope)
@@ -86,26 +91,9 @@ async def throughput(conn: asyncpg.Connection, scope: Scope, *, explain: bool = 
         row = await conn.fetchrow(sql, *args)
     pr_items = issue_items = None
     if explain:
-        sql, args = named(MERGED_ITEMS_SQL, **params)
-        pr_items = [
-            Item(
-                "pull_request",
-                p["pull_request_id"],
-                f"#{p['number']} {p['title']}",
-                details={"repository_id": p["repository_id"]},
-            )
-            for p in await conn.fetch(sql, *args)
-        ]
-        sql, args = named(CLOSED_ITEMS_SQL, **params)
-        issue_items = [
-            Item(
-                "issue",
-                i["id"],
-                f"#{i['number']} {i['title']}",
-                details={"repository_id": i["repository_id"]},
-            )
-            for i in await conn.fetch(sql, *args)
-        ]
+        pr_items = _items("pull_request", "pull_request_id",
+                          await conn.fetch(*bind(MERGED_ITEMS_SQL, params)))
+        issue_items = _items("issue", "id", await conn.fetch(*bind(CLOSED_ITEMS_SQL, params)))
     return ThroughputReport(
         pull_requests_merged=build_figure(
             float(row["prs_merged"]),
