@@ -74,7 +74,8 @@ HOST = "127.0.0.1"
 BENCH_DATABASE = "devmetrics_bench"  # + the run id: two runs at once do not drop each other's
 NAIVE_TABLE = "bench_naive_deliveries"
 NAIVE_POOL_MAX = 10  # the app's WEB_POOL_MAX, so the naive baseline gets the same connections
-REDIS_NAMESPACE = "devmetrics"  # devmetrics_app.jobs.broker.DEFAULT_NAMESPACE
+SCRATCH_REDIS_MARKER = "devmetrics-bench:scratch"
+SCRATCH_REDIS_SECONDS = 3600
 STARTUP_TIMEOUT_SECONDS = 120.0  # a first embedded start runs initdb and all migrations
 STOP_TIMEOUT_SECONDS = 15.0
 CLIENT_TIMEOUT_SECONDS = 30.0
@@ -552,48 +553,39 @@ def _processing_rates(url: str, prefix: str, windows: dict[str, tuple[float, flo
     return asyncio.run(fetch())
 
 
-def _redis_snapshot(redis_url: str) -> set[bytes]:
+def _scratch_redis(redis_url: str, run_id: str) -> str:
+    """An empty numbered database on REDIS_URL's server, claimed for this run, as a URL.
+
+    Everything the app puts in Redis during a row (Dramatiq's queues, their follow-up jobs, the
+    run-once and debounce keys, the webhook limiter's slots) is then the run's own, and
+    `_clear_redis` empties it between rows and at the end. Removing only the messages that carry
+    the run's delivery ids left the follow-ups behind: tens of thousands of rollup and review
+    jobs, which the next run's workers took up first."""
     import redis
 
+    parts = urlparse(redis_url)
+    given = int(parts.path.strip("/") or 0)
     client = redis.Redis.from_url(redis_url)
-    return set(client.zrange(f"{REDIS_NAMESPACE}:__heartbeats__", 0, -1))
+    count = int(client.config_get("databases").get("databases", 16))
+    for number in range(1, count):
+        if number == given:
+            continue
+        url = urlunparse(parts._replace(path=f"/{number}"))
+        candidate = redis.Redis.from_url(url)
+        # The marker claims it against a concurrent run; it expires if this run dies.
+        if candidate.dbsize() == 0 and candidate.set(SCRATCH_REDIS_MARKER, run_id, nx=True,
+                                                     ex=SCRATCH_REDIS_SECONDS):
+            return url
+    raise SystemExit(f"no empty database on REDIS_URL's server ({count} numbered) for the "
+                     "benchmark's scratch use; free one or leave REDIS_URL unset (embedded Redis)")
 
 
-def _redis_remove_ours(redis_url: str, run_id: str, heartbeats_before: set[bytes]) -> int:
-    """Remove only the Dramatiq messages that carry this run's delivery ids."""
+def _clear_redis(scratch_url: str, run_id: str) -> None:
     import redis
 
-    client = redis.Redis.from_url(redis_url)
-    marker = run_id.encode()
-    removed = 0
-    for key in client.scan_iter(match=f"{REDIS_NAMESPACE}:*.msgs"):
-        queue = key[: -len(b".msgs")]
-        ours = [mid for mid, data in client.hscan_iter(key) if marker in data]
-        for i in range(0, len(ours), 500):
-            chunk = ours[i:i + 500]
-            pipe = client.pipeline()
-            pipe.hdel(key, *chunk)
-            for mid in chunk:
-                pipe.lrem(queue, 0, mid)
-            pipe.execute()
-        removed += len(ours)
-    heartbeats = f"{REDIS_NAMESPACE}:__heartbeats__"
-    for member in set(client.zrange(heartbeats, 0, -1)) - heartbeats_before:
-        acks = f"{REDIS_NAMESPACE}:__acks__.".encode() + member + b"*"
-        if not any(True for _ in client.scan_iter(match=acks, count=1000)):
-            client.zrem(heartbeats, member)  # the benchmark app's broker, gone now
-    return removed
-
-
-def _reset_webhook_limit(redis_url: str, body: bytes) -> None:
-    """Forget the slots the last row booked for the payloads' installation, so each row starts
-    with the installation's full budget (else a row inherits minutes of deferral)."""
-    import redis
-
-    from devmetrics_app.ratelimit import KEY_PREFIX
-
-    installation_id = json.loads(body)["installation"]["id"]
-    redis.Redis.from_url(redis_url).delete(f"{KEY_PREFIX}webhook:{installation_id}")
+    client = redis.Redis.from_url(scratch_url)
+    client.flushdb()
+    client.set(SCRATCH_REDIS_MARKER, run_id, ex=SCRATCH_REDIS_SECONDS)
 
 
 def _private_key_pem() -> str:
@@ -692,6 +684,7 @@ def main() -> int:
 
     given_db = os.environ.get("DATABASE_URL", "").strip()
     given_redis = os.environ.get("REDIS_URL", "").strip()
+    scratch_redis = _scratch_redis(given_redis, run_id) if given_redis else ""
     data_dir = Path(tempfile.mkdtemp(prefix="dmb-", dir="/tmp"))
     embedded = not (given_db and given_redis)
     if given_db:
@@ -704,7 +697,8 @@ def main() -> int:
           f"(serve1: one PR every time); run {run_id}")
     db_where = (f"scratch database {bench_database} beside DATABASE_URL" if given_db
                 else f"embedded PostgreSQL under {data_dir}")
-    redis_where = "REDIS_URL" if given_redis else f"embedded Redis under {data_dir}"
+    redis_where = (f"scratch database {urlparse(scratch_redis).path.strip('/')} on REDIS_URL's "
+                   "server" if given_redis else f"embedded Redis under {data_dir}")
     print(f"database: {db_where}; redis: {redis_where}")
     print(f"load: {args.clients} client process(es); throughput {args.concurrency} connections, "
           f"{args.warmup:g} s warm-up + {args.duration:g} s; latency open loop at {args.rate:g}/s "
@@ -726,11 +720,10 @@ def main() -> int:
         "DEVMETRICS_DATA_DIR": str(data_dir),
         # Empty but present, so a stray .env cannot point the benchmark at real data.
         "DATABASE_URL": bench_db_url if given_db else "",
-        "REDIS_URL": given_redis,
+        "REDIS_URL": scratch_redis,
     }
     if args.webhook_limit is not None:
         app_env["WEBHOOK_RATE_LIMIT_PER_MINUTE"] = str(args.webhook_limit)
-    heartbeats_before = _redis_snapshot(given_redis) if given_redis else set()
 
     results: list[tuple[str, dict]] = []
     durability: list[str] = []
@@ -772,7 +765,9 @@ def main() -> int:
                     if name in APP_ROWS:
                         asyncio.run(_sql(bench_db_url, "TRUNCATE webhook_deliveries"))
                         if given_redis:
-                            _reset_webhook_limit(given_redis, body)
+                            # Each row starts with the installation's whole webhook budget and
+                            # nothing queued by the rows before it.
+                            _clear_redis(scratch_redis, run_id)
                     # serve1 is serve fed one PR again and again, the workload before --prs.
                     requests = prepare_requests(port, bodies[:1] if name == "serve1" else bodies,
                                                 secret)
@@ -808,10 +803,9 @@ def main() -> int:
                     if name in APP_ROWS:
                         # Left behind, these would be the next serve's workers' first backlog.
                         asyncio.run(_sql(bench_db_url, "TRUNCATE webhook_deliveries"))
-                    if name in WORKER_ROWS and given_redis:
-                        # So are the jobs queued for them (the rows are gone: each would be a
-                        # wasted claim), and the outbox's follow-ups.
-                        _redis_remove_ours(given_redis, run_id, heartbeats_before)
+                    if name in WORKER_ROWS:
+                        # So are the outbox's follow-ups (the jobs queued in Redis go with the
+                        # next row's _clear_redis).
                         asyncio.run(_sql(bench_db_url, "TRUNCATE outbox"))
     finally:
         # Clean up whatever this run stored.
@@ -828,8 +822,9 @@ def main() -> int:
             except Exception as exc:
                 print(f"cleanup: could not drop {bench_database}: {exc}", file=sys.stderr)
         if given_redis:
-            removed = _redis_remove_ours(given_redis, run_id, heartbeats_before)
-            print(f"cleanup: removed {removed} queued Dramatiq message(s) of this run from REDIS_URL")
+            import redis
+
+            redis.Redis.from_url(scratch_redis).flushdb()
         if embedded:
             subprocess.run([sys.executable, "-m", "devmetrics_app.cli", "embedded", "stop"],
                            env=app_env, cwd=ROOT, check=False, stdout=subprocess.DEVNULL)
