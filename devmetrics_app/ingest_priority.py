@@ -10,12 +10,22 @@ wants an answer within 10 seconds and counts a slow one as failed.
 So the web process counts the webhooks it answers and, while that is more than
 INGEST_PRIORITY_RATE a second, marks itself busy on a `Board`: eight bytes in a shared file,
 the CLOCK_MONOTONIC time until which it is busy (clock and file are shared by every process on
-the machine). serve hands the file to its worker process in DEVMETRICS_INGEST_BOARD. The
-workers read it before each delivery (`Gate`): while the web is busy they process deliveries
-one at a time instead of one per thread. Nothing waits unstored and nothing is refused: the
-deliveries are durable in PostgreSQL, processing goes on one at a time during the burst and at
-full speed after it. Workers started on their own (`devmetrics worker`, usually on other
-machines) have no board and never slow down.
+the machine). serve hands the file to its worker process in DEVMETRICS_INGEST_BOARD.
+
+While the board says busy, the workers' core jobs take turns (`Pacer`): one at a time, and each
+followed by a rest in proportion to its length, so that the worker is busy for at most
+BUSY_DUTY of the time. That bounds everything a job costs, the PostgreSQL backend and Redis
+work it causes included, which no CPU priority of the worker process reaches. One at a time
+alone was not enough: at 1,000 webhooks/s the worker still took 0.7 of a core for ~100
+deliveries/s (each one's follow-up jobs, Dramatiq's Redis round trips), the two cores were
+full, and the webhook p99 rose to 50-110 ms (benchmarks/README.md). Each delivery of a batch
+takes its own turn (jobs/actors.py), every other core job one per message (`PacingMiddleware`);
+outbound jobs are not paced: they mostly wait on GitHub or Claude, and one holding the only
+turn would stop processing while it waits.
+
+Nothing waits unstored and nothing is refused: the deliveries are durable in PostgreSQL,
+processing goes on, slower, during the burst and at full speed after it. Workers started on
+their own (`devmetrics worker`, usually on other machines) have no board and never slow down.
 """
 
 from __future__ import annotations
@@ -26,9 +36,14 @@ import mmap
 import os
 import struct
 import tempfile
+import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
+
+from dramatiq.common import q_name
+from dramatiq.middleware import Middleware
 
 BOARD_ENV = "DEVMETRICS_INGEST_BOARD"
 TICK_SECONDS = 0.1
@@ -36,6 +51,9 @@ TICK_SECONDS = 0.1
 # worker thread in and out again.
 HOLD_SECONDS = 0.5
 BUSY_CONCURRENCY = 1
+# While busy, the share of the time the worker process may spend in jobs (see Pacer).
+BUSY_DUTY = 0.25
+WAIT_SECONDS = TICK_SECONDS / 2
 _DEADLINE = struct.Struct("d")
 
 
@@ -101,35 +119,95 @@ class IngestMeter:
             self.tick(time.monotonic())
 
 
-class Gate:
-    """In a worker process: each delivery takes a turn; while the web is busy, one at a time.
+class Pacer:
+    """In a worker process: each job takes a turn; while the web is busy, the turns are paced.
 
-    The delivery actors share one event loop (Dramatiq's asyncio middleware), so a plain
-    counter is enough; a waiting turn looks at the board again every half tick."""
+    Busy, one job runs at a time, and after a turn of t seconds the next may start only
+    t * (1 - BUSY_DUTY) / BUSY_DUTY seconds later: the worker, and the PostgreSQL backend and
+    Redis work it causes, are active for at most BUSY_DUTY of the time, whatever its jobs cost.
+    Turns are taken by the delivery loop on Dramatiq's event-loop thread and by `PacingMiddleware`
+    on the worker threads, hence a lock; a waiting turn looks at the board again every
+    WAIT_SECONDS (the board is another process's: nothing here could be woken by it)."""
 
-    def __init__(self, board: Board | None) -> None:
+    def __init__(self, board: Board | None, *, duty: float = BUSY_DUTY) -> None:
         self.board = board
+        self.duty = duty
         self.active = 0
+        self._rest_until = 0.0
+        self._lock = threading.Lock()
+
+    def try_begin(self, now: float | None = None) -> bool:
+        with self._lock:
+            if self.board is not None and self.board.busy(now):
+                now = time.monotonic() if now is None else now
+                if self.active >= BUSY_CONCURRENCY or now < self._rest_until:
+                    return False
+            self.active += 1
+            return True
+
+    def end(self, elapsed: float, now: float | None = None) -> None:
+        with self._lock:
+            self.active -= 1
+            if self.board is not None and self.board.busy(now):
+                now = time.monotonic() if now is None else now
+                self._rest_until = max(self._rest_until,
+                                       now + elapsed * (1 - self.duty) / self.duty)
+
+    def wait_turn(self) -> None:
+        """Blocking: for worker threads."""
+        while not self.try_begin():
+            time.sleep(WAIT_SECONDS)
 
     @contextlib.asynccontextmanager
     async def turn(self) -> AsyncIterator[None]:
-        if self.board is not None:
-            # The board is another process's: nothing here could set an asyncio.Event.
-            while self.active >= BUSY_CONCURRENCY and self.board.busy():  # noqa: ASYNC110
-                await asyncio.sleep(TICK_SECONDS / 2)
-        self.active += 1
+        # The board is another process's: nothing here could set an asyncio.Event.
+        while not self.try_begin():  # noqa: ASYNC110
+            await asyncio.sleep(WAIT_SECONDS)
+        started = time.monotonic()
         try:
             yield
         finally:
-            self.active -= 1
+            self.end(time.monotonic() - started)
 
 
-_gate: Gate | None = None
+class PacingMiddleware(Middleware):
+    """Jobs on `queues` take a turn each (the delivery batches are left out: their loop takes
+    one per delivery). Only the core queues' jobs are paced: their cost is this machine's CPU
+    and PostgreSQL. Outbound jobs mostly wait on GitHub, Claude or a chat service, and one
+    holding the only turn while busy would stop processing for as long as it waits."""
+
+    def __init__(self, pacer: Callable[[], Pacer], *, queues: frozenset[str]) -> None:
+        self._pacer = pacer
+        self._queues = queues
+        self._started: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def before_process_message(self, broker: Any, message: Any) -> None:
+        if q_name(message.queue_name) not in self._queues:
+            return
+        pacer = self._pacer()
+        if pacer.board is None:
+            return
+        pacer.wait_turn()
+        with self._lock:
+            self._started[message.message_id] = time.monotonic()
+
+    def after_process_message(self, broker: Any, message: Any, *, result: Any = None,
+                              exception: BaseException | None = None) -> None:
+        with self._lock:
+            started = self._started.pop(message.message_id, None)
+        if started is not None:  # only a turn this middleware began, and only once
+            self._pacer().end(time.monotonic() - started)
+
+    after_skip_message = after_process_message
 
 
-def gate() -> Gate:
-    """This process's gate, on the board serve handed down (none: never waits)."""
-    global _gate
-    if _gate is None:
-        _gate = Gate(Board.from_environment())
-    return _gate
+_pacer: Pacer | None = None
+
+
+def pacer() -> Pacer:
+    """This process's pacer, on the board serve handed down (none: never waits)."""
+    global _pacer
+    if _pacer is None:
+        _pacer = Pacer(Board.from_environment())
+    return _pacer

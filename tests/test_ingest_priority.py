@@ -8,7 +8,8 @@
   waiting messages: a burst's backlog waits in PostgreSQL instead of being leased (a second
   write per webhook) and, past the sweeper's grace, leased and enqueued again.
 - serve's web process marks itself busy on a shared board above INGEST_PRIORITY_RATE webhooks/s,
-  and its workers then process one delivery at a time (ingest_priority.py).
+  and its workers then pace their core jobs: one at a time, each followed by a rest, so that
+  they are active for at most BUSY_DUTY of the time (ingest_priority.py).
 """
 
 from __future__ import annotations
@@ -24,7 +25,13 @@ from conftest import deliver, post_webhook, wait_for
 from gidgethub.routing import Router
 
 from devmetrics_app import ingest_priority
-from devmetrics_app.ingest_priority import HOLD_SECONDS, Board, Gate, IngestMeter
+from devmetrics_app.ingest_priority import (
+    HOLD_SECONDS,
+    Board,
+    IngestMeter,
+    Pacer,
+    PacingMiddleware,
+)
 from devmetrics_app.jobs.dispatcher import LEASE_LIMIT, QUEUE_HIGH_WATER, dispatch_fresh
 from devmetrics_app.jobs.sweeper import sweep_once
 from devmetrics_app.store.deliveries import LEASE_FRESH, lease_fresh
@@ -115,13 +122,13 @@ def test_the_meter_marks_busy_above_the_rate_only(tmp_path) -> None:
 
 async def test_while_busy_deliveries_take_turns_one_at_a_time(tmp_path) -> None:
     board = Board.create(tmp_path)
-    gate = Gate(board)
+    pacer = Pacer(board, duty=1.0)  # no rest: this is about taking turns
     running: list[int] = []
     peak = 0
 
     async def work() -> None:
         nonlocal peak
-        async with gate.turn():
+        async with pacer.turn():
             running.append(1)
             peak = max(peak, len(running))
             await asyncio.sleep(0.02)
@@ -137,13 +144,122 @@ async def test_while_busy_deliveries_take_turns_one_at_a_time(tmp_path) -> None:
     board.remove()
 
 
+def test_while_busy_a_turn_is_followed_by_a_rest_in_proportion(tmp_path) -> None:
+    """Active for at most `duty` of the time: after a turn of t, a rest of t * (1 - duty) / duty."""
+    board = Board.create(tmp_path)
+    board.mark_busy(1000.0)
+    pacer = Pacer(board, duty=0.25)
+    assert pacer.try_begin(now=100.0)
+    assert not pacer.try_begin(now=100.0)  # one at a time
+    pacer.end(0.2, now=100.2)  # a 200 ms turn: 600 ms of rest at a quarter
+    assert not pacer.try_begin(now=100.79)
+    assert pacer.try_begin(now=100.81)
+    pacer.end(0.0, now=100.81)
+    board.mark_busy(0.0)  # the burst is over: no rest, and every thread again
+    assert pacer.try_begin(now=100.82) and pacer.try_begin(now=100.82)
+    pacer.end(5.0, now=101.0)
+    pacer.end(5.0, now=101.0)
+    assert pacer.try_begin(now=101.0)  # turns ended while not busy leave no rest behind
+    board.remove()
+
+
+def test_a_waiting_worker_thread_gets_its_turn_once_the_rest_is_over(tmp_path) -> None:
+    board = Board.create(tmp_path)
+    board.mark_busy(time.monotonic() + 30)
+    pacer = Pacer(board, duty=0.5)
+    assert pacer.try_begin()
+    pacer.end(0.3)  # 300 ms of rest at a half
+    started = time.monotonic()
+    pacer.wait_turn()
+    waited = time.monotonic() - started
+    assert 0.25 <= waited < 2.0
+    pacer.end(0.0)
+    board.mark_busy(0.0)
+    board.remove()
+
+
+class _Message:
+    def __init__(self, message_id: str, queue_name: str) -> None:
+        self.message_id = message_id
+        self.queue_name = queue_name
+
+
+def test_the_middleware_paces_core_jobs_and_ends_each_turn_once(tmp_path) -> None:
+    board = Board.create(tmp_path)
+    board.mark_busy(time.monotonic() + 30)
+    pacer = Pacer(board, duty=1.0)
+    middleware = PacingMiddleware(lambda: pacer, queues=frozenset({"rollups", "live"}))
+
+    middleware.before_process_message(None, _Message("m1", "rollups"))
+    assert pacer.active == 1
+    middleware.after_skip_message(None, _Message("m1", "rollups"))  # RunOnce skipped it
+    assert pacer.active == 0
+    middleware.after_process_message(None, _Message("m1", "rollups"))  # never twice
+    assert pacer.active == 0
+
+    middleware.before_process_message(None, _Message("m2", "rollups.DQ"))  # delayed: same queue
+    assert pacer.active == 1
+    middleware.after_process_message(None, _Message("m2", "rollups.DQ"), exception=RuntimeError())
+    assert pacer.active == 0
+
+    # Outbound jobs wait on the outside world: never paced, and a stalled one holds no turn.
+    middleware.before_process_message(None, _Message("m3", "reviews"))
+    assert pacer.active == 0
+    middleware.after_process_message(None, _Message("m3", "reviews"))
+    assert pacer.active == 0
+    board.mark_busy(0.0)
+    board.remove()
+
+
+async def test_while_serve_is_busy_its_real_workers_run_core_jobs_one_at_a_time(
+        settings, broker, tmp_path, monkeypatch) -> None:
+    """Real Dramatiq worker threads on real Redis, the busy board as serve's web would mark it."""
+    import threading
+    import uuid
+
+    import dramatiq
+
+    board = Board.create(tmp_path)
+    monkeypatch.setattr(ingest_priority, "_pacer", Pacer(board, duty=1.0))
+    lock = threading.Lock()
+    running, peak, done = [0], [0], []
+
+    async def rollup_like(number: int) -> None:
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        await asyncio.sleep(0.05)
+        with lock:
+            running[0] -= 1
+        done.append(number)
+
+    actor = dramatiq.actor(rollup_like, actor_name=f"paced_{uuid.uuid4().hex[:8]}",
+                           queue_name="rollups", broker=broker, max_retries=0)
+    worker = dramatiq.Worker(broker, queues={"rollups"}, worker_threads=4)
+    worker.start()
+    try:
+        board.mark_busy(time.monotonic() + 60)
+        for number in range(6):
+            actor.send(number)
+        await wait_for(lambda: len(done) == 6, timeout=20)
+        assert peak[0] == 1
+        board.mark_busy(0.0)  # not busy: the threads run side by side again
+        for number in range(6, 14):
+            actor.send(number)
+        await wait_for(lambda: len(done) == 14, timeout=20)
+        assert peak[0] > 1
+    finally:
+        await asyncio.to_thread(worker.stop)
+        board.remove()
+
+
 def test_a_worker_without_a_board_never_waits(monkeypatch) -> None:
     monkeypatch.delenv(ingest_priority.BOARD_ENV, raising=False)
-    monkeypatch.setattr(ingest_priority, "_gate", None)
-    assert ingest_priority.gate().board is None
+    monkeypatch.setattr(ingest_priority, "_pacer", None)
+    assert ingest_priority.pacer().board is None
     monkeypatch.setenv(ingest_priority.BOARD_ENV, "/nonexistent/board")
-    monkeypatch.setattr(ingest_priority, "_gate", None)
-    assert ingest_priority.gate().board is None  # serve gone: process at full speed
+    monkeypatch.setattr(ingest_priority, "_pacer", None)
+    assert ingest_priority.pacer().board is None  # serve gone: process at full speed
 
 
 async def test_serve_web_process_counts_the_webhooks_it_answers(aiohttp_client, settings, pool,

@@ -26,10 +26,10 @@ DELIVERY_MAX_BACKOFF_MS = 5 * 60_000
 async def process_deliveries(delivery_ids: list[str]) -> None:
     res = resources.current()
     pool = await res.pool()
-    gate = ingest_priority.gate()
+    pacer = ingest_priority.pacer()
     for delivery_id in delivery_ids:
-        # While serve's web process takes a burst, one delivery at a time (ingest_priority.py).
-        async with gate.turn(), pool.acquire() as conn:
+        # While serve's web process takes a burst, deliveries are paced (ingest_priority.py).
+        async with pacer.turn(), pool.acquire() as conn:
             # Follow-ups go to the outbox in the delivery's transaction; the dispatcher sends them.
             await process_delivery(conn, router, delivery_id,
                                    max_attempts=res.settings.delivery_max_attempts)

@@ -16,9 +16,11 @@ import dramatiq
 import redis
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
-from dramatiq.middleware import AsyncIO
+from dramatiq.middleware import AsyncIO, TimeLimit
 
+from devmetrics_app import ingest_priority
 from devmetrics_app.jobs.outbox_sender import RunOnce
+from devmetrics_app.jobs.queue_groups import CORE_QUEUES
 
 DEFAULT_NAMESPACE = "devmetrics"
 AMQP_SCHEMES = frozenset({"amqp", "amqps"})
@@ -71,6 +73,9 @@ def configure(redis_url: str, *, namespace: str = DEFAULT_NAMESPACE,
     broker = _make_broker(broker_url or redis_url, namespace=namespace)
     broker.add_middleware(SharedAsyncIO())
     broker.add_middleware(RunOnce(redis.Redis.from_url(redis_url)))
+    # Waiting for a turn must not count against a job's time limit.
+    broker.add_middleware(ingest_priority.PacingMiddleware(
+        ingest_priority.pacer, queues=frozenset(CORE_QUEUES) - {"deliveries"}), before=TimeLimit)
     for name in current.get_declared_actors():
         actor = current.get_actor(name)
         actor.broker = broker
