@@ -211,3 +211,9 @@ def pacer() -> Pacer:
     if _pacer is None:
         _pacer = Pacer(Board.from_environment())
     return _pacer
+
+
+def web_busy() -> bool:
+    """Whether serve's web process, if this is its worker, is taking a burst now."""
+    board = pacer().board
+    return board is not None and board.busy()

@@ -32,9 +32,15 @@ from devmetrics_app.ingest_priority import (
     Pacer,
     PacingMiddleware,
 )
-from devmetrics_app.jobs.dispatcher import LEASE_LIMIT, QUEUE_HIGH_WATER, dispatch_fresh
+from devmetrics_app.jobs.dispatcher import (
+    BUSY_ROUND_SECONDS,
+    LEASE_LIMIT,
+    QUEUE_HIGH_WATER,
+    DispatcherThread,
+    dispatch_fresh,
+)
 from devmetrics_app.jobs.sweeper import sweep_once
-from devmetrics_app.store.deliveries import LEASE_FRESH, lease_fresh
+from devmetrics_app.store.deliveries import DELIVERY_CHANNEL, LEASE_FRESH, lease_fresh
 from devmetrics_app.web.app import create_app
 from devmetrics_app.web.keys import INGEST_METER
 
@@ -310,3 +316,36 @@ async def test_the_sweeper_leaves_a_burst_backlog_to_the_dispatcher(pool) -> Non
     assert await sweep_once(pool, enqueued.append, grace_seconds=60,
                             waiting=lambda: QUEUE_HIGH_WATER) == 0
     assert await sweep_once(pool, enqueued.append, grace_seconds=60, waiting=lambda: 0) == 30
+
+
+async def _dispatcher_rounds(settings, pool, *, busy: bool) -> int:
+    """Rounds a real dispatcher takes while 60 notifications arrive over ~0.6 s."""
+    rounds = [0]
+
+    def waiting() -> int:
+        rounds[0] += 1  # asked twice a round: before leasing and to choose the wait
+        return QUEUE_HIGH_WATER  # the workers have enough: nothing is leased
+
+    dispatcher = DispatcherThread(settings.database_url.get(), lambda ids: None,
+                                  lease_seconds=60, enqueue_followups=lambda jobs: None,
+                                  waiting=waiting, web_busy=lambda: busy)
+    dispatcher.start()
+    try:
+        await wait_for(lambda: rounds[0] >= 2, timeout=10)  # connected and listening
+        before = rounds[0]
+        for _ in range(60):
+            await pool.execute("SELECT pg_notify($1, '1')", DELIVERY_CHANNEL)
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.3)
+        return (rounds[0] - before) // 2
+    finally:
+        dispatcher.stop()
+        await asyncio.to_thread(dispatcher.join, 5)
+
+
+async def test_while_serve_is_busy_the_dispatcher_takes_a_round_per_pause(settings, pool) -> None:
+    """Every commit notifies; in a burst one round per BUSY_ROUND_SECONDS is enough."""
+    idle = await _dispatcher_rounds(settings, pool, busy=False)
+    busy = await _dispatcher_rounds(settings, pool, busy=True)
+    assert idle >= 15  # about one round per notification
+    assert busy <= 0.9 / BUSY_ROUND_SECONDS + 1

@@ -14,6 +14,11 @@ stays in PostgreSQL, where it costs nothing, instead of each delivery being leas
 at once: that doubled PostgreSQL's writes per webhook while the web process was storing them,
 and leases older than the sweeper's grace were taken and enqueued again, so a backlog of
 minutes went through the queue several times.
+
+While serve's web process takes a burst (ingest_priority.py) it takes one round per
+BUSY_ROUND_SECONDS however many notifications arrive: each commit sends one, and at ~40 rounds a
+second the dispatcher and its Redis calls were a fifth of a core, for workers that were paced to
+a few dozen deliveries a second anyway.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from collections.abc import Callable
 
 import asyncpg
 
+from devmetrics_app import ingest_priority
 from devmetrics_app.jobs.background import BackgroundLoop
 from devmetrics_app.jobs.broker import queue_depth
 from devmetrics_app.jobs.outbox_sender import enqueue_jobs, send_outbox
@@ -41,6 +47,7 @@ DELIVERIES_QUEUE = "deliveries"  # jobs/actors.process_deliveries
 # leased; enough for every worker thread to find work while the next lease is taken.
 QUEUE_HIGH_WATER = 20
 THROTTLED_POLL_SECONDS = 0.2
+BUSY_ROUND_SECONDS = 0.2
 RECONNECT_DELAY_SECONDS = 1.0
 # A lease or an outbox row's deletion lost to a PostgreSQL crash only sends a delivery or a job
 # again, which runs once (claims skip what is done); not waiting for the WAL flush on every lease
@@ -79,13 +86,15 @@ class DispatcherThread(BackgroundLoop):
     def __init__(self, database_url: str, enqueue: Callable[[list[str]], None], *,
                  lease_seconds: float,
                  enqueue_followups: Callable[[list[OutboxJob]], None] = enqueue_jobs,
-                 waiting: Callable[[], int] | None = deliveries_waiting) -> None:
+                 waiting: Callable[[], int] | None = deliveries_waiting,
+                 web_busy: Callable[[], bool] = ingest_priority.web_busy) -> None:
         super().__init__("delivery-dispatcher")
         self._database_url = database_url
         self._enqueue = enqueue
         self._enqueue_followups = enqueue_followups
         self._lease_seconds = lease_seconds
         self._waiting = waiting
+        self._web_busy = web_busy
 
     async def main(self) -> None:
         while not self.stopping:
@@ -103,6 +112,9 @@ class DispatcherThread(BackgroundLoop):
                                       lease_seconds=self._lease_seconds)
                     full = (self._waiting is not None
                             and await asyncio.to_thread(self._waiting) >= QUEUE_HIGH_WATER)
+                    if self._web_busy():
+                        # The notifications of the pause are one wake-up, taken after it.
+                        await asyncio.sleep(BUSY_ROUND_SECONDS)
                     try:
                         await asyncio.wait_for(
                             woken.wait(), THROTTLED_POLL_SECONDS if full else FALLBACK_POLL_SECONDS)
