@@ -115,7 +115,7 @@ class Settings:
     demo: bool = False
     # CPU priority (nice, 0-19) of the worker process `serve` starts (worker_child.py).
     worker_child_nice: int = 10
-    # Webhooks/s above which serve's workers process one delivery at a time (ingest_priority.py);
+    # Webhooks/s above which serve's workers pace their core jobs (ingest_priority.py);
     # 0: never.
     ingest_priority_rate: int = 200
 
