@@ -179,7 +179,7 @@ class PacingMiddleware(Middleware):
     def __init__(self, pacer: Callable[[], Pacer], *, queues: frozenset[str]) -> None:
         self._pacer = pacer
         self._queues = queues
-        self._started: dict[str, float] = {}
+        self._started: dict[str, tuple[Pacer, float]] = {}
         self._lock = threading.Lock()
 
     def before_process_message(self, broker: Any, message: Any) -> None:
@@ -190,27 +190,31 @@ class PacingMiddleware(Middleware):
             return
         pacer.wait_turn()
         with self._lock:
-            self._started[message.message_id] = time.monotonic()
+            self._started[message.message_id] = (pacer, time.monotonic())
 
     def after_process_message(self, broker: Any, message: Any, *, result: Any = None,
                               exception: BaseException | None = None) -> None:
         with self._lock:
-            started = self._started.pop(message.message_id, None)
-        if started is not None:  # only a turn this middleware began, and only once
-            self._pacer().end(time.monotonic() - started)
+            turn = self._started.pop(message.message_id, None)
+        if turn is not None:  # only a turn this middleware began, and only once
+            pacer, started = turn
+            pacer.end(time.monotonic() - started)
 
     after_skip_message = after_process_message
 
 
 _pacer: Pacer | None = None
+_pacer_lock = threading.Lock()
 
 
 def pacer() -> Pacer:
-    """This process's pacer, on the board serve handed down (none: never waits)."""
+    """This process's pacer, on the board serve handed down (none: never waits). One only:
+    worker threads ask for it at once, and a turn begun on one must end on the same."""
     global _pacer
-    if _pacer is None:
-        _pacer = Pacer(Board.from_environment())
-    return _pacer
+    with _pacer_lock:
+        if _pacer is None:
+            _pacer = Pacer(Board.from_environment())
+        return _pacer
 
 
 def web_busy() -> bool:

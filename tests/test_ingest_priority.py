@@ -259,6 +259,16 @@ async def test_while_serve_is_busy_its_real_workers_run_core_jobs_one_at_a_time(
         board.remove()
 
 
+def test_worker_threads_asking_at_once_share_one_pacer(monkeypatch) -> None:
+    """A turn begun on one pacer and ended on another would leave a count of -1 behind."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setattr(ingest_priority, "_pacer", None)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        pacers = list(pool.map(lambda _: ingest_priority.pacer(), range(64)))
+    assert len({id(p) for p in pacers}) == 1
+
+
 def test_a_worker_without_a_board_never_waits(monkeypatch) -> None:
     monkeypatch.delenv(ingest_priority.BOARD_ENV, raising=False)
     monkeypatch.setattr(ingest_priority, "_pacer", None)
