@@ -757,6 +757,10 @@ def main() -> int:
                                      "DEFAULT now())"))
                     cmd = [sys.executable, str(Path(__file__).resolve()), "--naive-server", str(port)]
                     env = {**base_env, "BENCH_DATABASE_URL": bench_db_url}
+                if name in APP_ROWS and given_redis:
+                    # Each row starts with the installation's whole webhook budget and nothing
+                    # queued by the rows before it (their servers have stopped).
+                    _clear_redis(scratch_redis, run_id)
                 print(f"[{name} #{rnd + 1}] starting on {HOST}:{port} ...", flush=True)
                 proc = subprocess.Popen(cmd, env=env, cwd=args.baseline_root
                                         if name == "base" else ROOT)
@@ -764,10 +768,6 @@ def main() -> int:
                     _wait_healthy(proc, port, name)
                     if name in APP_ROWS:
                         asyncio.run(_sql(bench_db_url, "TRUNCATE webhook_deliveries"))
-                        if given_redis:
-                            # Each row starts with the installation's whole webhook budget and
-                            # nothing queued by the rows before it.
-                            _clear_redis(scratch_redis, run_id)
                     # serve1 is serve fed one PR again and again, the workload before --prs.
                     requests = prepare_requests(port, bodies[:1] if name == "serve1" else bodies,
                                                 secret)
