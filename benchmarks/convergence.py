@@ -35,7 +35,6 @@ import re
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -48,16 +47,18 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "benchmarks")]
 
-from fakes.github import create_fake_github  # noqa: E402
 from fakes.github.state import FakeGitHubState  # noqa: E402
-from ingest import (  # noqa: E402 -- the serving and scratch-database helpers are shared
+from ingest import (  # noqa: E402 -- the serving, scratch-database and fake GitHub helpers are shared
     HOST,
+    FakeGitHubThread,
     _free_port,
     _private_key_pem,
+    _public_key_pem,
     _scratch_database,
     _stop,
     _wait_healthy,
     _with_database,
+    github_state,
 )
 
 from devmetrics_app.db import create_pool, migrate  # noqa: E402
@@ -158,41 +159,9 @@ async def _quiet_replay(conn: asyncpg.Connection, deliveries: list[Delivery]) ->
 def fake_github_state(deliveries: list[Delivery], public_key_pem: str) -> FakeGitHubState:
     """A GitHub that knows the installation, its repositories and pull requests: the AI review
     gets tokens and diffs and writes its check runs and comments."""
-    state = FakeGitHubState(app={"id": APP_ID, "slug": "devmetrics-bench", "name": "DevMetrics Bench",
-                                 "owner": {"login": "northwind", "id": 70_000, "type": "Organization"}},
-                            app_public_key_pem=public_key_pem, webhook_secret=WEBHOOK_SECRET)
-    for delivery in deliveries:
-        data = delivery.payload
-        if delivery.event == "installation" and data.get("installation"):
-            state.installations[INSTALLATION_ID] = data["installation"]
-        repo = data.get("repository")
-        if repo:
-            state.repositories[repo["full_name"]] = repo
-            state.repository_installation[repo["full_name"]] = INSTALLATION_ID
-        pr = data.get("pull_request")
-        if repo and pr and pr.get("number"):
-            pulls = state.pulls.setdefault(repo["full_name"], [])
-            pulls[:] = [p for p in pulls if p["number"] != pr["number"]] + [pr]
-    return state
-
-
-class FakeGitHubThread(threading.Thread):
-    def __init__(self, state: FakeGitHubState) -> None:
-        super().__init__(daemon=True)
-        self.state = state
-        self.port = _free_port()
-        self.ready = threading.Event()
-        self.loop = asyncio.new_event_loop()
-
-    def run(self) -> None:
-        from aiohttp import web
-
-        asyncio.set_event_loop(self.loop)
-        runner = web.AppRunner(create_fake_github(self.state), access_log=None)
-        self.loop.run_until_complete(runner.setup())
-        self.loop.run_until_complete(web.TCPSite(runner, HOST, self.port).start())
-        self.ready.set()
-        self.loop.run_forever()
+    return github_state(((d.event, d.payload) for d in deliveries), app_id=APP_ID,
+                        installation_id=INSTALLATION_ID, public_key_pem=public_key_pem,
+                        webhook_secret=WEBHOOK_SECRET)
 
 
 async def fire(port: int, deliveries: list[Delivery], concurrency: int) -> Counter:
@@ -315,13 +284,8 @@ def main() -> int:
         print(f"  processed in {quiet_processed:.1f} s, figures final after {quiet_total:.1f} s "
               f"(rows: {rows})", flush=True)
 
-        from cryptography.hazmat.primitives import serialization
-        from cryptography.hazmat.primitives.serialization import load_pem_private_key
-
         key_pem = _private_key_pem()
-        public_pem = load_pem_private_key(key_pem.encode(), password=None).public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-        github = FakeGitHubThread(fake_github_state(deliveries, public_pem))
+        github = FakeGitHubThread(fake_github_state(deliveries, _public_key_pem(key_pem)))
         github.start()
         github.ready.wait(10)
         github_url = f"http://{HOST}:{github.port}"

@@ -58,22 +58,29 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parent.parent
 WEBHOOK_PATH = "/api/webhooks/github"
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # tests/: the payloads and the fake GitHub
 from devmetrics_app.web.signature import sign, verify  # noqa: E402 - needs ROOT on the path
+
+if TYPE_CHECKING:
+    from fakes.github.state import FakeGitHubState
 
 HOST = "127.0.0.1"
 BENCH_DATABASE = "devmetrics_bench"  # + the run id: two runs at once do not drop each other's
 NAIVE_TABLE = "bench_naive_deliveries"
 NAIVE_POOL_MAX = 10  # the app's WEB_POOL_MAX, so the naive baseline gets the same connections
+BENCH_APP_ID = 123456
 SCRATCH_REDIS_MARKER = "devmetrics-bench:scratch"
 SCRATCH_REDIS_SECONDS = 3600
 STARTUP_TIMEOUT_SECONDS = 120.0  # a first embedded start runs initdb and all migrations
@@ -183,7 +190,6 @@ def run_naive_server(port: int) -> None:
 
 def build_payload(target_kb: float, number: int = 42) -> bytes:
     """A real-shaped pull_request.opened payload of PR `number`, padded with a long description."""
-    sys.path.insert(0, str(ROOT / "tests"))
     import payloads as p
 
     def render(description: str) -> bytes:
@@ -588,6 +594,80 @@ def _clear_redis(scratch_url: str, run_id: str) -> None:
     client.set(SCRATCH_REDIS_MARKER, run_id, ex=SCRATCH_REDIS_SECONDS)
 
 
+def github_state(events: Iterable[tuple[str, Mapping]], *, app_id: int, installation_id: int,
+                 public_key_pem: str, webhook_secret: str) -> FakeGitHubState:
+    """A fake GitHub that knows the installation, the repositories and the pull requests these
+    (event, payload) pairs name: the app's AI review gets tokens and diffs from it and writes its
+    check runs and comments to it, as it would to GitHub."""
+    from fakes.github.state import FakeGitHubState
+
+    state = FakeGitHubState(app={"id": app_id, "slug": "devmetrics-bench", "name": "DevMetrics Bench",
+                                 "owner": {"login": "northwind", "id": 70_000, "type": "Organization"}},
+                            app_public_key_pem=public_key_pem, webhook_secret=webhook_secret)
+    for event, data in events:
+        if event == "installation" and data.get("installation"):
+            state.installations[installation_id] = data["installation"]
+        repo = data.get("repository")
+        if repo:
+            state.repositories[repo["full_name"]] = repo
+            state.repository_installation[repo["full_name"]] = installation_id
+        pr = data.get("pull_request")
+        if repo and pr and pr.get("number"):
+            pulls = state.pulls.setdefault(repo["full_name"], [])
+            pulls[:] = [p for p in pulls if p["number"] != pr["number"]] + [pr]
+    return state
+
+
+class FakeGitHubThread(threading.Thread):
+    def __init__(self, state: FakeGitHubState) -> None:
+        super().__init__(daemon=True)
+        self.state = state
+        self.port = _free_port()
+        self.ready = threading.Event()
+        self.loop = asyncio.new_event_loop()
+
+    def run(self) -> None:
+        from aiohttp import web
+        from fakes.github import create_fake_github
+
+        asyncio.set_event_loop(self.loop)
+        runner = web.AppRunner(create_fake_github(self.state), access_log=None)
+        self.loop.run_until_complete(runner.setup())
+        self.loop.run_until_complete(web.TCPSite(runner, HOST, self.port).start())
+        self.ready.set()
+        self.loop.run_forever()
+
+
+
+
+def _start_fake_github(bodies: list[bytes], private_pem: str, secret: str) -> str:
+    """A fake GitHub, in a thread of this process, that knows the payloads' installation,
+    repository and pull requests; its URL."""
+    import payloads as p
+
+    events = [json.loads(body) for body in bodies]
+    installation = p.installation()
+    if installation["id"] != events[0]["installation"]["id"]:
+        raise RuntimeError("tests/payloads: the installation object and the events disagree")
+    state = github_state([("installation", {"installation": installation}),
+                          *(("pull_request", event) for event in events)],
+                         app_id=BENCH_APP_ID, installation_id=installation["id"],
+                         public_key_pem=_public_key_pem(private_pem), webhook_secret=secret)
+    github = FakeGitHubThread(state)
+    github.start()
+    if not github.ready.wait(10):
+        raise RuntimeError("the fake GitHub did not start")
+    return f"http://{HOST}:{github.port}"
+
+
+def _public_key_pem(private_pem: str) -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    return load_pem_private_key(private_pem.encode(), password=None).public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
 def _private_key_pem() -> str:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
@@ -710,12 +790,13 @@ def main() -> int:
         "GITHUB_WEBHOOK_SECRET": secret,
         "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
     })
+    private_key = _private_key_pem()
     app_env = {
         **base_env,
         "DEVMETRICS_ENV": "production",
         "SECRET_KEY": secrets.token_urlsafe(32),
-        "GITHUB_APP_ID": "123456",
-        "GITHUB_PRIVATE_KEY": _private_key_pem(),
+        "GITHUB_APP_ID": str(BENCH_APP_ID),
+        "GITHUB_PRIVATE_KEY": private_key,
         "LOG_LEVEL": "WARNING",
         "DEVMETRICS_DATA_DIR": str(data_dir),
         # Empty but present, so a stray .env cannot point the benchmark at real data.
@@ -724,6 +805,12 @@ def main() -> int:
     }
     if args.webhook_limit is not None:
         app_env["WEBHOOK_RATE_LIMIT_PER_MINUTE"] = str(args.webhook_limit)
+    if set(WORKER_ROWS) & set(servers):
+        # The workers' AI reviews call GitHub, as they would in production: a fake one here.
+        # Without it each review failed on the unreachable api.github.com, and Dramatiq's
+        # tracebacks of those failures were a third of the workers' time.
+        github_url = _start_fake_github(bodies, private_key, secret)
+        app_env.update({"GITHUB_API_URL": github_url, "GITHUB_URL": github_url})
 
     results: list[tuple[str, dict]] = []
     durability: list[str] = []
