@@ -100,7 +100,7 @@ def _start_worker(services, *, in_process: bool, board=None):
     from devmetrics_app.worker_child import WorkerChild, child_environment, worker_command
 
     if board:
-        os.environ[BOARD_ENV] = str(board.path)  # the workers' gate reads it (threads or child)
+        os.environ[BOARD_ENV] = str(board.path)  # the workers' pacer reads it (threads or child)
     if in_process:
         worker = InProcessWorker(services)
     else:
