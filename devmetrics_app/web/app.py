@@ -91,6 +91,7 @@ def create_app(settings: Settings, *, database_url: str, redis_url: str,
         app[SEND] = _send_actor
         app[WRITER] = DeliveryWriter(pool)
         yield
+        await app[WRITER].close()
         await app[HTTP].close()
         await app[REDIS].aclose()
         await pool.close()
