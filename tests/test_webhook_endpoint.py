@@ -12,7 +12,7 @@ import asyncpg
 import orjson
 from conftest import WEBHOOK_SECRET, post_webhook, signed_headers, wait_for
 
-from devmetrics_app.store import body_codec
+from devmetrics_app.store import body_codec, delivery_writer, wakeup
 from devmetrics_app.store.deliveries import DELIVERY_CHANNEL, IncomingDelivery
 from devmetrics_app.store.delivery_writer import DeliveryWriter
 from devmetrics_app.web import body_reader
@@ -191,6 +191,7 @@ async def test_a_bad_row_in_a_group_commit_fails_alone(pool) -> None:
                                    return_exceptions=True)
     assert isinstance(results[10], asyncpg.DataError)
     assert results[:10] + results[11:] == [True] * 20
+    await writer.close()
     stored = {r["delivery_id"] for r in await pool.fetch("SELECT delivery_id FROM webhook_deliveries")}
     assert stored == {d.delivery_id for d in good}
 
@@ -265,6 +266,7 @@ async def test_a_stream_of_writes_wakes_the_dispatchers_after_committing(pool, d
         await asyncio.sleep(0.2)
         assert sum(announced) == 300
     finally:
+        await writer.close()
         await listener.close()
 
 
@@ -274,3 +276,122 @@ def _running(values: list[int]) -> list[int]:
         total += value
         out.append(total)
     return out
+
+
+def _delivery(delivery_id: str | None = None, body: bytes = b"{}") -> IncomingDelivery:
+    return IncomingDelivery(delivery_id=delivery_id or str(uuid.uuid4()), event="push", action=None,
+                            installation_id=4242, hook_id=1, content_type="application/json",
+                            body=body)
+
+
+async def _listen(database_url: str, announced: list[int]) -> asyncpg.Connection:
+    listener = await asyncpg.connect(database_url)
+    await listener.add_listener(DELIVERY_CHANNEL, lambda *args: announced.append(int(args[3])))
+    return listener
+
+
+async def test_a_trickle_of_writes_is_announced_at_most_once_per_interval(pool, database_url) -> None:
+    """One delivery at a time (each its own batch, as at 1,000/s): the first is announced at
+    once and alone, the rest together at most once per WAKE_INTERVAL_SECONDS, and none is lost."""
+    writer = DeliveryWriter(pool)
+    announced: list[int] = []
+    listener = await _listen(database_url, announced)
+    try:
+        started = asyncio.get_running_loop().time()
+        for _ in range(40):
+            assert await writer.write(_delivery()) is True
+            await asyncio.sleep(0.005)
+        elapsed = asyncio.get_running_loop().time() - started
+        await wait_for(lambda: sum(announced) == 40, timeout=10)
+        assert announced[0] == 1
+        # Wakes are WAKE_INTERVAL_SECONDS apart; one more may follow the last write.
+        assert len(announced) <= elapsed / delivery_writer.WAKE_INTERVAL_SECONDS + 2
+        assert len(announced) < 40
+    finally:
+        await writer.close()
+        await listener.close()
+
+
+async def test_closing_the_writer_sends_the_wake_it_was_holding(pool, database_url) -> None:
+    writer = DeliveryWriter(pool)
+    announced: list[int] = []
+    listener = await _listen(database_url, announced)
+    try:
+        await writer.write(_delivery())  # announced at once
+        await writer.write(_delivery())  # within the interval: held for its end
+        await writer.write(_delivery())
+        await writer.close()
+        await wait_for(lambda: sum(announced) == 3, timeout=10)
+        assert announced == [1, 2]
+    finally:
+        await listener.close()
+
+
+async def test_a_wake_that_cannot_be_sent_loses_no_delivery(pool, monkeypatch) -> None:
+    """A held wake whose connection fails is dropped (the dispatchers' fallback poll finds the
+    rows); the rows themselves were committed before any wake."""
+    writer = DeliveryWriter(pool)
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+    await writer.write(_delivery(ids[0]))
+    await writer.write(_delivery(ids[1]))  # its wake is held for the interval's end
+
+    async def unreachable(*args: object, **kwargs: object) -> None:
+        raise ConnectionError("PostgreSQL went away")
+
+    monkeypatch.setattr(wakeup, "wake", unreachable)
+    await asyncio.sleep(delivery_writer.WAKE_INTERVAL_SECONDS * 2)
+    assert await writer.write(_delivery(ids[2])) is True
+    await writer.close()
+    stored = {r["delivery_id"] for r in await pool.fetch("SELECT delivery_id FROM webhook_deliveries")}
+    assert stored == set(ids)
+
+
+class CountingPool:
+    """The pool, counting the connections given back to it."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+        self.released = 0
+
+    async def acquire(self) -> asyncpg.Connection:
+        return await self.pool.acquire()
+
+    async def release(self, conn: asyncpg.Connection) -> None:
+        self.released += 1
+        await self.pool.release(conn)
+
+
+async def test_the_writer_keeps_its_connections_between_requests(pool, monkeypatch) -> None:
+    """The pool resets a connection on each release (a round trip): writes one after another
+    give none back; they go back once idle, and at close."""
+    monkeypatch.setattr(delivery_writer, "IDLE_RELEASE_SECONDS", 0.3)
+    counting = CountingPool(pool)
+    writer = DeliveryWriter(counting)  # type: ignore[arg-type]
+    for _ in range(10):
+        assert await writer.write(_delivery()) is True
+    assert counting.released == 0
+    # Kept: one per write in flight (a write may still be waking when the next begins) and one
+    # for a held wake.
+    assert 1 <= pool.get_size() - pool.get_idle_size() <= delivery_writer.MAX_CONCURRENT_WRITES + 1
+    await wait_for(lambda: pool.get_size() == pool.get_idle_size(), timeout=5)
+    assert counting.released >= 1
+    assert await writer.write(_delivery()) is True
+    await writer.close()
+    assert pool.get_size() == pool.get_idle_size()
+    assert await count_deliveries(pool) == 11
+
+
+async def test_a_kept_connection_the_server_closed_is_replaced(pool, database_url) -> None:
+    writer = DeliveryWriter(pool)
+    assert await writer.write(_delivery()) is True
+    await wait_for(lambda: writer._kept, timeout=5)  # once the write has sent its wake
+    [(kept, _)] = writer._kept
+    admin = await asyncpg.connect(database_url)
+    try:
+        await admin.execute("SELECT pg_terminate_backend($1)", kept.get_server_pid())
+    finally:
+        await admin.close()
+    await wait_for(lambda: not delivery_writer._open(kept), timeout=5)
+    assert await writer.write(_delivery()) is True
+    await writer.close()
+    assert await count_deliveries(pool) == 2

@@ -8,29 +8,17 @@ Small bodies are stored as they are.
 
 from __future__ import annotations
 
-import asyncio
-
 import lz4.block
 
 IDENTITY = "identity"
 LZ4 = "lz4"
 COMPRESS_ABOVE_BYTES = 2048  # below TOAST's threshold compression buys nothing
-# A batch this large is compressed on a thread, and the event loop serves requests meanwhile
-# (lz4 releases the GIL): under a burst that was 9 % of the web process's time on its one core.
-# A few bodies cost less to compress than the hop to a thread.
-THREAD_ABOVE_BYTES = 128 * 1024
 
 
 def encode(body: bytes) -> tuple[bytes, str]:
     if len(body) <= COMPRESS_ABOVE_BYTES:
         return body, IDENTITY
     return lz4.block.compress(body, store_size=True), LZ4
-
-
-async def encode_many(bodies: list[bytes]) -> list[tuple[bytes, str]]:
-    if sum(map(len, bodies)) <= THREAD_ABOVE_BYTES:
-        return [encode(body) for body in bodies]
-    return await asyncio.to_thread(lambda: [encode(body) for body in bodies])
 
 
 def decode(stored: bytes, encoding: str) -> bytes:

@@ -124,7 +124,7 @@ async def insert_batch(conn: asyncpg.Connection, batch: list[IncomingDelivery], 
                        wake: bool = True) -> set[str]:
     """Store deliveries in one statement, then wake the dispatchers (store/wakeup.py) unless
     the caller does; return the ids that now need processing."""
-    encoded = await body_codec.encode_many([d.body for d in batch])
+    encoded = [body_codec.encode(d.body) for d in batch]
     rows = await conn.fetch(
         INSERT_BATCH,
         [d.delivery_id for d in batch],
