@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from dataclasses import dataclass
 
 import asyncpg
@@ -55,6 +56,9 @@ def enqueue_deliveries(delivery_ids: list[str]) -> None:
 
 
 MODEL_CHECK_TIMEOUT_SECONDS = 15.0
+# Stopping waits this long for running jobs; serve kills its worker child 30 s after asking
+# (worker_child.STOP_TIMEOUT_SECONDS), and the rest of the stop needs a few of those.
+PAUSE_TIMEOUT_SECONDS = 20.0
 
 
 def check_anthropic_model(settings: Settings) -> None:
@@ -119,9 +123,31 @@ class InProcessWorker:
     def stop(self) -> None:
         for thread in self.background:
             thread.stop()
+        # Take no more jobs and let the running ones end before closing what they use. Closed
+        # under them, every job still running or already fetched failed on "pool is closing":
+        # hundreds of logged tracebacks when a busy worker stopped, and a retry spent on each.
+        # The jobs fetched and not begun go back to Redis when the workers stop.
+        _pause(self.workers, timeout=PAUSE_TIMEOUT_SECONDS)
         resources.close_on_worker_loop()
         for worker in self.workers:
             worker.stop()
         for thread in self.background:
             thread.join(timeout=5)
         log.info("worker stopped")
+
+
+def _pause(workers: list[dramatiq.Worker], *, timeout: float) -> bool:
+    """Pause every worker (each waits for its running jobs); False if that took too long, and
+    stopping goes on regardless: a job hung on the network must not hold the process."""
+    paused = threading.Event()
+
+    def pause_all() -> None:
+        for worker in workers:
+            worker.pause()
+        paused.set()
+
+    threading.Thread(target=pause_all, name="worker-pause", daemon=True).start()
+    if not paused.wait(timeout):
+        log.warning("jobs still running after %g s; stopping anyway", timeout)
+        return False
+    return True

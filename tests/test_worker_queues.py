@@ -83,3 +83,46 @@ async def test_stalled_outbound_actors_do_not_block_deliveries(pool, broker, set
         release.set()
         await wait_for(lambda: len(finished) == STALLED, timeout=20)
         await asyncio.to_thread(worker.stop)
+
+
+async def test_stopping_a_busy_worker_fails_no_job_and_loses_none(broker, settings):
+    """Stop lets the running jobs end before it closes the pool they use, and the jobs fetched
+    but not begun go back to the queue: none fails on "pool is closing" (each was a logged
+    traceback and a spent retry), and a worker started later runs the rest."""
+    from devmetrics_app.jobs import resources
+
+    done: list[int] = []
+    failed: list[str] = []
+
+    async def query(n: int) -> None:
+        try:
+            pool = await resources.current().pool()
+            await pool.fetchval("SELECT pg_sleep(0.2)")
+        except Exception as exc:
+            failed.append(repr(exc))
+            raise
+        done.append(n)
+
+    actor = dramatiq.actor(query, actor_name=f"query_{uuid.uuid4().hex[:8]}", queue_name="rollups",
+                           broker=broker, max_retries=0)
+    services = Services(settings, Endpoints(settings.database_url.get(), settings.redis_url.get()))
+    worker = InProcessWorker(services)
+    worker.start()
+    try:
+        for n in range(30):
+            actor.send(n)
+        await wait_for(lambda: len(done) >= 2, timeout=20)
+    finally:
+        await asyncio.to_thread(worker.stop)
+    assert failed == []
+    first = set(done)
+    assert len(first) < 30  # the stop came while jobs were waiting
+
+    again = InProcessWorker(services)
+    again.start()
+    try:
+        await wait_for(lambda: set(done) == set(range(30)), timeout=60)
+    finally:
+        await asyncio.to_thread(again.stop)
+    assert failed == []
+    assert len(done) == 30  # each ran once
