@@ -52,11 +52,13 @@ TICK_SECONDS = 0.1
 HOLD_SECONDS = 0.5
 BUSY_CONCURRENCY = 1
 # While busy, the share of the time the worker process may spend in jobs (see Pacer). At a
-# quarter, serve's worker still cost its web process a tenth of its throughput at saturation:
-# the web waited 0.1-0.2 s of every second for a CPU while 0.4 of a core stood idle, and not for
-# the worker's own threads (they were no better at SCHED_IDLE) but for the PostgreSQL and Redis
-# work they set off. At a tenth, serve takes 0.94x the webhooks of the web alone, against 0.82x,
-# and processes 10-12 deliveries/s during a burst instead of ~19 (benchmarks/README.md).
+# quarter, the web process of serve still waited 0.1-0.2 s of each second for a CPU while 0.4
+# of a core stood idle (it did not wait with the worker stopped); the worker's threads at
+# SCHED_IDLE changed nothing, and its PostgreSQL backends took only ~0.05 of a core, so the
+# cause is not pinned down, but it scales with the worker's activity. At a tenth, serve took
+# 0.94x the webhooks of `real` (the web alone) at saturation in one run, against 0.86x at a
+# quarter in another, and processes 10-12 deliveries/s during a burst instead of ~19
+# (benchmarks/README.md).
 BUSY_DUTY = 0.1
 WAIT_SECONDS = TICK_SECONDS / 2
 _DEADLINE = struct.Struct("d")

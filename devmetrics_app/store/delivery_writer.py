@@ -12,8 +12,8 @@ deliveries/s, where most batches hold one row, the reset was a tenth of the web 
 
 The dispatchers (store/wakeup.py) hear of new rows at most once per WAKE_INTERVAL_SECONDS: the
 first rows after a quiet spell are announced at once, on the writer's connection, and rows
-committed within the interval after a wake are announced together when it ends, through a pooled
-connection. Waking after every batch cost a second round trip per request at moderate rates:
+committed within the interval after a wake are announced together when it ends, on a
+connection of their own. Waking after every batch cost a second round trip per request at moderate rates:
 at 1,000 deliveries/s most batches hold one row, and each NOTIFY also woke every listening
 backend and dispatcher. A wake is sent after the batch's requests are answered: they wait for
 their commit, never for the notification.
