@@ -72,6 +72,22 @@ async def test_metrics_token_is_required_when_set(aiohttp_client, settings, pool
     assert "devmetrics_http_request_duration_seconds" in text
 
 
+async def test_an_unsigned_delivery_cannot_mint_metric_series(client) -> None:
+    """A stranger's X-GitHub-Event is not a label value: each one would be a new time series."""
+    before = await scrape(client)
+    for n in range(3):
+        response = await client.post("/api/webhooks/github", data=b"{}", headers={
+            "Content-Type": "application/json", "X-GitHub-Event": f"made_up_{n}",
+            "X-GitHub-Delivery": str(uuid.uuid4()), "X-Hub-Signature-256": "sha256=" + "0" * 64})
+        assert response.status == 401
+    after = await scrape(client)
+    assert (sample(after, "devmetrics_webhooks_received_total", event="unverified",
+                   outcome="rejected")
+            - sample(before, "devmetrics_webhooks_received_total", event="unverified",
+                     outcome="rejected")) == 3
+    assert "made_up_" not in after
+
+
 class PeerTransport:
     """Just enough of a transport for aiohttp to report the caller's address."""
 
@@ -115,3 +131,4 @@ def test_the_prometheus_directory_follows_a_data_dir_set_in_dotenv(monkeypatch, 
     cli._prometheus_multiprocess()
     assert (tmp_path / "prometheus").is_dir()
     assert os.environ[MULTIPROC_ENV] == str(tmp_path / "prometheus")
+

@@ -18,12 +18,11 @@ def _default(value: Any) -> str:
     return str(value)
 
 
-def _dumps(value: Any) -> str:
-    return orjson.dumps(value, default=_default, option=orjson.OPT_PASSTHROUGH_DATACLASS).decode()
-
-
 def json(data: Any, *, status: int = 200) -> web.Response:
-    return web.json_response(data, status=status, dumps=_dumps)
+    # The bytes as orjson writes them: json_response would decode them to text and encode again.
+    return web.Response(body=orjson.dumps(data, default=_default,
+                                          option=orjson.OPT_PASSTHROUGH_DATACLASS),
+                        status=status, content_type="application/json")
 
 
 def error(status: int, code: str, message: str, *, field: str | None = None) -> web.Response:

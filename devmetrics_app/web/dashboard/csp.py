@@ -8,6 +8,8 @@ to GitHub (sign-in redirects there after the form post, and form-action covers r
 
 from __future__ import annotations
 
+import functools
+
 from aiohttp import web
 
 from devmetrics_app.web.keys import SETTINGS
@@ -16,8 +18,11 @@ HEADER = "Content-Security-Policy"
 
 
 def policy(request: web.Request) -> str:
-    github = request.app[SETTINGS].github_url.rstrip("/")
-    host = request.host
+    return _policy(request.app[SETTINGS].github_url.rstrip("/"), request.host)
+
+
+@functools.lru_cache(maxsize=64)  # the Host header is the caller's: a bounded cache
+def _policy(github: str, host: str) -> str:
     return "; ".join([
         "default-src 'self'",
         "script-src 'self'",
