@@ -925,7 +925,7 @@ def main() -> int:
     if "bare" in by_name and "real" in by_name:
         bare, real = by_name["bare"], by_name["real"]
         ratio = real["accepted_per_s"] / bare["accepted_per_s"] if bare["accepted_per_s"] else 0
-        print(f"\nreal/bare throughput: {ratio:.2f} (target >= 0.50)"
+        print(f"\nreal/bare throughput: {ratio:.3f} (target >= 0.50)"
               f"  {'MET' if ratio >= 0.5 else 'MISSED'}")
         print(f"real p99 at {args.rate:g}/s: {real['p99_ms']:.1f} ms (target < 20 ms)"
               f"  {'MET' if real['p99_ms'] < 20 else 'MISSED'}")
@@ -934,7 +934,7 @@ def main() -> int:
             continue
         serve = by_name[name]
         ratio = serve["accepted_per_s"] / by_name["bare"]["accepted_per_s"]
-        print(f"{name}/bare throughput: {ratio:.2f} (target >= 0.50)"
+        print(f"{name}/bare throughput: {ratio:.3f} (target >= 0.50)"
               f"  {'MET' if ratio >= 0.5 else 'MISSED'}")
         held = serve["held_per_s"]
         met = serve["p99_ms"] <= 10 and held >= 0.98 * args.rate
