@@ -23,7 +23,8 @@ HTTP_DURATION = Histogram(
     ["route", "method", "status"], namespace=NAMESPACE, buckets=LATENCY_BUCKETS)
 WEBHOOKS_RECEIVED = Counter(
     "webhooks_received_total",
-    "Webhook deliveries answered, by event and outcome (stored, duplicate, deferred, rejected, error).",
+    "Webhook deliveries answered, by event and outcome (stored, duplicate, deferred, rejected, "
+    "error); a rejected one's event is 'unverified' (its headers are not trusted).",
     ["event", "outcome"], namespace=NAMESPACE)
 WEBHOOKS_PROCESSED = Counter(
     "webhooks_processed_total",
