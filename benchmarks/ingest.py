@@ -594,6 +594,18 @@ def _clear_redis(scratch_url: str, run_id: str) -> None:
     client.set(SCRATCH_REDIS_MARKER, run_id, ex=SCRATCH_REDIS_SECONDS)
 
 
+def _clear_embedded_redis(data_dir: Path) -> None:
+    """The embedded Redis outlives each app row (it is stopped at the end): empty it as
+    `_clear_redis` empties the scratch database, or each serve row's workers would start on the
+    jobs the rows before it queued. It is this run's own, under its temporary directory."""
+    import redis
+
+    from devmetrics_app import embedded
+
+    if embedded.redis_alive(data_dir):
+        redis.Redis(unix_socket_path=str(embedded.redis_socket(data_dir))).flushall()
+
+
 def github_state(events: Iterable[tuple[str, Mapping]], *, app_id: int, installation_id: int,
                  public_key_pem: str, webhook_secret: str) -> FakeGitHubState:
     """A fake GitHub that knows the installation, the repositories and the pull requests these
@@ -844,10 +856,13 @@ def main() -> int:
                                      "DEFAULT now())"))
                     cmd = [sys.executable, str(Path(__file__).resolve()), "--naive-server", str(port)]
                     env = {**base_env, "BENCH_DATABASE_URL": bench_db_url}
-                if name in APP_ROWS and given_redis:
+                if name in APP_ROWS:
                     # Each row starts with the installation's whole webhook budget and nothing
                     # queued by the rows before it (their servers have stopped).
-                    _clear_redis(scratch_redis, run_id)
+                    if given_redis:
+                        _clear_redis(scratch_redis, run_id)
+                    else:
+                        _clear_embedded_redis(data_dir)
                 print(f"[{name} #{rnd + 1}] starting on {HOST}:{port} ...", flush=True)
                 proc = subprocess.Popen(cmd, env=env, cwd=args.baseline_root
                                         if name == "base" else ROOT)

