@@ -123,8 +123,11 @@ def test_the_prometheus_directory_follows_a_data_dir_set_in_dotenv(monkeypatch, 
     from devmetrics_app import cli, config
     from devmetrics_app.observability import MULTIPROC_ENV
 
-    monkeypatch.delenv(MULTIPROC_ENV, raising=False)
-    monkeypatch.delenv("DEVMETRICS_DATA_DIR", raising=False)
+    # Set empty (as good as unset) rather than deleted: monkeypatch restores nothing for a
+    # variable that was absent, and the directory set below stayed in the environment, so every
+    # later scrape in the session read that empty directory and answered nothing.
+    monkeypatch.setenv(MULTIPROC_ENV, "")
+    monkeypatch.setenv("DEVMETRICS_DATA_DIR", "")
     monkeypatch.setattr(config, "load_dotenv",  # stands for a .env holding DEVMETRICS_DATA_DIR
                         lambda override: monkeypatch.setenv("DEVMETRICS_DATA_DIR", str(tmp_path)))
     monkeypatch.setattr(atexit, "register", lambda *_: None)
