@@ -26,6 +26,12 @@ PR_PAYLOAD = {
 }
 
 
+def _delivery(delivery_id: str | None = None, *, installation_id: int = 4242) -> IncomingDelivery:
+    return IncomingDelivery(delivery_id=delivery_id or str(uuid.uuid4()), event="push", action=None,
+                            installation_id=installation_id, hook_id=1,
+                            content_type="application/json", body=b"{}")
+
+
 async def count_deliveries(pool) -> int:
     return await pool.fetchval("SELECT count(*) FROM webhook_deliveries")
 
@@ -179,14 +185,8 @@ async def test_deep_nesting_and_wide_integers_are_400(client, pool) -> None:
 async def test_a_bad_row_in_a_group_commit_fails_alone(pool) -> None:
     """A row the database refuses, batched with good ones, fails only itself."""
     writer = DeliveryWriter(pool)
-
-    def delivery(installation_id: int) -> IncomingDelivery:
-        return IncomingDelivery(delivery_id=str(uuid.uuid4()), event="push", action=None,
-                                installation_id=installation_id, hook_id=1,
-                                content_type="application/json", body=b"{}")
-
-    good = [delivery(4242) for _ in range(20)]
-    bad = delivery(10**30)  # wider than bigint: the whole statement is refused
+    good = [_delivery() for _ in range(20)]
+    bad = _delivery(installation_id=10**30)  # wider than bigint: the whole statement is refused
     results = await asyncio.gather(*(writer.write(d) for d in [*good[:10], bad, *good[10:]]),
                                    return_exceptions=True)
     assert isinstance(results[10], asyncpg.DataError)
@@ -252,17 +252,14 @@ async def test_a_stream_of_writes_wakes_the_dispatchers_after_committing(pool, d
     await listener.add_listener(DELIVERY_CHANNEL, heard)
     try:
         ids = [str(uuid.uuid4()) for _ in range(300)]
-        results = await asyncio.gather(*(writer.write(IncomingDelivery(
-            delivery_id=i, event="push", action=None, installation_id=4242, hook_id=1,
-            content_type="application/json", body=b"{}")) for i in ids))
+        results = await asyncio.gather(*(writer.write(_delivery(i)) for i in ids))
         assert results == [True] * 300
         await wait_for(lambda: sum(announced) == 300
                        and len(visible_when_told) == len(announced), timeout=10)
         assert all(seen >= told for seen, told
                    in zip(visible_when_told, _running(announced), strict=True))
-        assert await writer.write(IncomingDelivery(  # a duplicate: stored before, not announced
-            delivery_id=ids[0], event="push", action=None, installation_id=4242, hook_id=1,
-            content_type="application/json", body=b"{}")) is False
+        # A duplicate: stored before, not announced.
+        assert await writer.write(_delivery(ids[0])) is False
         await asyncio.sleep(0.2)
         assert sum(announced) == 300
     finally:
@@ -276,12 +273,6 @@ def _running(values: list[int]) -> list[int]:
         total += value
         out.append(total)
     return out
-
-
-def _delivery(delivery_id: str | None = None, body: bytes = b"{}") -> IncomingDelivery:
-    return IncomingDelivery(delivery_id=delivery_id or str(uuid.uuid4()), event="push", action=None,
-                            installation_id=4242, hook_id=1, content_type="application/json",
-                            body=body)
 
 
 async def _listen(database_url: str, announced: list[int]) -> asyncpg.Connection:
