@@ -9,7 +9,6 @@ nothing between scrapes.
 from __future__ import annotations
 
 import asyncio
-import functools
 import hmac
 import logging
 import os
@@ -21,14 +20,18 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
     CollectorRegistry,
-    Histogram,
     generate_latest,
     multiprocess,
 )
 
 from devmetrics_app.jobs.broker import queue_depth
 from devmetrics_app.observability import MULTIPROC_ENV
-from devmetrics_app.observability.metrics import DELIVERIES_PENDING, HTTP_DURATION, QUEUE_DEPTH
+from devmetrics_app.observability.metrics import (
+    DELIVERIES_PENDING,
+    HTTP_DURATION,
+    QUEUE_DEPTH,
+    child,
+)
 from devmetrics_app.web import responses
 from devmetrics_app.web.keys import POOL, SETTINGS
 
@@ -60,14 +63,8 @@ async def http_metrics_middleware(request: web.Request, handler) -> web.StreamRe
         raise
     finally:
         method = request.method if request.method in KNOWN_METHODS else "OTHER"
-        _duration(_route(request), method, status).observe(time.perf_counter() - started)
-
-
-@functools.lru_cache(maxsize=1024)  # routes, methods and statuses are bounded sets
-def _duration(route: str, method: str, status: int) -> Histogram:
-    """The histogram's child for these labels, without prometheus_client's locked lookup on
-    every request."""
-    return HTTP_DURATION.labels(route, method, str(status))
+        child(HTTP_DURATION, _route(request), method, str(status)).observe(
+            time.perf_counter() - started)
 
 
 def _allowed(request: web.Request) -> bool:

@@ -7,7 +7,9 @@ the app's installations.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
+from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -16,6 +18,10 @@ from devmetrics_app.timeutil import utcnow
 NAMESPACE = "devmetrics"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 # Delivery lag spans milliseconds (idle) to hours (a deferred or retried delivery).
+# The children of a labelled metric that hot paths use (each webhook, each request): a label set
+# is bounded wherever this is called, and prometheus_client's own `labels()` takes a lock and
+# validates on every call.
+CHILD_CACHE_SIZE = 2048
 LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 14400.0)
 
 HTTP_DURATION = Histogram(
@@ -80,3 +86,9 @@ def record_processed(event: str, outcome: str, received_at: datetime) -> None:
     WEBHOOKS_PROCESSED.labels(event, outcome).inc()
     if outcome != "retrying":  # lag is to the final answer, not to a failed attempt
         DELIVERY_LAG.labels(event).observe(max((utcnow() - received_at).total_seconds(), 0.0))
+
+
+@functools.lru_cache(maxsize=CHILD_CACHE_SIZE)
+def child(metric: Any, *labels: str) -> Any:
+    """`metric.labels(*labels)`, looked up once per label set (see CHILD_CACHE_SIZE)."""
+    return metric.labels(*labels)

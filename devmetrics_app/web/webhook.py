@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
 from dataclasses import dataclass
@@ -10,11 +9,10 @@ from urllib.parse import parse_qs
 
 import simdjson
 from aiohttp import web
-from prometheus_client import Counter
 
 from devmetrics_app.digits import is_decimal
 from devmetrics_app.events.dispatch import FORM_CONTENT_TYPE
-from devmetrics_app.observability.metrics import WEBHOOKS_RECEIVED
+from devmetrics_app.observability.metrics import WEBHOOKS_RECEIVED, child
 from devmetrics_app.store.deliveries import IncomingDelivery
 from devmetrics_app.web import body_reader, responses
 from devmetrics_app.web.keys import CREDENTIALS, INGEST_METER, SETTINGS, WRITER
@@ -120,7 +118,7 @@ async def receive(request: web.Request) -> web.Response:
     if not verify(secret, unverified, request.headers.get("X-Hub-Signature-256")):
         log.warning("webhook signature missing or invalid",
                     extra={"delivery_id": request.headers.get("X-GitHub-Delivery", "")[:100]})
-        _received(UNVERIFIED_EVENT, "rejected").inc()
+        child(WEBHOOKS_RECEIVED, UNVERIFIED_EVENT, "rejected").inc()
         return responses.error(401, "bad_signature", "X-Hub-Signature-256 is missing or invalid")
     body = bytes(unverified)  # signed by GitHub: now worth its copy
     del unverified
@@ -159,17 +157,10 @@ async def receive(request: web.Request) -> web.Response:
     except Exception:
         # Not stored, so not acknowledged: GitHub records the failure and it can be redelivered.
         log.exception("could not store delivery", extra={"delivery_id": delivery_id})
-        _received(event, "error").inc()
+        child(WEBHOOKS_RECEIVED, event, "error").inc()
         return responses.error(503, "unavailable", "could not store the delivery; retry later")
     outcome = "duplicate" if not is_new else "deferred" if delivery.not_before else "stored"
-    _received(event, outcome).inc()
+    child(WEBHOOKS_RECEIVED, event, outcome).inc()
     if meter := request.app.get(INGEST_METER):
         meter.count()
     return responses.json({"delivery": delivery_id, "duplicate": not is_new}, status=202)
-
-
-@functools.lru_cache(maxsize=256)
-def _received(event: str, outcome: str) -> Counter:
-    """The counter's child for these labels; prometheus_client looks it up under a lock on
-    every call, and this is on every webhook."""
-    return WEBHOOKS_RECEIVED.labels(event, outcome)
